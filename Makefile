@@ -1,0 +1,62 @@
+# Two commands for users: `make` (everything, end to end) and `make test` (the whole test suite).
+# Both install what is missing first; `make setup` alone is idempotent and takes seconds when done.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+CORES ?= 4
+APT_PACKAGES := r-base-core r-cran-ggplot2 r-cran-rmarkdown r-cran-knitr r-cran-reticulate \
+	r-cran-testthat r-cran-readr r-cran-dplyr r-cran-tidyr r-cran-jsonlite pandoc \
+	texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended lmodern
+
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export RETICULATE_PYTHON := $(CURDIR)/$(PY)
+
+.PHONY: all paper test setup system python lint bench clean
+all: paper
+
+paper: setup
+	snakemake --cores $(CORES)
+
+test: setup
+	$(PY) -m pytest -q
+
+# apt (R, LaTeX) and pip (torch) are independent: run them side by side.
+setup:
+	@$(MAKE) --no-print-directory -j2 system python
+
+# Debian packages for R, the R packages and LaTeX; sudo when not root.
+system:
+	@missing=""; for p in $(APT_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then SUDO=""; \
+		elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then SUDO="sudo -n"; \
+		else echo "pyode setup: please install these Debian packages (root or sudo needed):$$missing" >&2; exit 1; fi; \
+		if ! command -v apt-get >/dev/null; then \
+			echo "pyode setup: no apt-get here; install these packages (or use environment.yml with conda):$$missing" >&2; exit 1; fi; \
+		echo "pyode setup: installing$$missing"; \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null \
+		|| { echo "pyode setup: apt-get failed; packages needed:$$missing" >&2; exit 1; }; \
+	fi
+
+python: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q --no-compile -e '.[dev]'
+	touch $@
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	snakemake --lint
+	$(VENV)/bin/snakefmt --check Snakefile workflow/rules
+
+bench: setup
+	$(PY) -m pyode.bench solver
+
+clean:
+	rm -rf results/* .snakemake
+	git checkout -- results/README.md

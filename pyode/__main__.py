@@ -1,0 +1,3 @@
+from pyode.cli import main
+
+raise SystemExit(main())
