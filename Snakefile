@@ -1,0 +1,27 @@
+# pyode: reproduce Chen et al. (2018), Neural Ordinary Differential Equations, from data to paper.
+#   snakemake --cores 4                                   offline default profile (config/config.yaml)
+#   snakemake --cores 4 --configfile config/paper.yaml    full scale
+#   snakemake --profile profiles/slurm --configfile config/paper.yaml    on a Slurm cluster
+
+
+configfile: "config/config.yaml"
+
+
+report: "report/captions/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/figures.smk"
+include: "workflow/rules/experiments.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        PAPER,
+        PROVENANCE,
+        TRAINING_FIGURE_FILES,
+        EXPERIMENT_FIGURE_FILES,

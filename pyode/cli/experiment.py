@@ -1,0 +1,52 @@
+"""`pyode experiment NAME --config CONFIG --out DIR [--run-dir RUN] [--set key=value ...]`."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from pyode.cli import CLIError
+from pyode.experiments import EXPERIMENTS
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "experiment",
+        help="run a continuous-time experiment",
+        description="Run one experiment with the settings of the config's experiments.NAME block; "
+        "write its CSVs and summary.json to --out.",
+    )
+    parser.add_argument("name", choices=EXPERIMENTS, help="the experiment")
+    parser.add_argument("--config", required=True, help="config YAML (experiments.NAME block)")
+    parser.add_argument("--out", required=True, help="output folder, e.g. results/experiments/NAME")
+    parser.add_argument(
+        "--run-dir", default=None, help="training run folder (tolerance: summary.json + model.pt)"
+    )
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        help="override one setting of the experiment (YAML value), repeatable",
+    )
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.set_defaults(func=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from pyode.experiments import NEEDS_RUN_DIR, run
+    from pyode.experiments.common import ExperimentError
+    from pyode.experiments.settings import ExperimentConfigError, load
+
+    if args.threads is not None:
+        if args.threads < 1:
+            raise CLIError(f"--threads must be >= 1, got {args.threads}")
+        import torch
+
+        torch.set_num_threads(args.threads)
+    if args.name in NEEDS_RUN_DIR and args.run_dir is None:
+        raise CLIError(f"experiment '{args.name}' needs --run-dir (a training run folder)")
+    try:
+        settings = load(args.config, args.name, args.overrides)
+        summary = run(args.name, settings, args.out, args.run_dir)
+    except (ExperimentConfigError, ExperimentError) as exc:
+        raise CLIError(str(exc)) from None
+    print(f"{args.name}: wrote {Path(args.out) / 'summary.json'} ({summary['seconds']:.1f} s)")
+    return 0

@@ -1,0 +1,42 @@
+"""Continuous-time experiments of Chen et al. (2018), each writing CSVs and a summary.json.
+
+    spiral     recover spiral dynamics from a noisy trajectory (linear and MLP fields, adjoint)
+    latent     latent ODE vs RNN decoder on irregularly sampled spirals
+    tolerance  NFE, accuracy and time vs solver tolerance on a trained MNIST ODE-Net
+    memory     peak memory of a training step vs number of solver steps, adjoint vs backprop
+    euler      Euler's method vs exact solutions; a residual block is one Euler step
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+from pyode.experiments.settings import ExperimentConfigError, defaults, load, validate
+
+EXPERIMENTS = ("spiral", "latent", "tolerance", "memory", "euler")
+NEEDS_RUN_DIR = frozenset({"tolerance"})
+
+__all__ = ["EXPERIMENTS", "ExperimentConfigError", "defaults", "load", "run", "validate"]
+
+
+def run(
+    name: str,
+    settings: dict[str, Any] | None,
+    out_dir: str | Path,
+    run_dir: str | Path | None = None,
+) -> dict[str, Any]:
+    """Run experiment `name` with `settings` (validated against its defaults) into `out_dir`.
+
+    Returns the summary written to `out_dir/summary.json`. `run_dir` is the training run folder that
+    `tolerance` evaluates (summary.json + model.pt).
+    """
+    resolved = validate(name, settings)
+    if name in NEEDS_RUN_DIR and run_dir is None:
+        raise ExperimentConfigError(f"experiment '{name}' needs a training run folder (run_dir)")
+    # No folder is created up front: outputs are written atomically at the end (creating it), so a
+    # failed run leaves nothing behind.
+    out = Path(out_dir)
+    module = importlib.import_module(f"pyode.experiments.{name}")
+    return module.run(resolved, out, Path(run_dir) if run_dir is not None else None)

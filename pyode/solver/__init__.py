@@ -1,0 +1,10 @@
+"""pyode's ODE solver core: Runge-Kutta methods, step-size control and the adjoint method."""
+
+from pyode.solver.block import ODEBlock
+from pyode.solver.config import METHODS
+from pyode.solver.errors import ODESolverError
+from pyode.solver.odeint import odeint
+from pyode.solver.stats import SolverStats
+from pyode.solver.tableaus import TABLEAUS, ButcherTableau
+
+__all__ = ["METHODS", "TABLEAUS", "ButcherTableau", "ODEBlock", "ODESolverError", "SolverStats", "odeint"]

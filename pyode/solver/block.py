@@ -1,0 +1,61 @@
+"""ODEBlock: an nn.Module mapping y(t_0) to y(t_1) with pyode.odeint."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from pyode.solver.odeint import adjoint_setup, check_times, odeint
+from pyode.solver.stats import SolverStats
+
+
+class ODEBlock(nn.Module):
+    """Continuous-depth block: forward(y0) returns the state at the last time of `t`.
+
+    `t` is a buffer (moves with .to(device), saved in state_dict). `stats` describes the most
+    recent call: forward fields after forward, backward fields once loss.backward() has run.
+    """
+
+    def __init__(
+        self,
+        func: Callable[[Tensor, Tensor], Tensor],
+        t: Sequence[float] | Tensor = (0.0, 1.0),
+        **solver_kwargs: Any,
+    ) -> None:
+        super().__init__()
+        self.func = func
+        t_tensor = torch.as_tensor(t, dtype=torch.get_default_dtype()).detach().clone()
+        check_times(t_tensor)
+        self.register_buffer("t", t_tensor)
+        kw = dict(solver_kwargs)
+        named = {k: kw.pop(k) for k in ("method", "rtol", "atol", "adjoint", "options") if k in kw}
+        adjoint_setup(
+            named.get("method", "dopri5"),
+            named.get("rtol", 1e-3),
+            named.get("atol", 1e-3),
+            named.get("options"),
+            kw,
+        )
+        if "stats" in kw:
+            raise ValueError("ODEBlock manages its own stats; do not pass 'stats'")
+        self.solver_kwargs = {**named, **kw}
+        self.stats = SolverStats()
+
+    def forward(self, y0: Tensor) -> Tensor:
+        self.stats = SolverStats()
+        t = self.t if self.t.dtype == y0.dtype else self.t.to(y0.dtype)
+        return odeint(self.func, y0, t, stats=self.stats, **self.solver_kwargs)[-1]
+
+    @property
+    def nfe_forward(self) -> int:
+        return self.stats.nfe_forward
+
+    @property
+    def nfe_backward(self) -> int:
+        return self.stats.nfe_backward
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{k}={v!r}" for k, v in self.solver_kwargs.items())

@@ -1,0 +1,123 @@
+"""Method names and options -> a validated, immutable solver configuration."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from torch import Tensor
+
+from pyode.solver.adaptive import AdaptiveOptions, integrate_adaptive
+from pyode.solver.fixed_grid import integrate_fixed
+from pyode.solver.initial_step import Norm
+from pyode.solver.norms import RMSNorm
+from pyode.solver.rk_step import Func
+from pyode.solver.stats import SolverStats
+from pyode.solver.tableaus import ADAPTIVE, FIXED_GRID, TABLEAUS, ButcherTableau
+
+METHODS: tuple[str, ...] = tuple(TABLEAUS)
+FIXED_OPTIONS = ("step_size", "n_steps")
+ADAPTIVE_OPTIONS = tuple(f.name for f in fields(AdaptiveOptions))
+
+
+@dataclass(frozen=True)
+class SolverConfig:
+    """A method, its tolerances and its options, ready to integrate."""
+
+    tableau: ButcherTableau
+    rtol: float
+    atol: float
+    step_size: float | None = None
+    n_steps: int | None = None
+    adaptive: AdaptiveOptions | None = None
+
+    def run(
+        self,
+        func: Func,
+        y0: Tensor,
+        times: list[float],
+        f0: Tensor,
+        stats: SolverStats,
+        *,
+        norm: Norm | None = None,
+        backward: bool = False,
+    ) -> list[Tensor]:
+        if self.adaptive is None:
+            return integrate_fixed(
+                func, y0, times, self.tableau, f0, stats,
+                step_size=self.step_size, n_steps=self.n_steps, backward=backward,
+            )  # fmt: skip
+        return integrate_adaptive(
+            func, y0, times, self.tableau, f0, stats, self.rtol, self.atol,
+            norm or RMSNorm(), self.adaptive, backward=backward,
+        )  # fmt: skip
+
+
+def _positive(name: str, value: Any, *, integer: bool = False, allow_zero: bool = False) -> Any:
+    kind = int if integer else (int, float)
+    ok = isinstance(value, kind) and not isinstance(value, bool)
+    if ok and not integer:
+        ok = math.isfinite(float(value))
+    if not ok or (value < 0 if allow_zero else value <= 0):
+        need = "a positive integer" if integer else "a positive number"
+        raise ValueError(f"option {name!r} must be {need}, got {value!r}")
+    return value if integer else float(value)
+
+
+def make_config(
+    method: str, rtol: float, atol: float, options: Mapping[str, Any] | None
+) -> SolverConfig:
+    """Validate everything up front so errors appear before any integration work."""
+    if method not in TABLEAUS:
+        raise ValueError(f"unknown method {method!r}; valid methods: {', '.join(METHODS)}")
+    rtol = _positive("rtol", rtol, allow_zero=True)
+    atol = _positive("atol", atol, allow_zero=True)
+    if rtol == 0 and atol == 0:
+        raise ValueError("rtol and atol cannot both be zero")
+    opts = dict(options or {})
+    tableau = TABLEAUS[method]
+    valid = FIXED_OPTIONS if method in FIXED_GRID else ADAPTIVE_OPTIONS
+    unknown = sorted(set(opts) - set(valid))
+    if unknown:
+        raise ValueError(
+            f"unknown option(s) {', '.join(map(repr, unknown))} for method {method!r}; "
+            f"valid options: {', '.join(valid)}"
+        )
+    if method in FIXED_GRID:
+        if "step_size" in opts and "n_steps" in opts:
+            raise ValueError("give either 'step_size' or 'n_steps', not both")
+        step_size = opts.get("step_size")
+        n_steps = opts.get("n_steps")
+        return SolverConfig(
+            tableau,
+            rtol,
+            atol,
+            step_size=None if step_size is None else _positive("step_size", step_size),
+            n_steps=None if n_steps is None else _positive("n_steps", n_steps, integer=True),
+        )
+    assert method in ADAPTIVE
+    parsed: dict[str, Any] = {}
+    for key, value in opts.items():
+        if value is None and key == "first_step":
+            continue
+        if key == "max_num_steps":
+            parsed[key] = _positive(key, value, integer=True)
+        else:
+            parsed[key] = _positive(key, value, allow_zero=key in ("min_step", "beta"))
+    if not 0 < parsed.get("safety", 0.9) <= 1:
+        raise ValueError(f"option 'safety' must be in (0, 1], got {parsed['safety']}")
+    if parsed.get("ifactor", 10.0) < 1:
+        raise ValueError(f"option 'ifactor' must be >= 1, got {parsed['ifactor']}")
+    if not 0 < parsed.get("dfactor", 0.2) < 1:
+        raise ValueError(f"option 'dfactor' must be in (0, 1), got {parsed['dfactor']}")
+    if parsed.get("beta", 0.0) >= 0.2:
+        raise ValueError(f"option 'beta' must be in [0, 0.2), got {parsed['beta']}")
+    return SolverConfig(tableau, rtol, atol, adaptive=AdaptiveOptions(**parsed))
+
+
+def options_for(method: str, options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The subset of `options` that `method` accepts (for reusing forward options backward)."""
+    valid = FIXED_OPTIONS if method in FIXED_GRID else ADAPTIVE_OPTIONS
+    return {k: v for k, v in (options or {}).items() if k in valid}

