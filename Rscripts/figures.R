@@ -39,10 +39,33 @@ prepare_runs <- function(data, columns, what) {
 }
 
 # Parameter counts in millions with three significant digits (0.208M, 1.2M).
+# Lines only for runs with two or more epochs (one-epoch runs are drawn as points alone).
+multi_epoch <- function(data) {
+  data |>
+    group_by(dataset, model, across(any_of("pass"))) |>
+    filter(n() > 1) |>
+    ungroup()
+}
+
 millions <- function(x) paste0(signif(x / 1e6, 3), "M")
 
-figure_losses <- function(iterations) {
-  data <- prepare_runs(iterations, c("images_seen", "loss", "loss_ewm"), "iterations data")
+# Every k-th row of each run so that no run has more than `max_points` rows (first and last kept):
+# long schedules log ~10^5 iterations per run, far more than a figure can show.
+thin_runs <- function(data, max_points = 2000) {
+  data |>
+    group_by(dataset, model) |>
+    filter({
+      n <- n()
+      step <- max(1, ceiling(n / max_points))
+      row_number() %% step == 1 | step == 1 | row_number() == n
+    }) |>
+    ungroup()
+}
+
+figure_losses <- function(iterations, max_points = 2000) {
+  data <- prepare_runs(iterations, c("images_seen", "loss", "loss_ewm"), "iterations data") |>
+    arrange(dataset, model, images_seen) |>
+    thin_runs(max_points)
   ggplot(data, aes(images_seen, colour = model, group = model)) +
     geom_line(aes(y = loss), alpha = 0.2, linewidth = 0.3) +
     geom_line(aes(y = loss_ewm), linewidth = 0.7) +
@@ -57,7 +80,7 @@ figure_losses <- function(iterations) {
 figure_accuracy <- function(epochs) {
   data <- prepare_runs(epochs, c("epoch", "test_accuracy"), "epochs data")
   ggplot(data, aes(epoch, test_accuracy, colour = model, group = model)) +
-    geom_line(linewidth = 0.7) +
+    geom_line(data = multi_epoch, linewidth = 0.7) +
     geom_point(size = 1.4) +
     facet_wrap(~dataset, scales = "free_y") +
     scale_colour_model() +
@@ -79,7 +102,7 @@ figure_nfe <- function(epochs) {
     filter(!is.na(nfe)) |>
     mutate(pass = factor(pass, levels = c("forward", "backward")))
   ggplot(long, aes(epoch, nfe, colour = model, group = model)) +
-    geom_line(linewidth = 0.7) +
+    geom_line(data = multi_epoch, linewidth = 0.7) +
     geom_point(size = 1.4) +
     facet_grid(pass ~ dataset, scales = "free_y") +
     scale_colour_model() +

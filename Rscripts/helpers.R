@@ -201,12 +201,10 @@ read_runs <- function(train_dir) {
     stop(sprintf("training folder not found: %s", train_dir), call. = FALSE)
   }
   run_files <- c("iterations.csv", "epochs.csv", "summary.json")
-  run_dirs <- list.dirs(train_dir, recursive = TRUE, full.names = TRUE)
-  depth <- lengths(strsplit(sub(paste0("^", normalizePath(train_dir)), "",
-                                normalizePath(run_dirs)), "/", fixed = TRUE))
-  run_dirs <- run_dirs[depth == 3]
-  run_dirs <- sort(run_dirs[vapply(run_dirs, function(d) any(file.exists(file.path(d, run_files))),
-                                   logical(1))])
+  dataset_dirs <- list.dirs(train_dir, recursive = FALSE, full.names = TRUE)
+  run_dirs <- unlist(lapply(dataset_dirs, list.dirs, recursive = FALSE, full.names = TRUE))
+  is_run <- vapply(run_dirs, function(d) any(file.exists(file.path(d, run_files))), logical(1))
+  run_dirs <- sort(run_dirs[is_run])
   if (length(run_dirs) == 0) {
     stop(sprintf("no training runs under %s (expected %s/DATASET/MODEL/{%s})", train_dir,
                  train_dir, paste(run_files, collapse = ",")), call. = FALSE)

@@ -3,7 +3,9 @@ failure of the data rule when the Kaggle file is missing. Dry runs, except for t
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import subprocess
 from pathlib import Path
 
@@ -13,12 +15,21 @@ import yaml
 TIMEOUT = 300
 
 
-def snakemake(repo_root: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    """Run snakemake from the repository root; stdout and stderr together in `.stdout`."""
-    return subprocess.run(
+def snakemake(repo_root: Path, env: dict[str, str], *args: str,
+              timeout: float = TIMEOUT) -> subprocess.CompletedProcess:
+    """Run snakemake from the repository root; stdout and stderr together in `.stdout`.
+    On timeout the whole process group goes, jobs included, so nothing keeps running."""
+    with subprocess.Popen(
         ["snakemake", *args], cwd=repo_root, env=env, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True, timeout=TIMEOUT,
-    )
+        stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    ) as process:
+        try:
+            stdout, _ = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.communicate()
+            raise
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout)
 
 
 def job_counts(output: str) -> dict[str, int]:
@@ -121,10 +132,10 @@ def test_single_training_run_is_a_target(repo_root, subprocess_env, tmp_path):
                        "--", f"{tmp_path}/train/mnist/odenet/epochs.csv")
     assert result.returncode == 0, result.stdout
     assert job_counts(result.stdout) == {
-        "mnist_data": 1, "resolved_config": 1, "train": 1, "total": 3
+        "mnist_data": 1, "resolved_config": 1, "run_config": 1, "train": 1, "total": 4
     }
     assert f"--model odenet --out {tmp_path}/train/mnist/odenet" in result.stdout
-    assert "--threads 2 --quiet" in result.stdout
+    assert "--threads 2 --resume --quiet" in result.stdout
 
 
 def test_slurm_profile_plans_with_gpu_requests(repo_root, subprocess_env, tmp_path):
@@ -160,7 +171,8 @@ def test_missing_kaggle_file_fails_in_the_data_rule(repo_root, subprocess_env, t
     check = results / "data/iceberg/check.json"
     assert not check.exists()
     assert not list(check.parent.glob("check.json*"))  # no partial or temporary output
-    assert (results / "config/resolved.yaml").exists()  # finished jobs are kept for the rerun
+    log = (results / "logs/data/iceberg_check.log").read_text()
+    assert "no such file" in log and str(missing) in log
 
 
 def test_paper_prose_has_no_typed_numbers(repo_root):

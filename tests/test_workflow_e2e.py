@@ -30,7 +30,8 @@ def tiny_run(repo_root, subprocess_env, tmp_path_factory):
         pytest.skip(f"the paper needs {', '.join(missing)} (installed by `make setup`)")
     results = tmp_path_factory.mktemp("workflow") / "results"
     args = ["--configfile", ".test/config.yaml", "--config", f"results={results}"]
-    run = snakemake(repo_root, subprocess_env, "--cores", "2", *args)
+    # About two minutes on two idle cores; the limit leaves room for a busy machine.
+    run = snakemake(repo_root, subprocess_env, "--cores", "2", *args, timeout=1500)
     assert run.returncode == 0, run.stdout[-20000:]
     return results, args, run.stdout
 
@@ -105,6 +106,23 @@ def test_config_change_reruns_only_affected_runs(tiny_run, repo_root, subprocess
     assert counts["paper"] == 1
 
 
+def test_experiment_config_change_reruns_only_that_experiment(tiny_run, repo_root, subprocess_env,
+                                                              tmp_path):
+    results, _, _ = tiny_run
+    config = yaml.safe_load((repo_root / ".test/config.yaml").read_text())
+    spiral = dict(config["experiments"]["spiral"], n_iters=config["experiments"]["spiral"].get(
+        "n_iters", 60) + 1)
+    changed = write_config(tmp_path / "changed.yaml", repo_root / ".test/config.yaml",
+                           experiments__spiral=spiral)
+    plan = snakemake(repo_root, subprocess_env, "-n", "--configfile", str(changed),
+                     "--config", f"results={results}")
+    assert plan.returncode == 0, plan.stdout
+    counts = job_counts(plan.stdout)
+    assert counts.get("experiment_spiral") == 1, plan.stdout
+    assert "train" not in counts
+    assert "experiment_latent" not in counts
+
+
 def test_snakemake_html_report(tiny_run, repo_root, subprocess_env):
     results, args, _ = tiny_run
     report = results / "report/report.html"
@@ -121,5 +139,5 @@ def test_rerun_redoes_only_what_is_missing(tiny_run, repo_root, subprocess_env):
     rerun = snakemake(repo_root, subprocess_env, "--cores", "1", *args)
     assert rerun.returncode == 0, rerun.stdout
     counts = job_counts(rerun.stdout)
-    assert counts == {"training_figure": 1, "paper": 1, "total": 2}
+    assert counts == {"training_figure": 1, "paper": 1, "all": 1, "total": 3}
     assert losses.read_bytes()[:5] == b"%PDF-"

@@ -66,13 +66,27 @@ test_that("figure functions name the missing column and unknown models", {
   expect_error(figure_accuracy(fake_epochs()[0, ]), "epochs data has no rows")
 })
 
-test_that("save_training_figure writes both files of every training figure", {
+test_that("every training figure lays out, and save_training_figure writes both files", {
   out <- withr::local_tempdir()
+  withr::local_pdf(NULL)  # ggplotGrob needs an open device; a null one writes no Rplots.pdf
   runs <- list(iterations = fake_iterations(), epochs = fake_epochs(), summary = fake_summaries())
   for (name in names(training_figures)) {
-    written <- save_training_figure(name, runs, file.path(out, name))
-    expect_true(all(file.exists(written)), label = name)
+    spec <- training_figure_spec(name)
+    expect_s3_class(ggplotGrob(spec$fun(runs[[spec$table]])), "gtable")
   }
-  expect_length(list.files(out), 2 * length(training_figures))
+  # drawing to files is slow (PNG at 200 dpi): one figure here, the others by the pytest runs
+  written <- save_training_figure("cost", runs, file.path(out, "cost"))
+  expect_identical(basename(written), c("cost.pdf", "cost.png"))
+  expect_true(all(file.size(written) > 1000))
   expect_error(save_training_figure("loss", runs, file.path(out, "x")), "unknown figure 'loss'")
+})
+
+test_that("figure_losses thins long runs but keeps their first and last iteration", {
+  iterations <- fake_iterations(list(mnist = c("mlp", "odenet")), n = 1000)
+  plot <- figure_losses(iterations, max_points = 100)
+  counts <- count(plot$data, model)$n
+  expect_true(all(counts <= 101 & counts >= 100))
+  last <- plot$data |> group_by(model) |> summarise(first = min(iteration), last = max(iteration))
+  expect_equal(last$first, c(1, 1))
+  expect_equal(last$last, c(1000, 1000))
 })

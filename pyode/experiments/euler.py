@@ -3,8 +3,9 @@
 1. dy/dx = y, y(0) = 1 on [0, x_max]: with step 1 Euler gives 1, 2, 4, 8, 16 beside e^x; halving the
    step shows first-order convergence of the error at x_max.
 2. dy/dx + y/2 = 3/2 for several y(0): exact 3 + (y0 - 3) e^(-x/2) beside Euler's polygon.
-3. A residual block y + f(y) equals pyode.odeint(f, y, [0, 1], method="euler", step_size=1), in
-   value and in parameter gradients (backpropagating through the solver).
+3. A residual block y + f(y) equals one Euler step of size 1, pyode.odeint(f, y, [0, 1],
+   method="euler", options={"step_size": 1}), in value and in parameter gradients
+   (backpropagating through the solver).
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def exponential_table(x_max: float) -> pd.DataFrame:
     xs, ys = euler_path(lambda x, y: y, 1.0, 1.0, x_max)
     t = torch.tensor(xs, dtype=torch.float64)
     solver = pyode.odeint(Exponential(), torch.ones(1, dtype=torch.float64), t,
-                          method="euler", step_size=1.0, adjoint=False)
+                          method="euler", options={"step_size": 1.0}, adjoint=False)
     return pd.DataFrame({"x": xs, "euler": ys, "pyode_euler": solver[:, 0].numpy(),
                          "exact": np.exp(xs)})
 
@@ -100,7 +101,9 @@ def residual_check(channels: int, size: int, batch: int, generator: torch.Genera
 
     block = y0 + branch(t[0], y0)
     block_grads = gradients(block)
-    step = pyode.odeint(branch, y0, t, method="euler", step_size=1.0, adjoint=False)[-1]
+    step = pyode.odeint(
+        branch, y0, t, method="euler", options={"step_size": 1.0}, adjoint=False
+    )[-1]
     step_grads = gradients(step)
     return {
         "output_max_abs_diff": float((block - step).detach().abs().max()),

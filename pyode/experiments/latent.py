@@ -7,6 +7,9 @@ q(z0 | x); a decoder maps z0 to the whole trajectory: either a latent ODE dz/dt 
 readout, or a GRU fed the time gaps (the RNN baseline). Both are trained on the same ELBO (Gaussian
 likelihood, KL to N(0, I)) and compared on held-out spirals: interpolation MSE at unobserved times
 inside the observed interval, extrapolation MSE beyond it (both against the noise-free spiral).
+The RNN decoder is unrolled on the regular grid (one GRU step per grid interval) and read at the
+observed times, so that it meets the same time steps in training and in evaluation; the latent ODE
+is solved at the observed times themselves.
 """
 
 from __future__ import annotations
@@ -97,6 +100,10 @@ class ODEDecoder(nn.Module):
             z = z[1:]
         return self.readout(z).transpose(0, 1)  # (batch, len(t), 2)
 
+    def at(self, z0: torch.Tensor, grid: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        """Predictions at grid[index] (sorted indices)."""
+        return self(z0, grid[index])
+
 
 class RNNDecoder(nn.Module):
     """A GRU whose state starts from z0 and advances by the time gap to each output time."""
@@ -113,6 +120,10 @@ class RNNDecoder(nn.Module):
         h, _ = self.gru(inputs, torch.tanh(self.init(z0))[None])
         return self.readout(h)
 
+    def at(self, z0: torch.Tensor, grid: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        """Predictions at grid[index]: unrolled on the grid up to the last index, then read."""
+        return self(z0, grid[: int(index[-1]) + 1])[:, index]
+
 
 class VAE(nn.Module):
     def __init__(self, encoder: Encoder, decoder: nn.Module) -> None:
@@ -121,13 +132,14 @@ class VAE(nn.Module):
         self.decoder = decoder
 
     def neg_elbo(
-        self, x: torch.Tensor, t: torch.Tensor, likelihood_sd: float, generator: torch.Generator
+        self, x: torch.Tensor, grid: torch.Tensor, index: torch.Tensor, likelihood_sd: float,
+        generator: torch.Generator,
     ) -> torch.Tensor:
-        """-ELBO per sequence, one reparameterised sample of z0."""
-        mean, logvar = self.encoder(x, t)
+        """-ELBO per sequence of observations x at times grid[index]; one sample of z0."""
+        mean, logvar = self.encoder(x, grid[index])
         eps = torch.randn(mean.shape, generator=generator)
         z0 = mean + torch.exp(0.5 * logvar) * eps
-        pred = self.decoder(z0, t)
+        pred = self.decoder.at(z0, grid, index)
         log_lik = -0.5 * (((x - pred) / likelihood_sd) ** 2 + 2 * math.log(likelihood_sd)
                           + math.log(2 * math.pi)).sum(dim=(1, 2))
         kl = 0.5 * (torch.exp(logvar) + mean**2 - 1 - logvar).sum(dim=1)
@@ -170,10 +182,10 @@ def run(settings: dict[str, Any], out_dir: Path, run_dir: Path | None = None) ->
         for iteration in range(1, s["n_iters"] + 1):
             batch = torch.randint(0, s["n_train"], (s["batch_size"],), generator=batch_generator)
             observed = sample_observed(n_observed_grid, s["n_obs"], batch_generator)
-            x, t_obs = train_noisy[batch][:, observed], t[observed]
+            x = train_noisy[batch][:, observed]
             calls_before = decoder.func.calls if model_name == "latent_ode" else 0
             optimizer.zero_grad()
-            loss = model.neg_elbo(x, t_obs, s["likelihood_sd"], batch_generator)
+            loss = model.neg_elbo(x, t, observed, s["likelihood_sd"], batch_generator)
             calls_forward = decoder.func.calls if model_name == "latent_ode" else 0
             loss.backward()
             optimizer.step()

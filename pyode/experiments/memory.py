@@ -49,8 +49,12 @@ def measure(steps: int, adjoint: bool, s: dict[str, Any], device: str) -> dict[s
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
     env.setdefault("OMP_NUM_THREADS", "1")
     command = probe_command(steps, adjoint, s, device)
+    # Started through a small shell that forks it (no exec in place): a process spawned directly
+    # from this (large) one inherits its peak-RSS high-water mark, which would hide the probe's own
+    # peak on CPU.
+    via_shell = ["/bin/sh", "-c", '"$@"; exit $?', "sh", *command]
     try:
-        done = subprocess.run(command, capture_output=True, text=True, env=env,
+        done = subprocess.run(via_shell, capture_output=True, text=True, env=env,
                               timeout=s["timeout"], check=False)
     except subprocess.TimeoutExpired:
         raise ExperimentError(f"memory probe timed out after {s['timeout']} s: "

@@ -159,7 +159,7 @@ TINY: dict[str, dict[str, Any]] = {
                "batch_size": 8, "hidden": 8, "latent_dim": 2, "n_examples": 2},
     "tolerance": {"n_images": 16, "batch_size": 16, "backward_batch": 4, "timing_repeats": 1,
                   "tolerances": [1e-1, 1e-3]},
-    "memory": {"steps": [1, 8, 32], "batch": 4, "channels": 8, "size": 8, "jobs": 2},
+    "memory": {"steps": [1, 32], "batch": 8, "channels": 16, "size": 16, "jobs": 2},
     "euler": {"n_halvings": 4, "resnet_channels": 4, "resnet_size": 4, "resnet_batch": 2},
 }
 

@@ -16,6 +16,8 @@ from torch import nn
 
 import pyode
 
+FIXED_STEP_METHODS = ("euler", "midpoint", "rk4")
+
 
 def group_norm(channels: int) -> nn.GroupNorm:
     """GroupNorm with up to 32 groups, as in Chen et al.'s MNIST models."""
@@ -57,14 +59,17 @@ class ConvODEFunc(nn.Module):
 def ode_block(func: nn.Module, solver: dict[str, Any]) -> nn.Module:
     """A `pyode.ODEBlock` on [0, 1] configured from a resolved `solver` settings dict."""
     options: dict[str, Any] = {}
-    if solver.get("n_steps") is not None:
+    method = solver.get("method", "dopri5")
+    if method not in FIXED_STEP_METHODS:
+        pass  # adaptive methods choose their own steps; step_size / n_steps do not apply
+    elif solver.get("n_steps") is not None:
         options["n_steps"] = int(solver["n_steps"])
     elif solver.get("step_size") is not None:
         options["step_size"] = float(solver["step_size"])
     return pyode.ODEBlock(
         func,
         t=(0.0, 1.0),
-        method=solver.get("method", "dopri5"),
+        method=method,
         rtol=float(solver.get("rtol", 1e-3)),
         atol=float(solver.get("atol", 1e-3)),
         adjoint=bool(solver.get("adjoint", True)),

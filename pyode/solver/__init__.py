@@ -7,4 +7,12 @@ from pyode.solver.odeint import odeint
 from pyode.solver.stats import SolverStats
 from pyode.solver.tableaus import TABLEAUS, ButcherTableau
 
-__all__ = ["METHODS", "TABLEAUS", "ButcherTableau", "ODEBlock", "ODESolverError", "SolverStats", "odeint"]
+__all__ = [
+    "METHODS",
+    "TABLEAUS",
+    "ButcherTableau",
+    "ODEBlock",
+    "ODESolverError",
+    "SolverStats",
+    "odeint",
+]

@@ -66,7 +66,8 @@ def integrate_adaptive(
     if options.first_step is not None:
         h = abs(options.first_step)
     else:
-        h = initial_step(func, t0, y0, f0, direction, tableau.order, rtol, atol, norm)
+        with torch.no_grad():  # step-size decisions are not differentiated
+            h = initial_step(func, t0, y0, f0, direction, tableau.order, rtol, atol, norm)
     h = min(h, span)
 
     outputs = [y0]
@@ -86,7 +87,8 @@ def integrate_adaptive(
         t_new = t_end if last else t + direction * h_try
         dt = direction * h_try
         y_new, f_new, err, ks = rk_step(func, tableau, t, y, dt, f, t_new)
-        ratio = norm(err, y, y_new, rtol, atol).item()
+        with torch.no_grad():
+            ratio = norm(err, y, y_new, rtol, atol).item()
 
         if not math.isfinite(ratio):
             # Non-finite trial: shrink hard; if the start is already bad, stop right here.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass
@@ -19,7 +19,7 @@ class StepSizeController:
     ifactor: float = 10.0
     dfactor: float = 0.2
     beta: float = 0.0
-    _prev_ratio: float = 1e-4
+    _prev_ratio: float = field(default=1e-4, repr=False)
 
     def next_step(self, h: float, ratio: float, accepted: bool) -> float:
         exponent = 1.0 / (self.error_order + 1) - 0.75 * self.beta

@@ -4,4 +4,4 @@ from __future__ import annotations
 
 
 class ODESolverError(RuntimeError):
-    """The integration could not be completed (step underflow, non-finite values, too many steps)."""
+    """Integration failed: step size underflow, non-finite values or too many steps."""

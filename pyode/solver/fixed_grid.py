@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import torch
@@ -43,7 +44,7 @@ def integrate_fixed(
     outputs = [y0]
     y = y0
     f: Tensor | None = f0
-    for t_a, t_b in zip(times[:-1], times[1:]):
+    for t_a, t_b in itertools.pairwise(times):
         n = steps_in_interval(t_b - t_a, step_size, n_steps)
         h = (t_b - t_a) / n
         for j in range(n):

@@ -43,12 +43,12 @@ def interpolate(
 ) -> Tensor:
     """Value at t0 + s*h inside the step (t0, y0) -> (t0 + h, y1) with stages ks."""
     if tableau.c_mid is not None:
-        w = np.array([1.0, s, s**2, s**3, s**4]) @ _QUARTIC
+        w = [float(x) for x in np.array([1.0, s, s**2, s**3, s**4]) @ _QUARTIC]
         # y_mid = y0 + h * sum(c_mid k); fold it into one weighted sum over y0, y1 and the stages.
         coeffs = [w[2] * c for c in tableau.c_mid]
         coeffs[0] += w[3]
         out = combine(None, h, [*coeffs, w[4]], [*ks, f1])
-        return out.add_(y0, alpha=float(w[0] + w[2])).add_(y1, alpha=float(w[1]))
+        return out.add_(y0, alpha=w[0] + w[2]).add_(y1, alpha=w[1])
     w00, w01, w10, w11 = _hermite_weights(s)
     out = combine(None, h, [w10, w11], [ks[0], f1])
     return out.add_(y0, alpha=w00).add_(y1, alpha=w01)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -35,7 +36,7 @@ def check_times(t: Tensor) -> list[float]:
     if not t.is_floating_point():
         raise ValueError(f"t must be a floating point tensor, got dtype {t.dtype}")
     times = [float(x) for x in t.detach().cpu().tolist()]
-    steps = [b - a for a, b in zip(times[:-1], times[1:])]
+    steps = [b - a for a, b in itertools.pairwise(times)]
     if not all(map(_finite, times)):
         raise ValueError(f"t must be finite, got {times}")
     if not (all(d > 0 for d in steps) or all(d < 0 for d in steps)):
@@ -145,9 +146,11 @@ def _direct(
     if time_grad:
         # Moving t_0 by dt moves the trajectory like moving y0 by -f(t_0, y0) dt: a zero-valued
         # correction whose derivative routes dL/dt_0 through the solver's graph.
-        shift = t[0] - t[0].detach()
-        y0 = y0 - shift * f0.detach()
-    ys = config.run(dyn, y0, times, f0, stats)
+        shifted = y0 - (t[0] - t[0].detach()) * f0.detach()
+        ys = config.run(dyn, shifted, times, dyn(times[0], shifted), stats)
+        ys[0] = y0
+    else:
+        ys = config.run(dyn, y0, times, f0, stats)
     if time_grad:
         # y(t_i) moves with t_i at speed f(t_i, y_i) (f re-evaluated: the solver may not have it).
         ys = [ys[0]] + [

@@ -158,7 +158,6 @@ def train(
     """
     validate_run_config(config)
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(config["threads"])
     device = resolve_device(config["device"])
     if device.type == "cuda":
@@ -198,6 +197,7 @@ def train(
         iteration_rows, epoch_rows = state["iteration_rows"], state["epoch_rows"]
         start_epoch, elapsed_before = state["epoch"] + 1, state["elapsed"]
 
+    out.mkdir(parents=True, exist_ok=True)  # only once the data and the settings are known good
     quiet = config["quiet"] or not sys.stderr.isatty()
     started = time.perf_counter()
     model.train()

@@ -1,5 +1,6 @@
 # Configuration checks, settings resolution and the target lists every other rule file uses.
 import copy
+import json
 import os
 from pathlib import Path
 
@@ -53,7 +54,7 @@ def validate_config(cfg):
         schema_path = (
             Path(workflow.current_basedir.get_path_or_uri(secret_free=True)) / SCHEMA
         )
-        problems = config_errors(cfg, schema_path) or ["see the schema " + SCHEMA]
+        problems = config_errors(cfg, schema_path) or [f"see the schema {SCHEMA}"]
         raise WorkflowError(
             "invalid workflow configuration:\n  " + "\n  ".join(problems)
         ) from None
@@ -117,14 +118,61 @@ def run_settings(dataset, model):
     return deep_merge(settings, per_dataset.get(model, {}))
 
 
+def write_yaml(path, obj, log):
+    """Write `obj` as YAML atomically (temporary sibling, then rename) and note it in `log`.
+    Runs inside Snakemake's own process: no interpreter start-up for a few lines of YAML.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(
+            "# Written by the workflow from the config; edit config/*.yaml instead.\n"
+        )
+        yaml.safe_dump(obj, handle, sort_keys=False, default_flow_style=False)
+    os.replace(tmp, target)
+    Path(log).parent.mkdir(parents=True, exist_ok=True)
+    Path(log).write_text(f"wrote {target}\n")
+
+
+def canonical(obj):
+    """`obj` as JSON with sorted keys: params compare equal whatever the key order in the YAML."""
+    return json.dumps(obj, sort_keys=True)
+
+
 def run_fingerprint(wildcards):
-    """Everything that determines one training run; a change here reruns that run only."""
-    return {
-        "settings": run_settings(wildcards.dataset, wildcards.model),
-        "data": resolved_config()["data"][wildcards.dataset],
-        "seed": config["seed"],
-        "device": config["device"],
-    }
+    """Everything in the config that determines one training run."""
+    return canonical(
+        {
+            "settings": run_settings(wildcards.dataset, wildcards.model),
+            "data": resolved_config()["data"][wildcards.dataset],
+            "profile": config["profile"],
+            "seed": config["seed"],
+            "device": config["device"],
+        }
+    )
+
+
+def experiment_fingerprint_of(wildcards):
+    """Everything in the config that determines one experiment."""
+    return canonical(
+        {
+            "settings": config["experiments"].get(wildcards.name) or {},
+            "seed": config["seed"],
+            "device": config["device"],
+        }
+    )
+
+
+# Per-job settings files. Jobs take RESOLVED_CONFIG as ancient() input (so rewriting it does not rerun
+# everything) plus the settings file of their own part of the config: a config edit rewrites only the
+# settings files whose content changed, and only the jobs reading those rerun.
+def run_settings_file(dataset, model):
+    return f"{RESULTS}/config/runs/{dataset}/{model}.yaml"
+
+
+def experiment_settings_file(name):
+    return f"{RESULTS}/config/experiments/{name}.yaml"
 
 
 def run_threads(wildcards):
@@ -164,27 +212,47 @@ PAPER = f"{RESULTS}/report/paper.pdf"
 PROVENANCE = f"{RESULTS}/report/provenance.json"
 
 
+PAPER_SOURCES = ["report/paper.Rmd", "workflow/scripts/render_paper.R"]
+# The experiments chapter is optional: the paper includes it only when the file exists.
+EXPERIMENTS_CHILD = "report/experiments.Rmd"
+
+
+def mnist_path_flag():
+    path = config["data"]["mnist"].get("path")
+    return f"--path '{path}'" if path else ""
+
+
+def iceberg_file_if_present(wildcards):
+    """Kaggle's file as an input only when it exists: a missing file must reach `pyode data check`,
+    which fails with instructions on how to obtain it, instead of a bare missing-input error.
+    """
+    if ICEBERG_SOURCE == "synthetic" or os.path.exists(ICEBERG_FILE):
+        return [ICEBERG_FILE]
+    return []
+
+
+def data_path_flag(wildcards):
+    """Iceberg runs read the file the data rules produced or checked; MNIST reads its source."""
+    return f"--data-path '{ICEBERG_FILE}'" if wildcards.dataset == "iceberg" else ""
+
+
+def paper_sources(wildcards):
+    child = [EXPERIMENTS_CHILD] if os.path.exists(EXPERIMENTS_CHILD) else []
+    return PAPER_SOURCES + child
+
+
+def data_summaries():
+    """Descriptions of the data behind the configured runs."""
+    datasets = {dataset for dataset, _ in RUNS}
+    files = []
+    if "mnist" in datasets:
+        files.append(f"{RESULTS}/data/mnist/summary.json")
+    if "iceberg" in datasets:
+        files.append(f"{RESULTS}/data/iceberg/check.json")
+    return files
+
+
 wildcard_constraints:
     dataset="|".join(DATASETS),
     model="|".join(MODELS),
     figure="|".join(TRAINING_FIGURES),
-
-
-rule resolved_config:
-    output:
-        RESOLVED_CONFIG,
-    log:
-        f"{LOGS}/config/resolved_config.log",
-    benchmark:
-        f"{BENCHMARKS}/config/resolved_config.tsv"
-    localrule: True
-    conda:
-        SOFTWARE_ENV
-    threads: 1
-    resources:
-        mem_mb=200,
-        runtime=5,
-    params:
-        config=resolved_config(),
-    script:
-        "../scripts/write_config.py"

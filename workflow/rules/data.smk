@@ -1,20 +1,6 @@
 # Data: MNIST from the configured source; iceberg either generated (synthetic) or Kaggle's file checked.
 
 
-def mnist_path_flag():
-    path = config["data"]["mnist"].get("path")
-    return f"--path '{path}'" if path else ""
-
-
-def iceberg_file_if_present(wildcards):
-    """Kaggle's file as an input only when it exists: a missing file must reach `pyode data check`,
-    which fails with instructions on how to obtain it, instead of a bare missing-input error.
-    """
-    if ICEBERG_SOURCE == "synthetic" or os.path.exists(ICEBERG_FILE):
-        return [ICEBERG_FILE]
-    return []
-
-
 rule mnist_data:
     output:
         f"{RESULTS}/data/mnist/summary.json",

@@ -1,23 +1,4 @@
 # The provenance record and the R Markdown paper, rendered to PDF with pdflatex.
-PAPER_SOURCES = ["report/paper.Rmd", "workflow/scripts/render_paper.R"]
-# The experiments chapter is optional: the paper includes it only when the file exists.
-EXPERIMENTS_CHILD = "report/experiments.Rmd"
-
-
-def paper_sources(wildcards):
-    child = [EXPERIMENTS_CHILD] if os.path.exists(EXPERIMENTS_CHILD) else []
-    return PAPER_SOURCES + child
-
-
-def data_summaries():
-    """Descriptions of the data behind the configured runs."""
-    datasets = {dataset for dataset, _ in RUNS}
-    files = []
-    if "mnist" in datasets:
-        files.append(f"{RESULTS}/data/mnist/summary.json")
-    if "iceberg" in datasets:
-        files.append(f"{RESULTS}/data/iceberg/check.json")
-    return files
 
 
 rule provenance:
@@ -37,7 +18,7 @@ rule provenance:
         mem_mb=1000,
         runtime=5,
     params:
-        config=resolved_config(),
+        config=canonical(resolved_config()),
     script:
         "../scripts/provenance.py"
 

