@@ -1,4 +1,4 @@
-"""Atomic file output: write to a temporary sibling, then rename, so readers never see half a file."""
+"""Atomic file output: write a temporary sibling, then rename it, so no reader sees half a file."""
 
 from __future__ import annotations
 
@@ -21,6 +21,10 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        # mkstemp creates 0600; give the result the permissions a plain open() would.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp_path, 0o666 & ~umask)
         os.replace(tmp_path, target)
     finally:
         tmp_path.unlink(missing_ok=True)

@@ -1,13 +1,13 @@
-"""Project hygiene: declared dependencies agree, code is ruff clean, the CI entry point runs make test."""
+"""Project hygiene: dependencies agree, code is ruff clean, the CI entry point runs make test."""
 
 from __future__ import annotations
 
 import re
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
+import tomllib
 import yaml
 
 # conda-forge names that differ from the PyPI names

@@ -102,10 +102,9 @@ def test_cli_reports_a_bad_config_in_one_line_before_training(tmp_path: Path, ca
         load_profile(tmp_path / "broken.yaml")
 
 
-def test_tuned_default_train_section_is_valid() -> None:
-    from pyode.train.defaults import TRAIN
-
-    profile = {**PROFILE, "train": TRAIN}
+def test_tuned_default_train_section_is_valid(repo_root: Path) -> None:
+    train = yaml.safe_load((repo_root / "config" / "config.yaml").read_text())["train"]
+    profile = {**PROFILE, "train": train}
     odenet = resolve_config(profile, "mnist", "odenet")
     assert (odenet["epochs"], odenet["batch_size"], odenet["solver"]["method"]) == (10, 32, "rk4")
     assert resolve_config(profile, "mnist", "rknet")["solver"]["adjoint"] is False

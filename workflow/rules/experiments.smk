@@ -34,12 +34,12 @@ EXPERIMENT_SHELL = (
     "pyode experiment {params.name} --config {input.config} --out {params.out}"
     " {params.run_flag} --threads {threads} > {log} 2>&1"
 )
-ENVIRONMENT = "../../environment.yml"
 
 
 rule experiment_spiral:
     input:
         config=ancient(RESOLVED_CONFIG),
+        settings=experiment_settings_file("spiral"),
     output:
         EXPERIMENT_OUTPUTS["spiral"],
     log:
@@ -47,7 +47,7 @@ rule experiment_spiral:
     benchmark:
         f"{BENCHMARKS}/experiments/spiral.tsv"
     conda:
-        ENVIRONMENT
+        SOFTWARE_ENV
     threads: 1
     resources:
         mem_mb=2000,
@@ -64,6 +64,7 @@ rule experiment_spiral:
 rule experiment_latent:
     input:
         config=ancient(RESOLVED_CONFIG),
+        settings=experiment_settings_file("latent"),
     output:
         EXPERIMENT_OUTPUTS["latent"],
     log:
@@ -71,7 +72,7 @@ rule experiment_latent:
     benchmark:
         f"{BENCHMARKS}/experiments/latent.tsv"
     conda:
-        ENVIRONMENT
+        SOFTWARE_ENV
     threads: 1
     resources:
         mem_mb=2000,
@@ -88,6 +89,7 @@ rule experiment_latent:
 rule experiment_euler:
     input:
         config=ancient(RESOLVED_CONFIG),
+        settings=experiment_settings_file("euler"),
     output:
         EXPERIMENT_OUTPUTS["euler"],
     log:
@@ -95,7 +97,7 @@ rule experiment_euler:
     benchmark:
         f"{BENCHMARKS}/experiments/euler.tsv"
     conda:
-        ENVIRONMENT
+        SOFTWARE_ENV
     threads: 1
     resources:
         mem_mb=1000,
@@ -112,6 +114,7 @@ rule experiment_euler:
 rule experiment_memory:
     input:
         config=ancient(RESOLVED_CONFIG),
+        settings=experiment_settings_file("memory"),
     output:
         EXPERIMENT_OUTPUTS["memory"],
     log:
@@ -119,7 +122,7 @@ rule experiment_memory:
     benchmark:
         f"{BENCHMARKS}/experiments/memory.tsv"
     conda:
-        ENVIRONMENT
+        SOFTWARE_ENV
     threads: MEMORY_JOBS
     resources:
         gpu=1 if USES_GPU else 0,
@@ -137,6 +140,7 @@ rule experiment_memory:
 rule experiment_tolerance:
     input:
         config=ancient(RESOLVED_CONFIG),
+        settings=experiment_settings_file("tolerance"),
         run=[f"{TOLERANCE_RUN}/{file}" for file in RUN_FILES],
     output:
         EXPERIMENT_OUTPUTS["tolerance"],
@@ -145,7 +149,7 @@ rule experiment_tolerance:
     benchmark:
         f"{BENCHMARKS}/experiments/tolerance.tsv"
     conda:
-        ENVIRONMENT
+        SOFTWARE_ENV
     threads: 1
     resources:
         gpu=1 if USES_GPU else 0,
@@ -182,7 +186,7 @@ rule experiment_figure:
     wildcard_constraints:
         name="|".join(EXPERIMENTS),
     conda:
-        ENVIRONMENT
+        SOFTWARE_ENV
     threads: 1
     resources:
         mem_mb=2000,
