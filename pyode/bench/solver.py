@@ -20,6 +20,7 @@ from torch import Tensor, nn
 
 from pyode.atomic import write_csv
 from pyode.solver import SolverStats, odeint
+from pyode.threads import set_torch_threads
 
 COLUMNS = ["case", "library", "median_seconds", "nfe_forward", "nfe_backward", "ratio"]
 
@@ -182,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--repeats must be >= 1")
     if args.threads < 1:
         parser.error("--threads must be >= 1")
-    torch.set_num_threads(args.threads)
+    set_torch_threads(args.threads)
     by_name = {c.name: c for c in CASES}
     wanted = [c.strip() for c in args.cases.split(",") if c.strip()]
     unknown = [c for c in wanted if c not in by_name]

@@ -38,9 +38,9 @@ def handle(args: argparse.Namespace) -> int:
     if args.threads is not None:
         if args.threads < 1:
             raise CLIError(f"--threads must be >= 1, got {args.threads}")
-        import torch
+        from pyode.threads import set_torch_threads
 
-        torch.set_num_threads(args.threads)
+        set_torch_threads(args.threads)
     if args.name in NEEDS_RUN_DIR and args.run_dir is None:
         raise CLIError(f"experiment '{args.name}' needs --run-dir (a training run folder)")
     try:

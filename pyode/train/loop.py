@@ -26,6 +26,7 @@ from tqdm import tqdm
 from pyode.atomic import atomic_path, write_csv, write_json
 from pyode.models import build_model, count_parameters, ode_blocks
 from pyode.provenance import device_name, git_commit, versions
+from pyode.threads import set_torch_threads
 from pyode.train.config import ConfigError, validate_run_config
 from pyode.train.schedule import build_optimizer, build_scheduler
 
@@ -158,7 +159,7 @@ def train(
     """
     validate_run_config(config)
     out = Path(out_dir)
-    torch.set_num_threads(config["threads"])
+    set_torch_threads(config["threads"])
     device = resolve_device(config["device"])
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True

@@ -9,6 +9,13 @@ render_paper <- function(rmd, output, results, provenance, scratch) {
   work <- tempfile("render-", tmpdir = normalizePath(scratch))
   dir.create(file.path(work, "intermediates"), recursive = TRUE)
   on.exit(unlink(work, recursive = TRUE), add = TRUE)
+  # Absolute paths, resolved now: render() evaluates its arguments lazily, after it has moved
+  # into the folder of the Rmd file, where relative paths would point elsewhere.
+  paper_params <- list(
+    results = normalizePath(results, mustWork = TRUE),
+    provenance = normalizePath(provenance, mustWork = TRUE)
+  )
+  root <- getwd()
 
   rendered <- rmarkdown::render(
     rmd,
@@ -16,11 +23,8 @@ render_paper <- function(rmd, output, results, provenance, scratch) {
     output_file = basename(output),
     output_dir = work,
     intermediates_dir = file.path(work, "intermediates"),
-    knit_root_dir = getwd(),
-    params = list(
-      results = normalizePath(results, mustWork = TRUE),
-      provenance = normalizePath(provenance, mustWork = TRUE)
-    ),
+    knit_root_dir = root,
+    params = paper_params,
     envir = new.env(parent = globalenv()),
     quiet = TRUE
   )
