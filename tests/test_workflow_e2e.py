@@ -5,7 +5,9 @@ config change reruns only what it touches, and Snakemake's HTML report builds.""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
 
 import pandas as pd
 import pytest
@@ -141,3 +143,18 @@ def test_rerun_redoes_only_what_is_missing(tiny_run, repo_root, subprocess_env):
     counts = job_counts(rerun.stdout)
     assert counts == {"training_figure": 1, "paper": 1, "all": 1, "total": 3}
     assert losses.read_bytes()[:5] == b"%PDF-"
+
+
+def test_paper_renders_from_a_relative_results_folder(tiny_run, repo_root, subprocess_env,
+                                                      tmp_path):
+    """`results: results` in the default profile is relative to the repository root."""
+    results, _, _ = tiny_run
+    relative = os.path.relpath(results, repo_root)
+    out = tmp_path / "paper.pdf"
+    render = subprocess.run(
+        ["Rscript", "--vanilla", "workflow/scripts/render_paper.R", "report/paper.Rmd", str(out),
+         relative, os.path.join(relative, "report", "provenance.json"), str(tmp_path / "scratch")],
+        cwd=repo_root, env=subprocess_env, capture_output=True, text=True, timeout=600,
+    )
+    assert render.returncode == 0, render.stderr[-3000:]
+    assert out.read_bytes()[:5] == b"%PDF-"
