@@ -22,7 +22,7 @@ TIMING_COLUMNS = {"seconds", "epoch_seconds", "peak_memory_mb"}
 SUMMARY_KEYS = {"dataset", "model", "params", "final_test_accuracy", "best_test_accuracy",
                 "final_test_error", "best_test_error", "epochs", "total_seconds", "device",
                 "versions", "seed", "git_commit", "config", "data_source", "data_description",
-                "profile"}
+                "profile", "cpu_threads", "cpus_available"}
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +71,7 @@ def test_tiny_training_writes_every_output(dataset, model, iceberg_file, tmp_pat
     assert list(iterations.columns) == ITERATION_COLUMNS
     assert list(epochs.columns) == EPOCH_COLUMNS
     assert set(stored) == SUMMARY_KEYS and stored["model"] == model
+    assert 1 <= stored["cpu_threads"] <= stored["cpus_available"]
     assert stored["final_test_accuracy"] == summary["final_test_accuracy"]
     assert stored["final_test_error"] == pytest.approx(1 - stored["final_test_accuracy"])
     n_train = config["data"]["n_train"]

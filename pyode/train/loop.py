@@ -26,7 +26,7 @@ from tqdm import tqdm
 from pyode.atomic import atomic_path, write_csv, write_json
 from pyode.models import build_model, count_parameters, ode_blocks
 from pyode.provenance import device_name, git_commit, versions
-from pyode.threads import set_torch_threads
+from pyode.threads import available_cpus, set_torch_threads
 from pyode.train.config import ConfigError, validate_run_config
 from pyode.train.schedule import build_optimizer, build_scheduler
 
@@ -159,7 +159,7 @@ def train(
     """
     validate_run_config(config)
     out = Path(out_dir)
-    set_torch_threads(config["threads"])
+    cpu_threads = set_torch_threads(config["threads"])
     device = resolve_device(config["device"])
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
@@ -288,6 +288,9 @@ def train(
         "epochs": config["epochs"],
         "total_seconds": total_seconds,
         "device": device_name(device),
+        # torch threads used, and the CPUs the process could use (jobs may share them)
+        "cpu_threads": cpu_threads,
+        "cpus_available": available_cpus(),
         "versions": versions(),
         "seed": config["seed"],
         "git_commit": git_commit(),
