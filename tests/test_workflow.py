@@ -135,7 +135,10 @@ def test_single_training_run_is_a_target(repo_root, subprocess_env, tmp_path):
         "mnist_data": 1, "resolved_config": 1, "run_config": 1, "train": 1, "total": 4
     }
     assert f"--model odenet --out {tmp_path}/train/mnist/odenet" in result.stdout
-    assert "--threads 2 --resume --quiet" in result.stdout
+    threads = yaml.safe_load((repo_root / "config/config.yaml").read_text())["train"]["defaults"][
+        "threads"
+    ]
+    assert f"--threads {threads} --resume --quiet" in result.stdout
 
 
 def test_slurm_profile_plans_with_gpu_requests(repo_root, subprocess_env, tmp_path):
