@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from pyode.models.layers import ConvODEFunc, group_norm, ode_block
+from pyode.models.layers import ConvODEFunc, PreActBlock, ode_block
 
 STEM = (16, 32)
 TOWER = 64
@@ -61,25 +61,9 @@ def tower_and_head(dropout: float = 0.3) -> nn.Sequential:
     )
 
 
-class ResidualBlock(nn.Module):
-    """x + conv(ELU(GN(conv(ELU(GN(x))))))."""
-
-    def __init__(self, width: int) -> None:
-        super().__init__()
-        self.body = nn.Sequential(
-            group_norm(width), nn.ELU(inplace=True),
-            nn.Conv2d(width, width, 3, padding=1, bias=False),
-            group_norm(width), nn.ELU(inplace=True),
-            nn.Conv2d(width, width, 3, padding=1, bias=False),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.body(x)
-
-
 def resnet(n_blocks: int = 2) -> nn.Module:
     width = STEM[1]
-    return nn.Sequential(stem(), *(ResidualBlock(width) for _ in range(n_blocks)),
+    return nn.Sequential(stem(), *(PreActBlock(width, nn.ELU) for _ in range(n_blocks)),
                          tower_and_head())
 
 

@@ -37,6 +37,22 @@ class ConcatConv2d(nn.Module):
         return self.conv(torch.cat([time, x], dim=1))
 
 
+class PreActBlock(nn.Module):
+    """x + conv(act(gn(conv(act(gn(x)))))): the residual block both ResNets stack, bias-free 3×3."""
+
+    def __init__(self, width: int, activation: type[nn.Module] = nn.ReLU) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            group_norm(width), activation(inplace=True),
+            nn.Conv2d(width, width, 3, padding=1, bias=False),
+            group_norm(width), activation(inplace=True),
+            nn.Conv2d(width, width, 3, padding=1, bias=False),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
 class ConvODEFunc(nn.Module):
     """dh/dt = f(t, h): norm → activation → t-conv → norm → activation → t-conv → norm."""
 

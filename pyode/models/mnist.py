@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
 from torch import nn
 
-from pyode.models.layers import ConvODEFunc, group_norm, ode_block
+from pyode.models.layers import ConvODEFunc, PreActBlock, group_norm, ode_block
 
 WIDTH = 64
 
@@ -39,22 +38,6 @@ def head(width: int = WIDTH, n_classes: int = 10) -> nn.Sequential:
     """GroupNorm, ReLU, global average pooling, linear classifier."""
     return nn.Sequential(group_norm(width), nn.ReLU(inplace=True), nn.AdaptiveAvgPool2d(1),
                          nn.Flatten(), nn.Linear(width, n_classes))
-
-
-class PreActBlock(nn.Module):
-    """x + conv(relu(gn(conv(relu(gn(x)))))), bias-free 3×3 convolutions."""
-
-    def __init__(self, width: int = WIDTH) -> None:
-        super().__init__()
-        self.body = nn.Sequential(
-            group_norm(width), nn.ReLU(inplace=True),
-            nn.Conv2d(width, width, 3, padding=1, bias=False),
-            group_norm(width), nn.ReLU(inplace=True),
-            nn.Conv2d(width, width, 3, padding=1, bias=False),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.body(x)
 
 
 def resnet(n_blocks: int = 6, width: int = WIDTH, n_classes: int = 10) -> nn.Module:
