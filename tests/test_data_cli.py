@@ -105,3 +105,33 @@ def test_generator_arguments_are_checked(
     assert not out.exists()
     assert main(["data", "iceberg-synthetic", "--out", str(out), "--seed", "0", "--n", "8"]) == 0
     assert len(load_records(out).ids) == 8
+
+
+def _with_long_pixel(records: list[dict]) -> str:
+    text = json.dumps(records)
+    return text.replace(json.dumps(records[1]["band_1"][5]), "9" * 5000, 1)
+
+
+def _with_long_angle(records: list[dict]) -> str:
+    records[2]["inc_angle"] = int("7" * 400)
+    return json.dumps(records)
+
+
+@pytest.mark.parametrize(("make_text", "expected"), [
+    (_with_long_pixel, "a number with more digits than any pixel or angle can have at line 1"),
+    (_with_long_angle, "record 2 (id '{id2}'), field 'inc_angle': expected an angle in degrees"),
+    (lambda _: "[" * 200_000 + "]" * 200_000, "arrays or objects nested too deeply"),
+])
+def test_check_refuses_numbers_and_nesting_json_cannot_hold(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], make_text, expected: str
+) -> None:
+    records = generate(n=3, seed=0)
+    path = tmp_path / "train.json"
+    path.write_text(make_text(records))
+    assert main(["data", "check", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    line = captured.err.strip()
+    assert "\n" not in line and "Traceback" not in line
+    assert line.startswith(f"pyode data: error: {path}: ")
+    assert expected.format(id2=records[2]["id"]) in line

@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,12 +90,28 @@ def parse_json(raw: bytes, path: str | os.PathLike[str]) -> list[Any]:
     except json.JSONDecodeError as exc:
         raise DataError(f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg} "
                         "(truncated or corrupt file?)", file=path) from None
+    except RecursionError:
+        raise DataError("arrays or objects nested too deeply (Kaggle records are two levels "
+                        "deep)", file=path) from None
+    except ValueError:
+        # Python refuses to convert integers longer than sys.get_int_max_str_digits().
+        raise DataError(f"a number with more digits than any pixel or angle can have "
+                        f"{_locate_long_integer(raw)}", file=path) from None
     if not isinstance(data, list):
         raise DataError(f"expected a JSON array of records at top level, got "
                         f"{_json_type(data)}", file=path)
     if not data:
         raise DataError("the array holds no records", file=path)
     return data
+
+
+def _locate_long_integer(raw: bytes) -> str:
+    match = re.search(rb"\d{%d,}" % sys.get_int_max_str_digits(), raw)
+    if match is None:
+        return ""
+    line = raw.count(b"\n", 0, match.start()) + 1
+    column = match.start() - (raw.rfind(b"\n", 0, match.start()) + 1) + 1
+    return f"at line {line} column {column}"
 
 
 def _json_type(value: Any) -> str:
@@ -159,7 +177,7 @@ def validate_records(data: list[Any], path: str | os.PathLike[str]) -> IcebergRe
             if value != "na":
                 fail(f'expected a number or "na", got string {value[:40]!r}', "inc_angle")
             angle[index] = math.nan
-        elif type(value) in (int, float) and math.isfinite(value) and 0 < value < 90:
+        elif type(value) in (int, float) and 0 < value < 90:
             angle[index] = value
         else:
             fail(f'expected an angle in degrees (0 < angle < 90) or "na", got '
