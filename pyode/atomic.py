@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -37,10 +38,34 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "w", **kwargs: Any) ->
         yield handle
 
 
+class NonFiniteJSONError(ValueError):
+    """A value to be written as JSON is NaN or infinite, which JSON cannot represent."""
+
+
+def _first_non_finite(obj: Any, where: str = "") -> str | None:
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return where or "(top level)"
+    if isinstance(obj, dict):
+        items: Iterable[tuple[Any, Any]] = obj.items()
+    elif isinstance(obj, (list, tuple)):
+        items = enumerate(obj)
+    else:
+        return None
+    for key, value in items:
+        found = _first_non_finite(value, f"{where}.{key}" if where else str(key))
+        if found is not None:
+            return found
+    return None
+
+
 def write_json(path: str | os.PathLike[str], obj: Any) -> None:
-    """Write `obj` as indented JSON, atomically."""
+    """Write `obj` as indented JSON, atomically. NaN and infinities are refused (they are not
+    JSON, and readers such as R's jsonlite would fail on the whole file later)."""
+    bad = _first_non_finite(obj)
+    if bad is not None:
+        raise NonFiniteJSONError(f"{path}: refusing to write the non-finite value at '{bad}'")
     with atomic_open(path, "w", encoding="utf-8") as handle:
-        json.dump(obj, handle, indent=2, sort_keys=False, default=str)
+        json.dump(obj, handle, indent=2, sort_keys=False, default=str, allow_nan=False)
         handle.write("\n")
 
 
