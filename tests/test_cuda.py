@@ -1,0 +1,97 @@
+"""The solver on a CUDA device: gradients and the adjoint's constant memory.
+
+These run where CUDA is available and skip, with the reason, everywhere else.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from pyode import odeint
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(),
+                                reason="needs a CUDA device; torch.cuda.is_available() is False")
+
+CUDA = torch.device("cuda")
+
+
+class Field(nn.Module):
+    """A small smooth time-dependent field: tanh MLP on [y, t]."""
+
+    def __init__(self, dim: int = 2, hidden: int = 16) -> None:
+        super().__init__()
+        generator = torch.Generator().manual_seed(0)
+        self.w1 = nn.Parameter(torch.randn(dim + 1, hidden, generator=generator) * 0.5)
+        self.w2 = nn.Parameter(torch.randn(hidden, dim, generator=generator) * 0.5)
+
+    def forward(self, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        ty = torch.cat([y, t.expand(y.shape[0], 1)], dim=1)
+        return torch.tanh(ty @ self.w1) @ self.w2
+
+
+def _loss_and_grads(func: nn.Module, y0: torch.Tensor, **kwargs) -> tuple[torch.Tensor, ...]:
+    y0 = y0.detach().clone().requires_grad_(True)
+    t = torch.tensor([0.0, 0.5, 1.0], dtype=y0.dtype, device=y0.device)
+    loss = odeint(func, y0, t, **kwargs).pow(2).sum()
+    return (loss, *torch.autograd.grad(loss, [y0, *func.parameters()]))
+
+
+@pytest.mark.parametrize(("dtype", "tol", "eps", "agree"), [
+    (torch.float64, 1e-9, 1e-6, 1e-6),
+    (torch.float32, 1e-6, 1e-2, 2e-2),
+])
+def test_adjoint_direct_and_finite_differences_agree_on_cuda(dtype, tol, eps, agree) -> None:
+    func = Field().to(CUDA, dtype)
+    y0 = torch.tensor([[0.3, -0.7], [1.1, 0.2]], dtype=dtype, device=CUDA)
+    solve = dict(method="dopri5", rtol=tol, atol=tol)
+    _, *adjoint = _loss_and_grads(func, y0, adjoint=True, **solve)
+    _, *direct = _loss_and_grads(func, y0, adjoint=False, **solve)
+    for a, d in zip(adjoint, direct, strict=True):
+        assert a.device.type == "cuda"
+        torch.testing.assert_close(a, d, rtol=agree, atol=agree)
+
+    # central differences of the loss in the first entries of y0 and of the first weight matrix
+    def loss_with(y0_: torch.Tensor) -> float:
+        with torch.no_grad():
+            t = torch.tensor([0.0, 0.5, 1.0], dtype=dtype, device=CUDA)
+            return odeint(func, y0_, t, adjoint=False, **solve).pow(2).sum().item()
+
+    for i in range(y0.numel()):
+        step = torch.zeros_like(y0).view(-1)
+        step[i] = eps
+        fd = (loss_with(y0 + step.view_as(y0)) - loss_with(y0 - step.view_as(y0))) / (2 * eps)
+        assert fd == pytest.approx(adjoint[0].view(-1)[i].item(), rel=agree, abs=agree)
+
+
+class ConvField(nn.Module):
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, 3, padding=1)
+
+    def forward(self, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.conv(x))
+
+
+def _peak_step_bytes(n_steps: int, adjoint: bool) -> int:
+    torch.manual_seed(0)
+    func = ConvField(32).to(CUDA)
+    x = torch.randn(64, 32, 28, 28, device=CUDA, requires_grad=True)
+    t = torch.tensor([0.0, 1.0], device=CUDA)
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    base = torch.cuda.memory_allocated()
+    out = odeint(func, x, t, method="rk4", options={"n_steps": n_steps}, adjoint=adjoint)
+    out[-1].pow(2).mean().backward()
+    torch.cuda.synchronize()
+    return torch.cuda.max_memory_allocated() - base
+
+
+def test_adjoint_peak_memory_is_flat_in_steps_while_backprop_grows() -> None:
+    adjoint = [_peak_step_bytes(n, adjoint=True) for n in (4, 32)]
+    direct = [_peak_step_bytes(n, adjoint=False) for n in (4, 32)]
+    # eight times the steps: the adjoint keeps one step's activations, backprop keeps them all
+    assert adjoint[1] < 1.3 * adjoint[0], adjoint
+    assert direct[1] > 4 * direct[0], direct
+    assert direct[1] > 4 * adjoint[1], (direct, adjoint)
