@@ -57,7 +57,7 @@ def solve(
                 adjoint=False,
                 options=dict(options) if options else None,
             )
-    except Exception as exc:  # noqa: BLE001 - every failure goes back to R as a condition
+    except Exception as exc:  # every failure goes back to R as a condition
         return _failure(exc)
     return {"ok": True, "states": solution.tolist()}
 
@@ -89,6 +89,6 @@ def train_run(
         config = resolve_config(load_profile(path), dataset, model,
                                 settings_overrides(settings or {}))
         train(config, out)
-    except Exception as exc:  # noqa: BLE001 - every failure goes back to R as a condition
+    except Exception as exc:  # every failure goes back to R as a condition
         return _failure(exc)
     return {"ok": True, "out": os.fspath(out)}

@@ -87,7 +87,9 @@ plot_spiral <- function(exp) {
     dplyr::select(-"model", -"iteration", -"fit") |>
     dplyr::inner_join(panels, by = "system", relationship = "many-to-many")
   ggplot2::ggplot(mapping = ggplot2::aes(.data$z1, .data$z2, colour = .data$series)) +
-    ggplot2::geom_point(data = dplyr::filter(data, .data$series == "observed"), size = 0.5, alpha = 0.6) +
+    ggplot2::geom_point(
+      data = dplyr::filter(data, .data$series == "observed"), size = 0.5, alpha = 0.6
+    ) +
     ggplot2::geom_path(data = dplyr::filter(data, .data$series == "true"), linewidth = 0.4) +
     ggplot2::geom_path(data = learned, linewidth = 0.6, na.rm = TRUE) +
     ggplot2::geom_text(
@@ -147,7 +149,8 @@ plot_tolerance <- function(exp) {
   sweep <- experiment_table(
     exp, "tolerance", c("tolerance", "nfe_forward", "nfe_backward", "seconds_per_forward")
   )
-  epochs <- experiment_table(exp, "nfe_epochs", c("epoch", "nfe_forward_mean", "nfe_backward_mean")) |>
+  epoch_columns <- c("epoch", "nfe_forward_mean", "nfe_backward_mean")
+  epochs <- experiment_table(exp, "nfe_epochs", epoch_columns) |>
     dplyr::mutate(dplyr::across(dplyr::everything(), as.numeric))
   panel_levels <- c(
     "forward NFE vs log10(tolerance)", "seconds per forward pass vs forward NFE",
@@ -185,7 +188,9 @@ plot_tolerance <- function(exp) {
     ggplot2::geom_line() +
     ggplot2::geom_point() +
     ggplot2::facet_wrap(ggplot2::vars(.data$panel), scales = "free", ncol = 2, drop = FALSE) +
-    ggplot2::scale_colour_manual(values = c(forward = "#0072B2", backward = "#D55E00"), name = "NFE") +
+    ggplot2::scale_colour_manual(
+      values = c(forward = "#0072B2", backward = "#D55E00"), name = "NFE"
+    ) +
     ggplot2::labs(x = NULL, y = NULL) +
     theme_pyode()
 }
@@ -251,7 +256,10 @@ plot_euler <- function(exp) {
     ggplot2::labs(
       x = NULL, y = NULL,
       caption = sprintf(
-        "Residual block vs one Euler step of size 1: max |difference| %.1e (output), %.1e (gradients)",
+        paste(
+          "Residual block vs one Euler step of size 1:",
+          "max |difference| %.1e (output), %.1e (gradients)"
+        ),
         check$output_max_abs_diff[1], check$gradient_max_abs_diff[1]
       )
     ) +

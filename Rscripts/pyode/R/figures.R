@@ -72,7 +72,8 @@ plot_losses <- function(runs, max_points = 2000) {
   data <- prepared$data |>
     dplyr::arrange(.data$dataset, .data$model, .data$images_seen) |>
     thin_runs(max_points)
-  ggplot2::ggplot(data, ggplot2::aes(.data$images_seen, colour = .data$model, group = .data$model)) +
+  mapping <- ggplot2::aes(.data$images_seen, colour = .data$model, group = .data$model)
+  ggplot2::ggplot(data, mapping) +
     ggplot2::geom_line(ggplot2::aes(y = .data$loss), alpha = 0.2, linewidth = 0.3) +
     ggplot2::geom_line(ggplot2::aes(y = .data$loss_ewm), linewidth = 0.7) +
     ggplot2::facet_wrap(ggplot2::vars(.data$dataset), scales = "free") +
@@ -138,7 +139,10 @@ plot_nfe <- function(runs) {
   )) +
     ggplot2::geom_line(data = multi_epoch, linewidth = 0.7) +
     ggplot2::geom_point(size = 1.4) +
-    ggplot2::facet_grid(ggplot2::vars(.data$pass), ggplot2::vars(.data$dataset), scales = "free_y") +
+    ggplot2::facet_grid(
+      ggplot2::vars(.data$pass), ggplot2::vars(.data$dataset),
+      scales = "free_y"
+    ) +
     scale_colour_model(prepared$info) +
     ggplot2::scale_x_continuous(breaks = integer_breaks) +
     ggplot2::expand_limits(y = 0) +

@@ -71,16 +71,17 @@ check_numbers <- function(x, what) {
   invisible(x)
 }
 
+is_whole_number <- function(value) {
+  is.double(value) && length(value) == 1 && isTRUE(is.finite(value)) &&
+    value == round(value) && abs(value) < .Machine$integer.max
+}
+
 # Whole numbers as integers (pyode's settings check types: 128 must be an int, not 128.0).
 integer_settings <- function(settings) {
   lapply(settings, function(value) {
     if (is.list(value)) {
       return(integer_settings(value))
     }
-    if (is.double(value) && length(value) == 1 && is.finite(value) &&
-      value == round(value) && abs(value) < .Machine$integer.max) {
-      return(as.integer(value))
-    }
-    value
+    if (is_whole_number(value)) as.integer(value) else value
   })
 }

@@ -62,9 +62,13 @@ test_that("the Python is found from RETICULATE_PYTHON or a project's .venv", {
   )
   expect_true(is.na(pyode:::project_python("/", root = "")))
   old <- Sys.getenv("RETICULATE_PYTHON", NA)
-  on.exit(if (is.na(old)) Sys.unsetenv("RETICULATE_PYTHON") else Sys.setenv(RETICULATE_PYTHON = old))
+  on.exit(
+    if (is.na(old)) Sys.unsetenv("RETICULATE_PYTHON") else Sys.setenv(RETICULATE_PYTHON = old)
+  )
   Sys.setenv(RETICULATE_PYTHON = file.path(root, "missing"))
   expect_error(pyode_python(), "RETICULATE_PYTHON is .*missing, which does not exist")
   Sys.unsetenv("RETICULATE_PYTHON")
-  expect_equal(normalizePath(pyode_python(file.path(root, "a"))), normalizePath(file.path(venv, "python")))
+  expect_equal(
+    normalizePath(pyode_python(file.path(root, "a"))), normalizePath(file.path(venv, "python"))
+  )
 })
