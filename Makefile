@@ -5,13 +5,16 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CORES ?= 4
 APT_PACKAGES := r-base-core r-cran-ggplot2 r-cran-rmarkdown r-cran-knitr r-cran-reticulate \
-	r-cran-testthat r-cran-readr r-cran-dplyr r-cran-tidyr r-cran-jsonlite pandoc \
+	r-cran-testthat r-cran-readr r-cran-dplyr r-cran-tidyr r-cran-jsonlite r-cran-lintr pandoc \
 	texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended lmodern
 
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export RETICULATE_PYTHON := $(CURDIR)/$(PY)
 
-.PHONY: all paper test setup system python lint bench clean
+RPKG := Rscripts/pyode
+RPKG_FILES := $(shell find $(RPKG) -type f ! -name .installed 2>/dev/null)
+
+.PHONY: all paper test setup system python rpackage lint bench clean
 all: paper
 
 paper: setup
@@ -23,6 +26,7 @@ test: setup
 # apt (R, LaTeX) and pip (torch) are independent: run them side by side.
 setup:
 	@$(MAKE) --no-print-directory -j2 system python
+	@$(MAKE) --no-print-directory rpackage
 
 # Debian packages for R, the R packages and LaTeX; sudo when not root.
 system:
@@ -49,7 +53,19 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q --no-compile -e '.[dev]'
 	touch $@
 
+# The R package pyode, installed into the first writable R library (else the user library). The
+# project folder is recorded so that library(pyode) finds this project's .venv from anywhere.
+rpackage: $(RPKG)/.installed
+
+$(RPKG)/.installed: $(RPKG_FILES)
+	@lib=$$(Rscript -e 'w <- .libPaths()[file.access(.libPaths(), 2) == 0]; if (length(w) == 0) { w <- Sys.getenv("R_LIBS_USER"); dir.create(w, recursive = TRUE, showWarnings = FALSE) }; cat(w[[1]])') && \
+	PYODE_PROJECT_ROOT=$(CURDIR) R CMD INSTALL --no-multiarch --no-test-load -l "$$lib" $(RPKG) >$(RPKG)/.install.log 2>&1 \
+	|| { cat $(RPKG)/.install.log >&2; echo "pyode setup: R CMD INSTALL $(RPKG) failed" >&2; exit 1; }
+	@rm -f $(RPKG)/.install.log
+	@touch $@
+
 lint: setup
+	Rscript -e 'lints <- lintr::lint_package("$(RPKG)"); print(lints); quit(status = length(lints) > 0)'
 	$(VENV)/bin/ruff check .
 	snakemake --lint
 	$(VENV)/bin/snakefmt --check Snakefile workflow/rules

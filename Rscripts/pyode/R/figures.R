@@ -1,0 +1,254 @@
+# The training figures: each plot_* takes the runs of read_runs() (or the one table it draws)
+# and returns a ggplot. Models are ordered, labelled and coloured from their summaries.
+
+runs_table <- function(runs, table) {
+  if (inherits(runs, "pyode_runs") || (is.list(runs) && !is.data.frame(runs))) {
+    if (is.null(runs[[table]])) {
+      fail("the runs have no '%s' table", table)
+    }
+    return(runs[[table]])
+  }
+  runs
+}
+
+# Required columns, at least one row; model and dataset as ordered factors.
+prepare_runs <- function(data, columns, what) {
+  if (!is.data.frame(data)) {
+    fail("%s is not a data frame", what)
+  }
+  check_names(names(data), c("dataset", "model", columns), what)
+  if (nrow(data) == 0) {
+    fail("%s has no rows", what)
+  }
+  data <- tibble::as_tibble(data)
+  info <- model_info(data)
+  list(data = order_datasets(order_models(data, info)), info = info)
+}
+
+# Lines only for runs with two or more points (one-epoch runs are drawn as points alone).
+multi_epoch <- function(data) {
+  data |>
+    dplyr::group_by(.data$dataset, .data$model, dplyr::across(dplyr::any_of("pass"))) |>
+    dplyr::filter(dplyr::n() > 1) |>
+    dplyr::ungroup()
+}
+
+millions <- function(x) paste0(signif(x / 1e6, 3), "M")
+
+# Every k-th row of each run so that no run has more than `max_points` rows (first and last kept).
+thin_runs <- function(data, max_points = 2000) {
+  data |>
+    dplyr::group_by(.data$dataset, .data$model) |>
+    dplyr::filter({
+      n <- dplyr::n()
+      step <- max(1, ceiling(n / max_points))
+      dplyr::row_number() %% step == 1 | step == 1 | dplyr::row_number() == n
+    }) |>
+    dplyr::ungroup()
+}
+
+integer_breaks <- function(limits) unique(floor(pretty(limits)))
+
+#' Training figures
+#'
+#' Each function draws one figure of the training runs and returns a ggplot: `plot_losses()`
+#' the mini-batch losses, `plot_accuracy()` the test accuracy per epoch, `plot_nfe()` the
+#' function evaluations of the continuous-depth models, `plot_cost()` wall time and peak memory,
+#' `plot_params()` the parameter counts.
+#'
+#' @param runs The result of [read_runs()], or the table the figure draws (`iterations` for
+#'   `plot_losses()`, `epochs` for `plot_accuracy()` and `plot_nfe()`, `summary` otherwise).
+#' @param max_points Most iterations drawn per run.
+#' @return A ggplot.
+#' @name training_figures
+NULL
+
+#' @rdname training_figures
+#' @export
+plot_losses <- function(runs, max_points = 2000) {
+  prepared <- prepare_runs(
+    runs_table(runs, "iterations"), c("images_seen", "loss", "loss_ewm"), "iterations data"
+  )
+  data <- prepared$data |>
+    dplyr::arrange(.data$dataset, .data$model, .data$images_seen) |>
+    thin_runs(max_points)
+  mapping <- ggplot2::aes(.data$images_seen, colour = .data$model, group = .data$model)
+  ggplot2::ggplot(data, mapping) +
+    ggplot2::geom_line(ggplot2::aes(y = .data$loss), alpha = 0.2, linewidth = 0.3) +
+    ggplot2::geom_line(ggplot2::aes(y = .data$loss_ewm), linewidth = 0.7) +
+    ggplot2::facet_wrap(ggplot2::vars(.data$dataset), scales = "free") +
+    scale_colour_model(prepared$info) +
+    ggplot2::scale_x_continuous(
+      labels = scales::label_number(scale_cut = scales::cut_short_scale())
+    ) +
+    ggplot2::labs(
+      x = "training images seen", y = "training loss (cross-entropy)",
+      caption = "faint: loss of each mini-batch; solid: exponentially weighted mean"
+    ) +
+    theme_pyode()
+}
+
+#' @rdname training_figures
+#' @export
+plot_accuracy <- function(runs) {
+  prepared <- prepare_runs(runs_table(runs, "epochs"), c("epoch", "test_accuracy"), "epochs data")
+  ggplot2::ggplot(
+    prepared$data,
+    ggplot2::aes(.data$epoch, .data$test_accuracy, colour = .data$model, group = .data$model)
+  ) +
+    ggplot2::geom_line(data = multi_epoch, linewidth = 0.7) +
+    ggplot2::geom_point(size = 1.4) +
+    ggplot2::facet_wrap(ggplot2::vars(.data$dataset), scales = "free_y") +
+    scale_colour_model(prepared$info) +
+    ggplot2::scale_x_continuous(breaks = integer_breaks) +
+    ggplot2::scale_y_continuous(labels = scales::label_percent(accuracy = 0.1)) +
+    ggplot2::labs(x = "epoch", y = "test accuracy") +
+    theme_pyode()
+}
+
+# Continuous-depth runs: `continuous_depth` from the summaries, else runs that evaluated a field.
+continuous_runs <- function(data) {
+  flag <- if ("continuous_depth" %in% names(data)) data$continuous_depth else NA
+  evaluated <- data |>
+    dplyr::group_by(.data$dataset, .data$model) |>
+    dplyr::mutate(evaluated = any(.data$nfe_forward_mean > 0, na.rm = TRUE)) |>
+    dplyr::pull(.data$evaluated)
+  data[dplyr::coalesce(as.logical(flag), evaluated), ]
+}
+
+#' @rdname training_figures
+#' @export
+plot_nfe <- function(runs) {
+  data <- runs_table(runs, "epochs")
+  prepare_runs(data, c("epoch", "nfe_forward_mean", "nfe_backward_mean"), "epochs data")
+  data <- continuous_runs(tibble::as_tibble(data))
+  if (nrow(data) == 0) {
+    fail("epochs data has no continuous-depth runs: the NFE figure needs one")
+  }
+  prepared <- prepare_runs(data, character(), "epochs data")
+  long <- prepared$data |>
+    dplyr::select("dataset", "model", "epoch",
+      forward = "nfe_forward_mean", backward = "nfe_backward_mean"
+    ) |>
+    tidyr::pivot_longer(c("forward", "backward"), names_to = "pass", values_to = "nfe") |>
+    dplyr::filter(!is.na(.data$nfe)) |>
+    dplyr::mutate(pass = factor(.data$pass, levels = c("forward", "backward")))
+  ggplot2::ggplot(long, ggplot2::aes(.data$epoch, .data$nfe,
+    colour = .data$model,
+    group = .data$model
+  )) +
+    ggplot2::geom_line(data = multi_epoch, linewidth = 0.7) +
+    ggplot2::geom_point(size = 1.4) +
+    ggplot2::facet_grid(
+      ggplot2::vars(.data$pass), ggplot2::vars(.data$dataset),
+      scales = "free_y"
+    ) +
+    scale_colour_model(prepared$info) +
+    ggplot2::scale_x_continuous(breaks = integer_breaks) +
+    ggplot2::expand_limits(y = 0) +
+    ggplot2::labs(x = "epoch", y = "function evaluations per mini-batch (mean)") +
+    theme_pyode()
+}
+
+#' @rdname training_figures
+#' @export
+plot_cost <- function(runs) {
+  prepared <- prepare_runs(
+    runs_table(runs, "summary"), c("total_seconds", "peak_memory_mb"), "summary data"
+  )
+  metric_labels <- c(total_seconds = "wall time (s)", peak_memory_mb = "peak memory (MB)")
+  long <- prepared$data |>
+    dplyr::select("dataset", "model", "total_seconds", "peak_memory_mb") |>
+    dplyr::mutate(dplyr::across(c("total_seconds", "peak_memory_mb"), as.numeric)) |>
+    tidyr::pivot_longer(c("total_seconds", "peak_memory_mb"),
+      names_to = "metric", values_to = "value"
+    ) |>
+    dplyr::filter(!is.na(.data$value)) |>
+    dplyr::mutate(metric = factor(metric_labels[.data$metric], levels = metric_labels))
+  info <- prepared$info
+  ggplot2::ggplot(long, ggplot2::aes(.data$model, .data$value, fill = .data$model)) +
+    ggplot2::geom_col(width = 0.7) +
+    ggplot2::facet_grid(ggplot2::vars(.data$metric), ggplot2::vars(.data$dataset),
+      scales = "free", space = "free_x", switch = "y"
+    ) +
+    scale_fill_model(info) +
+    ggplot2::scale_x_discrete(labels = stats::setNames(info$label, info$model)) +
+    ggplot2::scale_y_continuous(expand = ggplot2::expansion(mult = c(0, 0.08))) +
+    ggplot2::labs(x = NULL, y = NULL) +
+    theme_pyode() +
+    ggplot2::theme(strip.placement = "outside", legend.position = "none")
+}
+
+#' @rdname training_figures
+#' @export
+plot_params <- function(runs) {
+  prepared <- prepare_runs(runs_table(runs, "summary"), "params", "summary data")
+  data <- prepared$data
+  data$params <- as.numeric(data$params)
+  info <- prepared$info
+  ggplot2::ggplot(data, ggplot2::aes(.data$model, .data$params, fill = .data$model)) +
+    ggplot2::geom_col(width = 0.7) +
+    ggplot2::geom_text(ggplot2::aes(label = millions(.data$params)), vjust = -0.4, size = 3) +
+    ggplot2::facet_grid(cols = ggplot2::vars(.data$dataset), scales = "free_x", space = "free_x") +
+    scale_fill_model(info) +
+    ggplot2::scale_x_discrete(labels = stats::setNames(info$label, info$model)) +
+    ggplot2::scale_y_continuous(
+      labels = millions, expand = ggplot2::expansion(mult = c(0, 0.15))
+    ) +
+    ggplot2::labs(x = NULL, y = "parameters") +
+    theme_pyode() +
+    ggplot2::theme(legend.position = "none")
+}
+
+# name -> figure function and size in inches (width, height).
+figure_specs <- list(
+  losses = list(fun = plot_losses, size = c(8, 3.8)),
+  accuracy = list(fun = plot_accuracy, size = c(8, 3.5)),
+  nfe = list(fun = plot_nfe, size = c(8, 5)),
+  cost = list(fun = plot_cost, size = c(8, 5)),
+  params = list(fun = plot_params, size = c(8, 3.5)),
+  spiral = list(fun = function(exp) plot_spiral(exp), size = c(9, 7)),
+  latent = list(fun = function(exp) plot_latent(exp), size = c(8, 6)),
+  tolerance = list(fun = function(exp) plot_tolerance(exp), size = c(8, 6)),
+  memory = list(fun = function(exp) plot_memory(exp), size = c(7, 4.2)),
+  euler = list(fun = function(exp) plot_euler(exp), size = c(10, 3.8))
+)
+
+#' The names of the training figures
+#' @export
+training_figure_names <- c("losses", "accuracy", "nfe", "cost", "params")
+
+figure_spec <- function(name) {
+  if (!is.character(name) || length(name) != 1 || !name %in% names(figure_specs)) {
+    fail(
+      "unknown figure '%s' (expected one of %s)", paste(name, collapse = ","),
+      paste(names(figure_specs), collapse = ", ")
+    )
+  }
+  figure_specs[[name]]
+}
+
+#' The size of a figure in inches
+#'
+#' @param name A training figure (`"losses"`, ...) or an experiment (`"spiral"`, ...).
+#' @return `c(width, height)`; 7 x 4 for an experiment without a size of its own.
+#' @export
+figure_size <- function(name) {
+  if (name %in% names(figure_specs)) figure_specs[[name]]$size else c(7, 4)
+}
+
+#' Draw a training figure by name
+#'
+#' @param name One of [training_figure_names].
+#' @param runs The result of [read_runs()].
+#' @return A ggplot.
+#' @export
+plot_training <- function(name, runs) {
+  if (!name %in% training_figure_names) {
+    fail(
+      "unknown training figure '%s' (expected one of %s)", name,
+      paste(training_figure_names, collapse = ", ")
+    )
+  }
+  figure_spec(name)$fun(runs)
+}

@@ -1,0 +1,271 @@
+# The one reader of pyode's result files: training runs and experiment folders.
+
+iterations_columns <- c(
+  "epoch", "iteration", "images_seen", "loss", "loss_ewm", "lr", "nfe_forward", "nfe_backward",
+  "seconds"
+)
+epochs_columns <- c(
+  "epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "nfe_forward_mean",
+  "nfe_backward_mean", "epoch_seconds", "peak_memory_mb"
+)
+summary_numbers <- c(
+  "params", "total_seconds", "final_test_accuracy", "best_test_accuracy", "epochs"
+)
+run_files <- c("iterations.csv", "epochs.csv", "summary.json")
+
+fail <- function(...) stop(sprintf(...), call. = FALSE)
+
+read_json_file <- function(path) {
+  if (!file.exists(path)) {
+    fail("missing file: %s", path)
+  }
+  value <- tryCatch(
+    jsonlite::fromJSON(path, simplifyVector = TRUE),
+    error = function(e) fail("%s is not valid JSON: %s", path, conditionMessage(e))
+  )
+  if (!is.list(value) || is.null(names(value))) {
+    fail("%s: expected a JSON object", path)
+  }
+  value
+}
+
+# Stop with one message naming the data and the missing names.
+check_names <- function(present, required, what, kind = "column") {
+  missing <- setdiff(required, present)
+  if (length(missing) > 0) {
+    fail(
+      "%s lacks %s%s %s", what, kind, if (length(missing) > 1) "s" else "",
+      paste0("'", missing, "'", collapse = ", ")
+    )
+  }
+  invisible(TRUE)
+}
+
+# snake_case column names: "Peak MB" -> "peak_mb", "nfeForward" -> "nfe_forward".
+snake_case <- function(x) {
+  x <- gsub("([a-z0-9])([A-Z])", "\\1_\\2", x)
+  x <- gsub("[^A-Za-z0-9]+", "_", tolower(x))
+  gsub("^_|_$", "", x)
+}
+
+# A CSV as a tibble with snake_case names; `numbers` must be present and numeric (empty cells,
+# NA and NaN become NA). Parse failures name the file, column and row.
+read_table <- function(path, numbers = character()) {
+  if (!file.exists(path)) {
+    fail("missing file: %s", path)
+  }
+  header <- tryCatch(
+    names(readr::read_csv(path, n_max = 0, show_col_types = FALSE, progress = FALSE)),
+    error = function(e) fail("%s is not a readable CSV: %s", path, conditionMessage(e))
+  )
+  if (length(header) == 0) {
+    fail("%s is empty (no header line)", path)
+  }
+  check_names(header, numbers, path)
+  types <- stats::setNames(rep(list(readr::col_double()), length(numbers)), numbers)
+  spec <- do.call(readr::cols, c(types, list(.default = readr::col_guess())))
+  data <- suppressWarnings(readr::read_csv(
+    path,
+    col_types = spec, show_col_types = FALSE, progress = FALSE,
+    na = c("", "NA", "nan", "NaN")
+  ))
+  bad <- readr::problems(data)
+  if (nrow(bad) > 0) {
+    column <- if (bad$col[[1]] <= length(header)) header[[bad$col[[1]]]] else bad$col[[1]]
+    fail(
+      "%s: column '%s' row %d: expected %s, got '%s'", path, column, bad$row[[1]] - 1L,
+      bad$expected[[1]], bad$actual[[1]]
+    )
+  }
+  attr(data, "problems") <- NULL
+  names(data) <- snake_case(names(data))
+  tibble::as_tibble(data)
+}
+
+scalar <- function(value, path, key, type = c("number", "text", "flag")) {
+  type <- match.arg(type)
+  if (is.null(value)) {
+    return(switch(type,
+      number = NA_real_,
+      text = NA_character_,
+      flag = NA
+    ))
+  }
+  ok <- length(value) == 1 && switch(type,
+    number = is.numeric(value) || is.na(value),
+    text = is.character(value),
+    flag = is.logical(value)
+  )
+  if (!ok) {
+    fail("%s: key '%s' must be a single %s", path, key, switch(type,
+      number = "number",
+      text = "string",
+      flag = "true or false"
+    ))
+  }
+  switch(type,
+    number = as.numeric(value),
+    text = value,
+    flag = value
+  )
+}
+
+# One training run folder: list(iterations, epochs, summary) where summary is the whole
+# summary.json as a list.
+read_run_files <- function(dir) {
+  if (!dir.exists(dir)) {
+    fail("run folder not found: %s", dir)
+  }
+  summary_path <- file.path(dir, "summary.json")
+  summary <- read_json_file(summary_path)
+  check_names(names(summary), summary_numbers, summary_path, kind = "key")
+  for (key in summary_numbers) scalar(summary[[key]], summary_path, key)
+  list(
+    iterations = read_table(file.path(dir, "iterations.csv"), iterations_columns),
+    epochs = read_table(file.path(dir, "epochs.csv"), epochs_columns),
+    summary = summary
+  )
+}
+
+# The identifying columns of a run, from its summary (folder names as the fallback).
+run_identity <- function(summary, dir) {
+  path <- file.path(dir, "summary.json")
+  model <- dplyr::coalesce(scalar(summary$model, path, "model", "text"), basename(dir))
+  dataset <- dplyr::coalesce(
+    scalar(summary$dataset, path, "dataset", "text"), basename(dirname(dir))
+  )
+  label <- scalar(summary$model_label, path, "model_label", "text")
+  dataset_label <- scalar(summary$dataset_label, path, "dataset_label", "text")
+  tibble::tibble(
+    dataset = dataset,
+    model = model,
+    model_label = if (is.na(label)) model else label,
+    model_rank = scalar(summary$model_rank, path, "model_rank"),
+    continuous_depth = scalar(summary$continuous_depth, path, "continuous_depth", "flag"),
+    dataset_label = if (is.na(dataset_label)) dataset else dataset_label
+  )
+}
+
+summary_table <- function(summary, epochs, dir) {
+  path <- file.path(dir, "summary.json")
+  memory <- epochs$peak_memory_mb[!is.na(epochs$peak_memory_mb)]
+  numbers <- lapply(stats::setNames(summary_numbers, summary_numbers), function(key) {
+    scalar(summary[[key]], path, key)
+  })
+  tibble::as_tibble(c(numbers, list(
+    peak_memory_mb = if (length(memory) > 0) max(memory) else NA_real_,
+    device = scalar(summary$device, path, "device", "text"),
+    profile = scalar(summary$profile, path, "profile", "text")
+  )))
+}
+
+#' Read the training runs of the workflow
+#'
+#' Reads every run folder `train_dir/DATASET/MODEL/` (`iterations.csv`, `epochs.csv`,
+#' `summary.json`). Each table carries the run's `dataset`, `model`, `model_label`,
+#' `model_rank`, `continuous_depth` and `dataset_label` (from `summary.json`; runs without them
+#' fall back to the folder names).
+#'
+#' @param train_dir The training results folder, `results/train` by default.
+#' @return A list of class `pyode_runs` with tibbles `iterations`, `epochs` and `summary` (one
+#'   row per run).
+#' @export
+read_runs <- function(train_dir = file.path("results", "train")) {
+  if (!dir.exists(train_dir)) {
+    fail("training folder not found: %s", train_dir)
+  }
+  dataset_dirs <- list.dirs(train_dir, recursive = FALSE, full.names = TRUE)
+  run_dirs <- unlist(lapply(dataset_dirs, list.dirs, recursive = FALSE, full.names = TRUE))
+  is_run <- vapply(
+    run_dirs, function(d) any(file.exists(file.path(d, run_files))), logical(1)
+  )
+  run_dirs <- sort(run_dirs[is_run])
+  if (length(run_dirs) == 0) {
+    fail(
+      "no training runs under %s (expected %s/DATASET/MODEL/{%s})", train_dir, train_dir,
+      paste(run_files, collapse = ",")
+    )
+  }
+  runs <- lapply(run_dirs, function(d) {
+    files <- read_run_files(d)
+    id <- run_identity(files$summary, d)
+    list(
+      iterations = dplyr::bind_cols(id[rep(1, nrow(files$iterations)), ], files$iterations),
+      epochs = dplyr::bind_cols(id[rep(1, nrow(files$epochs)), ], files$epochs),
+      summary = dplyr::bind_cols(id, summary_table(files$summary, files$epochs, d))
+    )
+  })
+  structure(
+    list(
+      iterations = dplyr::bind_rows(lapply(runs, `[[`, "iterations")),
+      epochs = dplyr::bind_rows(lapply(runs, `[[`, "epochs")),
+      summary = dplyr::bind_rows(lapply(runs, `[[`, "summary"))
+    ),
+    class = "pyode_runs"
+  )
+}
+
+#' Read one experiment's outputs
+#'
+#' Reads every CSV file of `results_dir/name/` into a tibble (snake_case columns) and its
+#' `summary.json` into a list. Works for any experiment the workflow runs.
+#'
+#' @param name The experiment, e.g. `"spiral"`.
+#' @param results_dir The experiments folder, `results/experiments` by default.
+#' @return A list of class `pyode_experiment`: `name`, `dir`, `tables` (named by file, without
+#'   `.csv`) and `summary`.
+#' @export
+read_experiment <- function(name, results_dir = file.path("results", "experiments")) {
+  if (!is.character(name) || length(name) != 1 || !nzchar(name)) {
+    fail("read_experiment: 'name' must be one experiment name")
+  }
+  dir <- file.path(results_dir, name)
+  if (!dir.exists(dir)) {
+    fail("experiment folder not found: %s", dir)
+  }
+  files <- sort(list.files(dir, pattern = "\\.csv$", full.names = TRUE))
+  summary_path <- file.path(dir, "summary.json")
+  if (length(files) == 0 && !file.exists(summary_path)) {
+    fail("%s has no CSV files and no summary.json", dir)
+  }
+  tables <- lapply(files, read_table)
+  names(tables) <- sub("\\.csv$", "", basename(files))
+  structure(
+    list(
+      name = name, dir = dir, tables = tables,
+      summary = if (file.exists(summary_path)) read_json_file(summary_path) else list()
+    ),
+    class = "pyode_experiment"
+  )
+}
+
+# A table of an experiment, with one error naming the file when it is missing.
+experiment_table <- function(exp, table, columns = character()) {
+  data <- exp$tables[[table]]
+  path <- file.path(exp$dir, paste0(table, ".csv"))
+  if (is.null(data)) {
+    fail("missing experiment output: %s", path)
+  }
+  check_names(names(data), columns, path)
+  data
+}
+
+#' @export
+print.pyode_experiment <- function(x, ...) {
+  cat(sprintf("pyode experiment '%s' (%s)\n", x$name, x$dir))
+  for (table in names(x$tables)) {
+    cat(sprintf(
+      "  %s: %d rows, columns %s\n", table, nrow(x$tables[[table]]),
+      paste(names(x$tables[[table]]), collapse = ", ")
+    ))
+  }
+  cat(sprintf("  summary: %s\n", paste(names(x$summary), collapse = ", ")))
+  invisible(x)
+}
+
+#' @export
+print.pyode_runs <- function(x, ...) {
+  cat(sprintf("pyode training runs: %d\n", nrow(x$summary)))
+  print(x$summary[, c("dataset", "model", "model_label", "final_test_accuracy", "total_seconds")])
+  invisible(x)
+}

@@ -1,0 +1,4 @@
+library(testthat)
+library(pyode)
+
+test_check("pyode")

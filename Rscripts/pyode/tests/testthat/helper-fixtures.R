@@ -1,0 +1,130 @@
+# Fixtures: run folders and experiment folders as the workflow writes them.
+
+write_run <- function(root, dataset, model, label = NULL, rank = NULL, continuous = NULL,
+                      dataset_label = NULL, epochs = 2, nfe = 0) {
+  dir <- file.path(root, dataset, model)
+  dir.create(dir, recursive = TRUE, showWarnings = FALSE)
+  iterations <- data.frame(
+    epoch = rep(seq_len(epochs), each = 3), iteration = seq_len(3 * epochs),
+    images_seen = seq_len(3 * epochs) * 32, loss = seq(2, 0.5, length.out = 3 * epochs),
+    loss_ewm = seq(2.1, 0.6, length.out = 3 * epochs), lr = 0.001, nfe_forward = nfe,
+    nfe_backward = nfe, seconds = 0.01
+  )
+  epoch_rows <- data.frame(
+    epoch = seq_len(epochs), train_loss = seq(1, 0.5, length.out = epochs),
+    train_accuracy = seq(0.6, 0.9, length.out = epochs),
+    test_loss = seq(1.1, 0.6, length.out = epochs),
+    test_accuracy = seq(0.5, 0.85, length.out = epochs), nfe_forward_mean = nfe,
+    nfe_backward_mean = nfe, epoch_seconds = 1.5, peak_memory_mb = 100
+  )
+  utils::write.csv(iterations, file.path(dir, "iterations.csv"), row.names = FALSE)
+  utils::write.csv(epoch_rows, file.path(dir, "epochs.csv"), row.names = FALSE)
+  summary <- list(
+    dataset = dataset, model = model, params = 1000, total_seconds = 3,
+    final_test_accuracy = 0.85, best_test_accuracy = 0.85, epochs = epochs, device = "cpu",
+    profile = "test", model_label = label, model_rank = rank, continuous_depth = continuous,
+    dataset_label = dataset_label
+  )
+  summary <- summary[!vapply(summary, is.null, logical(1))]
+  jsonlite::write_json(summary, file.path(dir, "summary.json"), auto_unbox = TRUE)
+  dir
+}
+
+# The project's four MNIST models and two iceberg ones, with the summary fields of the contract.
+write_runs <- function(root = withr_tempdir()) {
+  models <- list(
+    list("mlp", "MLP", 0, FALSE, 0), list("resnet", "ResNet", 1, FALSE, 0),
+    list("rknet", "RK-Net", 2, TRUE, 4), list("odenet", "ODE-Net", 3, TRUE, 8)
+  )
+  for (m in models) {
+    write_run(root, "mnist", m[[1]], m[[2]], m[[3]], m[[4]], "MNIST", nfe = m[[5]])
+  }
+  for (m in models[c(1, 4)]) {
+    write_run(root, "iceberg", m[[1]], m[[2]], m[[3]], m[[4]], "Iceberg", nfe = m[[5]])
+  }
+  root
+}
+
+withr_tempdir <- function(env = parent.frame()) {
+  dir <- tempfile("pyode-test-")
+  dir.create(dir)
+  do.call(on.exit, list(substitute(unlink(dir, recursive = TRUE), list(dir = dir)), add = TRUE),
+    envir = env
+  )
+  dir
+}
+
+write_csv_file <- function(data, dir, name) {
+  dir.create(dir, recursive = TRUE, showWarnings = FALSE)
+  utils::write.csv(data, file.path(dir, paste0(name, ".csv")), row.names = FALSE)
+}
+
+# Minimal outputs of each experiment, enough for its figure.
+write_experiments <- function(root) {
+  spiral_dir <- file.path(root, "spiral")
+  grid <- expand.grid(t = seq(0, 1, length.out = 5), system = c("linear", "two_regime"))
+  observed <- data.frame(
+    system = grid$system, model = NA, series = "observed", iteration = NA,
+    z1 = cos(grid$t * 3), z2 = sin(grid$t * 3)
+  )
+  true <- transform(observed, series = "true")
+  learned <- do.call(rbind, lapply(c(10, 20), function(it) {
+    transform(observed, series = "learned", model = "mlp", iteration = it, z1 = z1 * 0.9)
+  }))
+  write_csv_file(rbind(observed, true, learned), spiral_dir, "trajectories")
+  jsonlite::write_json(list(n_iters = 20), file.path(spiral_dir, "summary.json"))
+
+  latent_dir <- file.path(root, "latent")
+  t <- seq(0, 2, length.out = 6)
+  examples <- do.call(rbind, lapply(c("truth", "observed", "latent_ode", "rnn"), function(s) {
+    data.frame(spiral = 1, series = s, t = t, x = cos(t), y = sin(t))
+  }))
+  write_csv_file(examples, latent_dir, "examples")
+  write_csv_file(data.frame(
+    model = rep(c("latent_ode", "rnn"), each = 2),
+    part = rep(c("interpolation", "extrapolation"), 2), mse = c(0.1, 0.2, 0.3, 0.4)
+  ), latent_dir, "metrics")
+  jsonlite::write_json(list(observed_until = 1), file.path(latent_dir, "summary.json"),
+    auto_unbox = TRUE
+  )
+
+  tolerance_dir <- file.path(root, "tolerance")
+  write_csv_file(data.frame(
+    tolerance = 10^-(2:4), nfe_forward = c(14, 20, 32), nfe_backward = c(20, 26, 40),
+    seconds_per_forward = c(0.01, 0.02, 0.03)
+  ), tolerance_dir, "tolerance")
+  write_csv_file(data.frame(
+    epoch = 1:3, nfe_forward_mean = c(14, 16, 20), nfe_backward_mean = c(20, 22, 26)
+  ), tolerance_dir, "nfe_epochs")
+  jsonlite::write_json(list(n_images = 10), file.path(tolerance_dir, "summary.json"))
+
+  memory_dir <- file.path(root, "memory")
+  write_csv_file(data.frame(
+    steps = rep(c(1, 8, 32), 2), peak_mb = c(10, 10, 10, 10, 30, 90),
+    mode = rep(c("adjoint", "backprop"), each = 3)
+  ), memory_dir, "memory")
+  jsonlite::write_json(list(slopes = list(adjoint = 0, backprop = 2600)),
+    file.path(memory_dir, "summary.json"),
+    auto_unbox = TRUE
+  )
+
+  euler_dir <- file.path(root, "euler")
+  write_csv_file(data.frame(x = 0:4, euler = 2^(0:4)), euler_dir, "exponential")
+  write_csv_file(data.frame(h = 2^-(0:3), abs_error = c(38, 25, 15, 8)), euler_dir, "convergence")
+  write_csv_file(data.frame(
+    x = rep(0:3, 2), y = c(0, 0.5, 1, 1.2, 5, 4, 3.5, 3.2), method = rep("euler", 8),
+    y0 = rep(c(0, 5), each = 4)
+  ), euler_dir, "relaxation")
+  write_csv_file(
+    data.frame(output_max_abs_diff = 0, gradient_max_abs_diff = 1e-9), euler_dir,
+    "residual_check"
+  )
+  jsonlite::write_json(list(steps = 4), file.path(euler_dir, "summary.json"))
+  root
+}
+
+# Whether a Python for pyode can be found: tests that call Python are skipped only without one (a
+# Python that cannot import pyode makes them fail).
+python_ready <- function() {
+  tryCatch(nzchar(pyode_python()), error = function(e) FALSE)
+}

@@ -1,0 +1,58 @@
+build <- function(plot) {
+  expect_s3_class(plot, "ggplot")
+  ggplot2::ggplot_build(plot)
+}
+
+test_that("every training figure draws, models in rank order with their labels and colours", {
+  runs <- read_runs(write_runs(withr_tempdir()))
+  for (name in training_figure_names) {
+    built <- build(plot_training(name, runs))
+    expect_gt(nrow(built$data[[1]]), 0)
+  }
+  plot <- plot_accuracy(runs)
+  expect_equal(levels(plot$data$model), c("mlp", "resnet", "rknet", "odenet"))
+  expect_equal(levels(plot$data$dataset), c("Iceberg", "MNIST"))
+  scale <- build(plot)$plot$scales$get_scales("colour")
+  expect_equal(scale$get_labels(), c("MLP", "ResNet", "RK-Net", "ODE-Net"), ignore_attr = TRUE)
+  colours <- unique(build(plot)$data[[2]][, c("group", "colour")])
+  expect_setequal(colours$colour, pyode_palette[1:4])
+})
+
+test_that("the NFE figure draws only the continuous-depth runs", {
+  runs <- read_runs(write_runs(withr_tempdir()))
+  plot <- plot_nfe(runs)
+  expect_setequal(unique(as.character(plot$data$model)), c("rknet", "odenet"))
+  runs$epochs <- runs$epochs[!runs$epochs$continuous_depth, ]
+  expect_error(plot_nfe(runs), "no continuous-depth runs")
+})
+
+test_that("figures of runs without label fields use the model names", {
+  root <- withr_tempdir()
+  write_run(root, "mnist", "b")
+  write_run(root, "mnist", "a", nfe = 3)
+  runs <- read_runs(root)
+  plot <- plot_params(runs)
+  expect_equal(levels(plot$data$model), c("a", "b"))
+  expect_equal(as.character(unique(plot_nfe(runs)$data$model)), "a")
+  build(plot_losses(runs))
+})
+
+test_that("figure functions reject bad input with a clear error", {
+  expect_error(plot_accuracy(data.frame(model = "mlp")), "lacks columns 'dataset'")
+  expect_error(plot_training("nope", list()), "unknown training figure 'nope'")
+  expect_error(plot_experiment("nope"), "unknown experiment 'nope'")
+  expect_equal(figure_size("losses"), c(8, 3.8))
+  expect_equal(figure_size("cnf"), c(7, 4))
+})
+
+test_that("every experiment figure draws from its outputs or its folder", {
+  root <- write_experiments(withr_tempdir())
+  for (name in experiment_figure_names) {
+    built <- build(plot_experiment(name, read_experiment(name, root)))
+    expect_gt(nrow(built$data[[1]]), 0)
+  }
+  build(plot_memory(file.path(root, "memory")))
+  unlink(file.path(root, "euler", "convergence.csv"))
+  expect_error(plot_euler(file.path(root, "euler")), "missing experiment output: .*convergence.csv")
+  expect_error(plot_latent(list()), "expected the result of read_experiment")
+})
