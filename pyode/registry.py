@@ -90,6 +90,7 @@ EPOCH_COLUMNS: tuple[str, ...] = (
 # summary.json keys the readers (R and rbridge) require, by type.
 SUMMARY_NUMBERS: tuple[str, ...] = (
     "params", "total_seconds", "final_test_accuracy", "best_test_accuracy", "epochs", "model_rank",
+    "dataset_rank",
 )
 SUMMARY_TEXTS: tuple[str, ...] = ("device", "profile", "model_label", "dataset_label")
 SUMMARY_FLAGS: tuple[str, ...] = ("continuous_depth",)
@@ -133,6 +134,7 @@ def run_labels(dataset_name: str, model_name: str) -> dict[str, object]:
         "model_rank": model_rank(model_name),
         "continuous_depth": entry.continuous_depth,
         "dataset_label": dataset(dataset_name).label,
+        "dataset_rank": dataset_names().index(dataset(dataset_name).name),
     }
 
 

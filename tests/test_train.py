@@ -25,7 +25,7 @@ SUMMARY_KEYS = {"dataset", "model", "params", "final_test_accuracy", "best_test_
                 "final_test_error", "best_test_error", "epochs", "total_seconds", "device",
                 "versions", "seed", "git_commit", "config", "data_source", "data_description",
                 "profile", "cpu_threads", "cpus_available", "model_label", "model_rank",
-                "continuous_depth", "dataset_label"}
+                "continuous_depth", "dataset_label", "dataset_rank"}
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +79,7 @@ def test_tiny_training_writes_every_output(dataset, model, iceberg_file, tmp_pat
     assert stored["model_rank"] == registry.model_names().index(model)
     assert stored["continuous_depth"] is (model in ("odenet", "rknet"))
     assert stored["dataset_label"] == {"mnist": "MNIST", "iceberg": "Iceberg"}[dataset]
+    assert stored["dataset_rank"] == registry.dataset_names().index(dataset)
     assert 1 <= stored["cpu_threads"] <= stored["cpus_available"]
     assert stored["final_test_accuracy"] == summary["final_test_accuracy"]
     assert stored["final_test_error"] == pytest.approx(1 - stored["final_test_accuracy"])
