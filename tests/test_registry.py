@@ -95,3 +95,14 @@ def test_r_readers_use_the_registry_columns_and_keys(repo_root: Path, subprocess
     assert set(r["summary"]) <= written
     assert set(r["registry"]) == set(registry.run_labels("mnist", "odenet"))
     assert set(r["registry"]) <= set(r["summary"])
+
+
+def test_config_readme_describes_every_key(repo_root: Path) -> None:
+    from pyode.experiments.settings import SCHEMAS
+    from pyode.train.config import SOLVER_CHECKS, TRAIN_CHECKS
+
+    text = (repo_root / "config/README.md").read_text()
+    keys = {*(k for k in TRAIN_CHECKS if k != "solver"), *(f"solver.{k}" for k in SOLVER_CHECKS), *registry.experiment_names()}
+    keys |= {key for schema in SCHEMAS.values() for key in schema}
+    missing = sorted(k for k in keys if f"`{k}`" not in text)
+    assert not missing, missing
