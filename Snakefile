@@ -7,7 +7,7 @@
 configfile: "config/config.yaml"
 
 
-report: "report/captions/workflow.rst"
+report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"

@@ -33,8 +33,8 @@ prepare_runs <- function(data, columns, what) {
     stop(sprintf("%s has no rows", what), call. = FALSE)
   }
   data <- as_tibble(data)
-  data$model <- model_factor(data$model, what = what)
-  data$dataset <- dataset_factor(data$dataset)
+  data$model <- model_factor(data, what = what)
+  data$dataset <- dataset_factor(data, what = what)
   data
 }
 
@@ -70,7 +70,7 @@ figure_losses <- function(iterations, max_points = 2000) {
     geom_line(aes(y = loss), alpha = 0.2, linewidth = 0.3) +
     geom_line(aes(y = loss_ewm), linewidth = 0.7) +
     facet_wrap(~dataset, scales = "free") +
-    scale_colour_model() +
+    scale_colour_model(data) +
     scale_x_continuous(labels = scales::label_number(scale_cut = scales::cut_short_scale())) +
     labs(x = "training images seen", y = "training loss (cross-entropy)",
          caption = "faint: loss of each mini-batch; solid: exponentially weighted mean") +
@@ -83,7 +83,7 @@ figure_accuracy <- function(epochs) {
     geom_line(data = multi_epoch, linewidth = 0.7) +
     geom_point(size = 1.4) +
     facet_wrap(~dataset, scales = "free_y") +
-    scale_colour_model() +
+    scale_colour_model(data) +
     scale_x_continuous(breaks = function(limits) unique(floor(pretty(limits)))) +
     scale_y_continuous(labels = scales::label_percent(accuracy = 0.1)) +
     labs(x = "epoch", y = "test accuracy") +
@@ -92,9 +92,11 @@ figure_accuracy <- function(epochs) {
 
 figure_nfe <- function(epochs) {
   data <- prepare_runs(epochs, c("epoch", "nfe_forward_mean", "nfe_backward_mean"), "epochs data")
-  data <- filter(data, model %in% c("odenet", "rknet"))
+  check_columns(data, "continuous_depth", "epochs data")
+  data <- filter(data, as.logical(continuous_depth))
   if (nrow(data) == 0) {
-    stop("epochs data has no odenet or rknet runs: the NFE figure needs one", call. = FALSE)
+    stop("epochs data has no continuous-depth (ODE) runs: the NFE figure needs one",
+         call. = FALSE)
   }
   long <- data |>
     select(dataset, model, epoch, forward = nfe_forward_mean, backward = nfe_backward_mean) |>
@@ -105,7 +107,7 @@ figure_nfe <- function(epochs) {
     geom_line(data = multi_epoch, linewidth = 0.7) +
     geom_point(size = 1.4) +
     facet_grid(pass ~ dataset, scales = "free_y") +
-    scale_colour_model() +
+    scale_colour_model(data) +
     scale_x_continuous(breaks = function(limits) unique(floor(pretty(limits)))) +
     expand_limits(y = 0) +
     labs(x = "epoch", y = "function evaluations per mini-batch (mean)") +
@@ -124,8 +126,8 @@ figure_cost <- function(summaries) {
   ggplot(long, aes(model, value, fill = model)) +
     geom_col(width = 0.7) +
     facet_grid(metric ~ dataset, scales = "free", space = "free_x", switch = "y") +
-    scale_fill_model() +
-    scale_x_discrete(labels = model_labels) +
+    scale_fill_model(data) +
+    scale_x_discrete(labels = model_labels_of(data)) +
     scale_y_continuous(expand = expansion(mult = c(0, 0.08))) +
     labs(x = NULL, y = NULL) +
     theme_pyode() +
@@ -139,8 +141,8 @@ figure_params <- function(summaries) {
     geom_col(width = 0.7) +
     geom_text(aes(label = millions(params)), vjust = -0.4, size = 3) +
     facet_grid(~dataset, scales = "free_x", space = "free_x") +
-    scale_fill_model() +
-    scale_x_discrete(labels = model_labels) +
+    scale_fill_model(data) +
+    scale_x_discrete(labels = model_labels_of(data)) +
     scale_y_continuous(labels = millions, expand = expansion(mult = c(0, 0.15))) +
     labs(x = NULL, y = "parameters") +
     theme_pyode() +

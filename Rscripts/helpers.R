@@ -11,57 +11,67 @@ suppressPackageStartupMessages({
   library(jsonlite)
 })
 
-# The folder holding these scripts: PYODE_RSCRIPTS, else the running script's folder
-# (Rscript --file=...), else "Rscripts" relative to the working directory.
-locate_rscripts <- function() {
-  from_env <- Sys.getenv("PYODE_RSCRIPTS", "")
-  if (nzchar(from_env)) {
-    return(from_env)
-  }
-  file_arg <- grep("^--file=", commandArgs(trailingOnly = FALSE), value = TRUE)
-  if (length(file_arg) == 1) {
-    return(dirname(normalizePath(sub("^--file=", "", file_arg))))
-  }
-  "Rscripts"
-}
-
 # ---- models and datasets ------------------------------------------------------------------------
+# No list of models or datasets here: every run's summary.json carries its model's label and rank
+# and its dataset's label and rank (pyode's registry fills them), so a new model needs no R edit.
 
-model_levels <- c("mlp", "resnet", "rknet", "odenet")
-model_labels <- c(mlp = "MLP", resnet = "ResNet", rknet = "RK-Net", odenet = "ODE-Net")
-# Okabe-Ito colours: distinguishable with colour-vision deficiencies and in greyscale print.
-model_palette <- c(mlp = "#999999", resnet = "#E69F00", rknet = "#009E73", odenet = "#0072B2")
+# Okabe-Ito colours: distinguishable with colour-vision deficiencies and in greyscale print. A
+# model's colour is the one at its rank, so it is the same in every figure whichever runs exist.
+rank_palette <- c(
+  "#999999", "#E69F00", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442"
+)
+registry_columns <- c(
+  "model_label", "model_rank", "continuous_depth", "dataset_label", "dataset_rank"
+)
 
-dataset_levels <- c("mnist", "iceberg")
-dataset_labels <- c(mnist = "MNIST", iceberg = "Iceberg")
-
-# A factor of model names in the fixed order; an unknown name is an error, not a silent NA.
-model_factor <- function(model, what = "data") {
-  model <- as.character(model)
-  unknown <- setdiff(unique(model), model_levels)
-  if (length(unknown) > 0) {
-    stop(sprintf(
-      "%s: unknown model(s) %s (expected one of %s)", what,
-      paste0("'", unknown, "'", collapse = ", "), paste(model_levels, collapse = ", ")
-    ), call. = FALSE)
+# The models of `data` (columns model, model_label, model_rank) in rank order, with colours.
+model_key <- function(data, what = "data") {
+  check_columns(data, c("model", "model_label", "model_rank"), what)
+  key <- distinct(tibble(
+    model = as.character(data$model), label = as.character(data$model_label),
+    rank = as.integer(data$model_rank)
+  ))
+  key <- arrange(key, rank)
+  if (anyDuplicated(key$model) > 0 || anyDuplicated(key$rank) > 0) {
+    stop(sprintf("%s: the runs disagree on model labels or ranks", what), call. = FALSE)
   }
-  factor(model, levels = model_levels)
+  if (anyNA(key$rank) || any(key$rank < 0 | key$rank >= length(rank_palette))) {
+    stop(sprintf("%s: model_rank must be an integer in 0..%d", what, length(rank_palette) - 1),
+         call. = FALSE)
+  }
+  mutate(key, colour = rank_palette[rank + 1])
 }
 
-# Known datasets first (mnist, iceberg), any other in alphabetical order; labelled for facets.
-dataset_factor <- function(dataset) {
-  dataset <- as.character(dataset)
-  levels <- c(intersect(dataset_levels, dataset), sort(setdiff(unique(dataset), dataset_levels)))
-  labels <- ifelse(levels %in% names(dataset_labels), dataset_labels[levels], levels)
-  factor(dataset, levels = levels, labels = unname(labels))
+# Model names as a factor in rank order.
+model_factor <- function(data, what = "data") {
+  factor(as.character(data$model), levels = model_key(data, what)$model)
 }
 
-scale_colour_model <- function(...) {
-  scale_colour_manual(values = model_palette, labels = model_labels, breaks = model_levels, ...)
+model_labels_of <- function(data) {
+  key <- model_key(data)
+  setNames(key$label, key$model)
 }
 
-scale_fill_model <- function(...) {
-  scale_fill_manual(values = model_palette, labels = model_labels, breaks = model_levels, ...)
+# Datasets as a factor in rank order, labelled for facets.
+dataset_factor <- function(data, what = "data") {
+  check_columns(data, c("dataset", "dataset_label", "dataset_rank"), what)
+  key <- arrange(distinct(tibble(
+    dataset = as.character(data$dataset), label = as.character(data$dataset_label),
+    rank = as.integer(data$dataset_rank)
+  )), rank)
+  factor(as.character(data$dataset), levels = key$dataset, labels = key$label)
+}
+
+scale_colour_model <- function(data, ...) {
+  key <- model_key(data)
+  scale_colour_manual(values = setNames(key$colour, key$model),
+                      labels = setNames(key$label, key$model), breaks = key$model, ...)
+}
+
+scale_fill_model <- function(data, ...) {
+  key <- model_key(data)
+  scale_fill_manual(values = setNames(key$colour, key$model),
+                    labels = setNames(key$label, key$model), breaks = key$model, ...)
 }
 
 theme_pyode <- function(base_size = 10) {
@@ -114,7 +124,10 @@ epochs_columns <- c(
   "epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "nfe_forward_mean",
   "nfe_backward_mean", "epoch_seconds", "peak_memory_mb"
 )
-summary_keys <- c("params", "total_seconds", "final_test_accuracy", "best_test_accuracy", "epochs")
+summary_keys <- c(
+  "params", "total_seconds", "final_test_accuracy", "best_test_accuracy", "epochs",
+  registry_columns
+)
 
 read_json_file <- function(path) {
   if (!file.exists(path)) {
@@ -190,7 +203,10 @@ summary_row <- function(path, dataset, model, epochs) {
     final_test_accuracy = number("final_test_accuracy"),
     best_test_accuracy = number("best_test_accuracy"), epochs = number("epochs"),
     peak_memory_mb = if (length(memory) > 0) max(memory) else NA_real_,
-    device = text("device"), profile = text("profile")
+    device = text("device"), profile = text("profile"),
+    model_label = text("model_label"), model_rank = number("model_rank"),
+    continuous_depth = isTRUE(s$continuous_depth), dataset_label = text("dataset_label"),
+    dataset_rank = number("dataset_rank")
   )
 }
 
@@ -212,13 +228,14 @@ read_runs <- function(train_dir) {
   runs <- lapply(run_dirs, function(d) {
     model <- basename(d)
     dataset <- basename(dirname(d))
-    model_factor(model, what = d)
     iterations <- read_run_csv(file.path(d, "iterations.csv"), iterations_columns)
     epochs <- read_run_csv(file.path(d, "epochs.csv"), epochs_columns)
+    summary <- summary_row(file.path(d, "summary.json"), dataset, model, epochs)
+    facts <- summary[c("dataset", "model", registry_columns)]
     list(
-      iterations = mutate(iterations, dataset = dataset, model = model, .before = 1),
-      epochs = mutate(epochs, dataset = dataset, model = model, .before = 1),
-      summary = summary_row(file.path(d, "summary.json"), dataset, model, epochs)
+      iterations = bind_cols(facts[rep(1, nrow(iterations)), ], iterations),
+      epochs = bind_cols(facts[rep(1, nrow(epochs)), ], epochs),
+      summary = summary
     )
   })
   list(

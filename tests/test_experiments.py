@@ -14,9 +14,19 @@ import pytest
 import torch
 import yaml
 
+from pyode import registry
 from pyode.cli import main
 from pyode.experiments import EXPERIMENTS, run
-from pyode.experiments.settings import TINY, ExperimentConfigError, load, validate
+from pyode.experiments.settings import (
+    ExperimentConfigError,
+    experiment_settings,
+    load,
+    validate,
+)
+from pyode.settings import experiment_settings_path, write_settings
+
+# The experiments' tiny sizes: the test profile's blocks.
+TINY = yaml.safe_load((Path(__file__).parents[1] / ".test/config.yaml").read_text())["experiments"]
 
 COLUMNS = {
     "spiral": {
@@ -83,12 +93,15 @@ def tiny_odenet_run(folder: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def outputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Every experiment run once at its tiny size through the `pyode experiment` command."""
+    """Every experiment run once at its tiny size through `pyode experiment NAME --settings FILE`,
+    the settings file written as the workflow writes it."""
     root = tmp_path_factory.mktemp("experiments")
-    config = write_config(root / "config.yaml", TINY)
+    profile = yaml.safe_load(write_config(root / "config.yaml", TINY).read_text())
     run_dir = tiny_odenet_run(root / "train" / "mnist" / "odenet")
     for name in EXPERIMENTS:
-        argv = ["experiment", name, "--config", str(config), "--out", str(root / name),
+        settings_file = experiment_settings_path(str(root), name)
+        write_settings(settings_file, experiment_settings(profile, name))
+        argv = ["experiment", name, "--settings", settings_file, "--out", str(root / name),
                 "--threads", "1"]
         if name == "tolerance":
             argv += ["--run-dir", str(run_dir)]
@@ -106,6 +119,8 @@ def test_outputs_have_the_documented_columns_and_provenance(outputs: Path, name:
         frame = read(outputs, name, file)
         assert set(columns) <= set(frame.columns), (name, file, list(frame.columns))
         assert len(frame) > 0
+    for file in registry.experiment(name).outputs:
+        assert (outputs / name / file).is_file(), (name, file)
     summary = json.loads((outputs / name / "summary.json").read_text())
     assert summary["experiment"] == name
     assert summary["seed"] == 0
@@ -237,7 +252,7 @@ def test_settings_are_validated_with_clear_messages(tmp_path: Path) -> None:
     [
         (["--set", "n_iterations=3"], "experiments.spiral: unknown setting 'n_iterations'"),
         (["--set", "batch_size=0"], "'batch_size' of experiment 'spiral' must be > 0"),
-        (["--set", "noise"], "--set expects key=value"),
+        (["--set", "noise"], "--set 'noise': expected key=value"),
     ],
 )
 def test_cli_rejects_bad_settings_without_output(

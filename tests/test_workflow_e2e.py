@@ -104,7 +104,7 @@ def test_config_change_reruns_only_affected_runs(tiny_run, repo_root, subprocess
     assert plan.returncode == 0, plan.stdout
     counts = job_counts(plan.stdout)
     assert counts["train"] == 3  # the iceberg runs, not the MNIST ones
-    assert "experiment_spiral" not in counts
+    assert "experiment" not in counts
     assert counts["paper"] == 1
 
 
@@ -120,9 +120,9 @@ def test_experiment_config_change_reruns_only_that_experiment(tiny_run, repo_roo
                      "--config", f"results={results}")
     assert plan.returncode == 0, plan.stdout
     counts = job_counts(plan.stdout)
-    assert counts.get("experiment_spiral") == 1, plan.stdout
+    assert counts.get("experiment") == 1, plan.stdout
     assert "train" not in counts
-    assert "experiment_latent" not in counts
+    assert f"--settings {results}/config/experiments/spiral.yaml" in plan.stdout
 
 
 def test_snakemake_html_report(tiny_run, repo_root, subprocess_env):

@@ -5,10 +5,21 @@ source(test_path("..", "figures.R"))
 # `models_by_dataset`: named list dataset -> models (iceberg without rknet, as in the real DAG).
 default_runs <- list(mnist = c("odenet", "mlp", "rknet", "resnet"), iceberg = c("resnet", "mlp", "odenet"))
 
+# What pyode's registry writes into every summary.json, for the models and datasets above.
+registry_models <- tibble(
+  model = c("mlp", "resnet", "rknet", "odenet"), model_label = c("MLP", "ResNet", "RK-Net", "ODE-Net"),
+  model_rank = 0:3, continuous_depth = c(FALSE, FALSE, TRUE, TRUE)
+)
+registry_datasets <- tibble(
+  dataset = c("mnist", "iceberg"), dataset_label = c("MNIST", "Iceberg"), dataset_rank = 0:1
+)
+
 run_grid <- function(models_by_dataset = default_runs) {
   bind_rows(lapply(names(models_by_dataset), function(d) {
     tibble(dataset = d, model = models_by_dataset[[d]])
-  }))
+  })) |>
+    left_join(registry_models, by = "model") |>
+    left_join(registry_datasets, by = "dataset")
 }
 
 fake_iterations <- function(models_by_dataset = default_runs, n = 8) {
@@ -51,15 +62,17 @@ write_fake_run <- function(train_dir, dataset, model, iterations = NULL, epochs 
   runs <- setNames(list(model), dataset)
   run_dir <- file.path(train_dir, dataset, model)
   dir.create(run_dir, recursive = TRUE, showWarnings = FALSE)
-  if (is.null(iterations)) iterations <- select(fake_iterations(runs), -dataset, -model)
-  if (is.null(epochs)) epochs <- select(fake_epochs(runs), -dataset, -model)
+  run_columns <- c("dataset", "model", names(registry_models)[-1], names(registry_datasets)[-1])
+  if (is.null(iterations)) iterations <- select(fake_iterations(runs), -any_of(run_columns))
+  if (is.null(epochs)) epochs <- select(fake_epochs(runs), -any_of(run_columns))
   if (is.null(summary)) {
-    summary <- list(
+    facts <- as.list(run_grid(runs)[1, ])
+    summary <- c(facts[setdiff(run_columns, c("dataset", "model"))], list(
       dataset = dataset, model = model, params = 12345, final_test_accuracy = 0.8,
       best_test_accuracy = 0.82, final_test_error = 0.2, best_test_error = 0.18, epochs = 3,
       total_seconds = 6.5, device = "cpu", seed = 0, profile = "test",
       versions = list(python = "3.11", torch = "2.14.1"), config = list(lr = 0.001)
-    )
+    ))
   }
   write_csv(iterations, file.path(run_dir, "iterations.csv"), na = "")
   write_csv(epochs, file.path(run_dir, "epochs.csv"), na = "")

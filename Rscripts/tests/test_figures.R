@@ -1,6 +1,7 @@
 expect_palette <- function(plot, aesthetic = "colour") {
   colours <- layer_colours(plot, aesthetic)
-  expect_identical(unname(colours$colour), unname(model_palette[colours$model]))
+  key <- model_key(run_grid())
+  expect_identical(unname(colours$colour), key$colour[match(colours$model, key$model)])
 }
 
 test_that("figure_losses draws raw and smoothed loss per dataset in model order", {
@@ -11,22 +12,22 @@ test_that("figure_losses draws raw and smoothed loss per dataset in model order"
   expect_equal(sort(built$data[[1]]$y), sort(plot$data$loss))
   expect_equal(sort(built$data[[2]]$y), sort(plot$data$loss_ewm))
   expect_lt(built$data[[1]]$alpha[[1]], 1)
-  expect_identical(levels(plot$data$model), model_levels)
+  expect_identical(levels(plot$data$model), c("mlp", "resnet", "rknet", "odenet"))
   expect_identical(levels(plot$data$dataset), c("MNIST", "Iceberg"))
   expect_palette(plot)
   expect_identical(as.vector(built$plot$scales$get_scales("colour")$get_labels()),
-                   as.vector(model_labels[model_levels]))
+                   c("MLP", "ResNet", "RK-Net", "ODE-Net"))
 })
 
 test_that("a dataset without rknet keeps the other models' colours", {
   plot <- figure_accuracy(fake_epochs(list(iceberg = c("odenet", "mlp"))))
   expect_palette(plot)
   built <- ggplot_build(plot)
-  expect_setequal(unique(built$data[[1]]$colour), unname(model_palette[c("mlp", "odenet")]))
+  expect_setequal(unique(built$data[[1]]$colour), rank_palette[c(1, 4)])
   expect_equal(sort(unique(built$data[[1]]$y)), sort(unique(plot$data$test_accuracy)))
 })
 
-test_that("figure_nfe keeps only odenet and rknet, with forward and backward facets", {
+test_that("figure_nfe keeps only continuous-depth models, with forward and backward facets", {
   plot <- figure_nfe(fake_epochs())
   built <- ggplot_build(plot)
   expect_setequal(as.character(unique(plot$data$model)), c("odenet", "rknet"))
@@ -35,7 +36,7 @@ test_that("figure_nfe keeps only odenet and rknet, with forward and backward fac
   expect_false(any(plot$data$pass == "backward" & plot$data$model == "rknet"))
   expect_equal(nrow(built$layout$layout), 4)
   expect_palette(plot)
-  expect_error(figure_nfe(fake_epochs(list(mnist = c("mlp", "resnet")))), "no odenet or rknet runs")
+  expect_error(figure_nfe(fake_epochs(list(mnist = c("mlp", "resnet")))), "no continuous-depth \\(ODE\\) runs")
 })
 
 test_that("figure_cost shows wall time and peak memory bars", {
@@ -57,12 +58,12 @@ test_that("figure_params labels bars in millions", {
   expect_palette(plot, "fill")
 })
 
-test_that("figure functions name the missing column and unknown models", {
+test_that("figure functions name the missing column and disagreeing runs", {
   expect_error(figure_losses(select(fake_iterations(), -loss_ewm)),
                "iterations data lacks column 'loss_ewm'")
   expect_error(figure_params(select(fake_summaries(), -params, -model)),
                "summary data lacks columns 'model', 'params'")
-  expect_error(figure_accuracy(mutate(fake_epochs(), model = "vgg")), "unknown model\\(s\\) 'vgg'")
+  expect_error(figure_accuracy(mutate(fake_epochs(), model = "vgg")), "the runs disagree on model labels or ranks")
   expect_error(figure_accuracy(fake_epochs()[0, ]), "epochs data has no rows")
 })
 

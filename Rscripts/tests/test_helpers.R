@@ -1,21 +1,30 @@
-test_that("one model order, palette and label set covers every model", {
-  expect_identical(model_levels, c("mlp", "resnet", "rknet", "odenet"))
-  expect_setequal(names(model_palette), model_levels)
-  expect_setequal(names(model_labels), model_levels)
-  expect_true(all(grepl("^#[0-9A-Fa-f]{6}$", model_palette)))
-  expect_equal(anyDuplicated(unname(model_palette)), 0)
+test_that("models are ordered, labelled and coloured by the rank their runs record", {
+  runs <- run_grid()
+  key <- model_key(runs)
+  expect_identical(key$model, c("mlp", "resnet", "rknet", "odenet"))
+  expect_identical(key$label, c("MLP", "ResNet", "RK-Net", "ODE-Net"))
+  expect_identical(key$colour, rank_palette[1:4])
+  expect_true(all(grepl("^#[0-9A-Fa-f]{6}$", rank_palette)))
+  expect_equal(anyDuplicated(rank_palette), 0)
+  f <- model_factor(filter(runs, model %in% c("odenet", "mlp", "rknet")))
+  expect_identical(levels(f), c("mlp", "rknet", "odenet"))
 })
 
-test_that("model_factor orders models and rejects unknown names", {
-  f <- model_factor(c("odenet", "mlp", "rknet"))
-  expect_identical(levels(f), model_levels)
-  expect_identical(as.integer(f), c(4L, 1L, 3L))
-  expect_error(model_factor(c("mlp", "vgg"), what = "runs.csv"), "runs.csv: unknown model\\(s\\) 'vgg'")
+test_that("a model unknown to R needs no R change, and disagreeing runs are an error", {
+  runs <- bind_rows(run_grid(), tibble(
+    dataset = "mnist", model = "augnet", model_label = "ANODE", model_rank = 4L,
+    continuous_depth = TRUE, dataset_label = "MNIST", dataset_rank = 0L
+  ))
+  expect_identical(model_labels_of(runs)[["augnet"]], "ANODE")
+  expect_identical(model_key(runs)$colour[[5]], rank_palette[[5]])
+  bad <- mutate(run_grid(), model_label = if_else(dataset == "iceberg", "X", model_label))
+  expect_error(model_key(bad, what = "runs"), "runs: the runs disagree on model labels or ranks")
+  expect_error(model_key(select(run_grid(), -model_rank), what = "runs"), "lacks column 'model_rank'")
 })
 
-test_that("dataset_factor puts mnist before iceberg and labels them", {
-  f <- dataset_factor(c("iceberg", "mnist", "cifar"))
-  expect_identical(levels(f), c("MNIST", "Iceberg", "cifar"))
+test_that("dataset_factor orders datasets by rank and labels them", {
+  f <- dataset_factor(run_grid())
+  expect_identical(levels(f), c("MNIST", "Iceberg"))
 })
 
 test_that("save_figure writes pdf and png atomically and leaves no temporary file", {

@@ -52,11 +52,11 @@ test_that("a non-numeric value is named with file, column and row", {
   expect_error(read_runs(train), "epochs.csv: column 'test_accuracy' row 2: expected a number, got 'high'")
 })
 
-test_that("a summary without a key and an unknown model folder are named", {
+test_that("a summary without a key, or without the registry's model facts, is named", {
   train <- withr::local_tempdir()
   run <- write_fake_run(train, "mnist", "mlp", summary = list(params = 10, epochs = 3))
   expect_error(read_runs(train), "summary.json lacks keys 'total_seconds'")
   unlink(run, recursive = TRUE)
   write_fake_run(train, "mnist", "vgg")
-  expect_error(read_runs(train), "mnist/vgg: unknown model\\(s\\) 'vgg'")
+  expect_error(read_runs(train), "mnist/vgg/summary.json: key 'model_rank' must be a number")
 })

@@ -7,8 +7,8 @@ import importlib
 import sys
 
 from pyode.data.errors import DataError
+from pyode.settings import ConfigError
 from pyode.solver.errors import ODESolverError
-from pyode.train.config import ConfigError
 
 # module name = sub-command; each module defines register(subparsers) and sets `func` on its parser.
 SUBCOMMANDS = ("data", "train", "experiment", "plot")

@@ -1,4 +1,4 @@
-"""`pyode experiment NAME --config CONFIG --out DIR [--run-dir RUN] [--set key=value ...]`."""
+"""`pyode experiment NAME (--settings FILE | --config CONFIG) --out DIR [--run-dir RUN]`."""
 
 from __future__ import annotations
 
@@ -17,7 +17,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "write its CSVs and summary.json to --out.",
     )
     parser.add_argument("name", choices=EXPERIMENTS, help="the experiment")
-    parser.add_argument("--config", required=True, help="config YAML (experiments.NAME block)")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "--settings", help="experiment settings file (results/config/experiments/NAME.yaml)"
+    )
+    source.add_argument("--config", help="config YAML (experiments.NAME block)")
     parser.add_argument("--out", required=True, help="output folder, e.g. results/experiments/NAME")
     parser.add_argument(
         "--run-dir", default=None, help="training run folder (tolerance: summary.json + model.pt)"
@@ -33,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def handle(args: argparse.Namespace) -> int:
     from pyode.experiments import NEEDS_RUN_DIR, run
     from pyode.experiments.common import ExperimentError
-    from pyode.experiments.settings import ExperimentConfigError, load
+    from pyode.experiments.settings import ExperimentConfigError, load, load_settings_file
 
     if args.threads is not None:
         if args.threads < 1:
@@ -44,7 +48,10 @@ def handle(args: argparse.Namespace) -> int:
     if args.name in NEEDS_RUN_DIR and args.run_dir is None:
         raise CLIError(f"experiment '{args.name}' needs --run-dir (a training run folder)")
     try:
-        settings = load(args.config, args.name, args.overrides)
+        if args.settings is not None:
+            settings = load_settings_file(args.settings, args.name, args.overrides)
+        else:
+            settings = load(args.config, args.name, args.overrides)
         summary = run(args.name, settings, args.out, args.run_dir)
     except (ExperimentConfigError, ExperimentError) as exc:
         raise CLIError(str(exc)) from None

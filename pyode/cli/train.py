@@ -1,22 +1,25 @@
-"""`pyode train`: train one dataset × model pair as a training profile says."""
+"""`pyode train`: train one dataset × model pair from a run settings file or a profile."""
 
 from __future__ import annotations
 
 import argparse
 import json
 
-from pyode.train.config import load_profile, parse_assignments, resolve_config
+from pyode.cli import CLIError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "train", help="train one model and write its loss CSVs, summary and weights",
-        description="Train one model. Settings: train.defaults <- train.DATASET.defaults <- "
-                    "train.DATASET.MODEL of the profile, then --threads/--device/--quiet and "
-                    "--set overrides.")
-    parser.add_argument("--config", required=True, help="training profile (YAML)")
-    parser.add_argument("--dataset", required=True, help="mnist or iceberg")
-    parser.add_argument("--model", required=True, help="mlp, resnet, odenet or rknet")
+        description="Train one model. Settings: a run settings file (--settings, as the workflow "
+                    "writes them), or train.defaults <- train.DATASET.defaults <- "
+                    "train.DATASET.MODEL of a profile (--config with --dataset and --model); "
+                    "then --threads/--device/--quiet and --set overrides.")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--settings", help="run settings file (results/config/runs/D/M.yaml)")
+    source.add_argument("--config", help="training profile (YAML)")
+    parser.add_argument("--dataset", help="mnist or iceberg (with --config)")
+    parser.add_argument("--model", help="mlp, resnet, odenet or rknet (with --config)")
     parser.add_argument("--out", required=True, help="run folder for the outputs")
     parser.add_argument("--data-path", default=None,
                         help="data file or folder (overrides the profile's data path)")
@@ -33,6 +36,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from pyode.train import train
+    from pyode.train.config import (
+        load_profile,
+        load_run_settings,
+        parse_assignments,
+        resolve_config,
+    )
 
     overrides = parse_assignments(args.overrides)
     if args.threads is not None:
@@ -41,7 +50,14 @@ def run(args: argparse.Namespace) -> int:
         overrides["device"] = args.device
     if args.quiet:
         overrides["quiet"] = True
-    config = resolve_config(load_profile(args.config), args.dataset, args.model, overrides)
+    if args.settings is not None:
+        if args.dataset is not None or args.model is not None:
+            raise CLIError("--dataset and --model come from the --settings file; give neither")
+        config = load_run_settings(args.settings, overrides)
+    else:
+        if args.dataset is None or args.model is None:
+            raise CLIError("--config needs --dataset and --model")
+        config = resolve_config(load_profile(args.config), args.dataset, args.model, overrides)
     summary = train(config, args.out, resume=args.resume, data_path=args.data_path)
     print(json.dumps({k: summary[k] for k in ("dataset", "model", "params",
                                               "final_test_accuracy", "total_seconds")}))

@@ -13,10 +13,11 @@ import importlib
 from pathlib import Path
 from typing import Any
 
+from pyode import registry
 from pyode.experiments.settings import ExperimentConfigError, defaults, load, validate
 
-EXPERIMENTS = ("spiral", "latent", "tolerance", "memory", "euler")
-NEEDS_RUN_DIR = frozenset({"tolerance"})
+EXPERIMENTS = registry.experiment_names()
+NEEDS_RUN_DIR = frozenset(e.name for e in registry.EXPERIMENTS if e.needs_run is not None)
 
 __all__ = ["EXPERIMENTS", "ExperimentConfigError", "defaults", "load", "run", "validate"]
 

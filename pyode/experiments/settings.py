@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+from pyode import registry
+from pyode.settings import ConfigError, load_yaml, parse_assignments
 
-METHODS = ("euler", "midpoint", "rk4", "bosh3", "dopri5")
 DEVICES = ("auto", "cpu", "cuda")
 
 
-class ExperimentConfigError(ValueError):
+class ExperimentConfigError(ConfigError):
     """A bad experiment setting: unknown key, wrong type or out-of-range value."""
 
 
@@ -68,7 +68,7 @@ def _fraction(value: float) -> str | None:
 
 
 _SOLVER = {
-    "method": Setting("dopri5", "str", _choice(*METHODS)),
+    "method": Setting("dopri5", "str", _choice(*registry.METHODS)),
     "rtol": Setting(1e-5, "float", _positive),
     "atol": Setting(1e-6, "float", _positive),
     "adjoint": Setting(True, "bool"),
@@ -106,7 +106,7 @@ SCHEMAS: dict[str, dict[str, Setting]] = {
         "lr": Setting(0.01, "float", _positive),
         "likelihood_sd": Setting(0.1, "float", _positive),
         "n_examples": Setting(4, "int", _positive),
-        "method": Setting("dopri5", "str", _choice(*METHODS)),
+        "method": Setting("dopri5", "str", _choice(*registry.METHODS)),
         "rtol": Setting(1e-3, "float", _positive),
         "atol": Setting(1e-4, "float", _positive),
         "adjoint": Setting(True, "bool"),
@@ -143,26 +143,6 @@ SCHEMAS: dict[str, dict[str, Setting]] = {
         "resnet_batch": Setting(4, "int", _positive),
     },
 }
-
-# Values per profile (`config/config.yaml` = DEFAULT, `config/paper.yaml`, `.test/config.yaml`).
-PAPER: dict[str, dict[str, Any]] = {
-    "spiral": {"n_iters": 2000, "two_regime_iters": 2000, "batch_size": 32, "snapshots": 5},
-    "latent": {"n_train": 1000, "n_test": 200, "n_iters": 2000, "hidden": 40, "latent_dim": 6},
-    "tolerance": {"n_images": 10000, "tolerances": [1e-1, 1e-2, 1e-3, 1e-4, 1e-5]},
-    "memory": {"steps": [1, 2, 4, 8, 16, 32, 64], "batch": 128},
-    "euler": {"n_halvings": 12},
-}
-TINY: dict[str, dict[str, Any]] = {
-    "spiral": {"n_iters": 60, "two_regime_iters": 10, "batch_size": 8, "snapshots": 2,
-               "window_max": 2.0, "rtol": 1e-4, "atol": 1e-5},
-    "latent": {"n_train": 16, "n_test": 8, "n_grid": 30, "n_obs": 8, "n_iters": 3,
-               "batch_size": 8, "hidden": 8, "latent_dim": 2, "n_examples": 2},
-    "tolerance": {"n_images": 16, "batch_size": 16, "backward_batch": 4, "timing_repeats": 1,
-                  "tolerances": [1e-1, 1e-3]},
-    "memory": {"steps": [1, 32], "batch": 8, "channels": 16, "size": 16, "jobs": 2},
-    "euler": {"n_halvings": 4, "resnet_channels": 4, "resnet_size": 4, "resnet_batch": 2},
-}
-
 
 def _coerce(key: str, kind: str, value: Any) -> Any:
     """The value converted to `kind`, or ExperimentConfigError (bools are never numbers)."""
@@ -256,49 +236,52 @@ def _cross_checks(name: str, s: dict[str, Any]) -> None:
             )
 
 
-def parse_override(text: str) -> tuple[str, Any]:
-    """`key=value` with the value parsed as a YAML scalar or flow list."""
-    key, sep, raw = text.partition("=")
-    key = key.strip()
-    if not sep or not key:
-        raise ExperimentConfigError(f"--set expects key=value, got {text!r}")
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError as exc:
-        raise ExperimentConfigError(f"--set {key}: cannot parse value {raw!r}: {exc}") from None
-    return key, value
-
-
-def load(
-    config_path: str | Path, name: str, overrides: list[str] | None = None
-) -> dict[str, Any]:
-    """Validated settings of `name` from a config file's `experiments.<name>` block and overrides.
-
-    The config's top-level `seed` and `device` are used where the block does not set them.
-    """
-    path = Path(config_path)
-    if not path.is_file():
-        raise FileNotFoundError(f"config file not found: {path}")
-    try:
-        config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ExperimentConfigError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(config, dict):
-        raise ExperimentConfigError(f"{path}: the top level must be a mapping")
+def experiment_settings(config: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """Validated settings of `name` from a profile: its experiments.NAME block, with the profile's
+    top-level `seed` and `device` where the block does not set them; errors name the config key."""
     experiments = config.get("experiments") or {}
-    if not isinstance(experiments, dict):
-        raise ExperimentConfigError(f"{path}: 'experiments' must be a mapping")
+    if not isinstance(experiments, Mapping):
+        raise ExperimentConfigError("config key 'experiments' must be a mapping")
     block = experiments.get(name) or {}
-    if not isinstance(block, dict):
-        raise ExperimentConfigError(f"{path}: experiments.{name} must be a mapping")
+    if not isinstance(block, Mapping):
+        raise ExperimentConfigError(f"config key 'experiments.{name}' must be a mapping")
     block = dict(block)
     schema = _schema(name)
     for key in ("seed", "device"):
         if key in schema and key not in block and key in config:
             block[key] = config[key]
-    for text in overrides or []:
-        key, value = parse_override(text)
-        block[key] = value
+    try:
+        return validate(name, block)
+    except ExperimentConfigError as exc:
+        raise ExperimentConfigError(f"experiments.{name}: {exc}") from None
+
+
+def load(
+    config_path: str | Path, name: str, overrides: list[str] | None = None
+) -> dict[str, Any]:
+    """Validated settings of `name` from a profile's `experiments.<name>` block and overrides."""
+    path = Path(config_path)
+    if not path.is_file():
+        raise FileNotFoundError(f"config file not found: {path}")
+    config = load_yaml(path)
+    if not isinstance(config.get("experiments") or {}, Mapping):
+        raise ExperimentConfigError(f"{path}: 'experiments' must be a mapping")
+    experiments = dict(config.get("experiments") or {})
+    block = experiments.get(name) or {}
+    if overrides and isinstance(block, Mapping):
+        experiments[name] = {**block, **parse_assignments(overrides)}
+    config = {**config, "experiments": experiments}
+    try:
+        return experiment_settings(config, name)
+    except ExperimentConfigError as exc:
+        raise ExperimentConfigError(f"{path}: {exc}") from None
+
+
+def load_settings_file(
+    path: str | Path, name: str, overrides: list[str] | None = None
+) -> dict[str, Any]:
+    """An experiment settings file written by the workflow (`pyode.settings`), with overrides."""
+    block = {**load_yaml(path), **parse_assignments(overrides)}
     try:
         return validate(name, block)
     except ExperimentConfigError as exc:

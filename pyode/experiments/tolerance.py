@@ -19,7 +19,6 @@ import pandas as pd
 import torch
 from torch import nn
 
-import pyode
 from pyode.atomic import write_csv
 from pyode.experiments.common import (
     ExperimentError,
@@ -28,6 +27,7 @@ from pyode.experiments.common import (
     seed_everything,
     write_summary,
 )
+from pyode.models import ode_blocks
 
 
 def read_run(run_dir: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
@@ -47,15 +47,9 @@ def read_run(run_dir: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
         if key not in config:
             raise ExperimentError(f"{summary_path}: config has no '{key}'")
     state = torch.load(model_path, map_location="cpu", weights_only=True)
-    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
-        state = state["state_dict"]
     if not isinstance(state, dict):
         raise ExperimentError(f"{model_path}: expected a state_dict")
     return summary, state
-
-
-def ode_blocks(model: nn.Module) -> list[nn.Module]:
-    return [m for m in model.modules() if isinstance(m, pyode.ODEBlock)]
 
 
 def nfe(blocks: list[nn.Module], kind: str) -> int:

@@ -16,21 +16,20 @@ from typing import Any
 
 import pandas as pd
 
-TRAINING_FIGURES = ("losses", "accuracy", "nfe", "cost", "params")
-RUN_FILES = ("iterations.csv", "epochs.csv", "summary.json")
-MODELS = ("mlp", "resnet", "rknet", "odenet")
+from pyode.registry import (
+    EPOCH_COLUMNS,
+    ITERATION_COLUMNS,
+    SUMMARY_FLAGS,
+    SUMMARY_NUMBERS,
+    SUMMARY_TEXTS,
+    TRAINING_FIGURES,
+)
 
-# The same columns and keys as helpers.R checks, so both readers accept and reject the same runs.
-ITERATIONS_COLUMNS = (
-    "epoch", "iteration", "images_seen", "loss", "loss_ewm", "lr", "nfe_forward", "nfe_backward",
-    "seconds",
-)
-EPOCHS_COLUMNS = (
-    "epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "nfe_forward_mean",
-    "nfe_backward_mean", "epoch_seconds", "peak_memory_mb",
-)
-SUMMARY_NUMBERS = ("params", "total_seconds", "final_test_accuracy", "best_test_accuracy", "epochs")
-SUMMARY_TEXTS = ("device", "profile")
+# The files read_runs() needs (model.pt is not read); the columns and keys are the registry's,
+# which helpers.R checks too (a test compares them), so both readers accept the same runs.
+RUN_FILES = ("iterations.csv", "epochs.csv", "summary.json")
+# The registry's facts every summary carries; copied onto each row of the run's tables.
+REGISTRY_KEYS = ("model_label", "model_rank", "continuous_depth", "dataset_label", "dataset_rank")
 
 # R-side wrapper: returns list(ok, value | message) so an R error becomes one Python exception
 # instead of R's console output followed by a traceback.
@@ -180,7 +179,11 @@ def _summary_row(path: Path, dataset: str, model: str, epochs: pd.DataFrame) -> 
     row["peak_memory_mb"] = float(memory.max()) if len(memory) else float("nan")
     for key in SUMMARY_TEXTS:
         row[key] = None if summary.get(key) is None else str(summary[key])
-    return row
+    for key in SUMMARY_FLAGS:
+        row[key] = bool(summary.get(key))
+    # helpers.R's column order: the run's own numbers and texts, then the registry's facts
+    own = [k for k in row if k not in REGISTRY_KEYS]
+    return {k: row[k] for k in (*own, *REGISTRY_KEYS)}
 
 
 def read_runs(train_dir: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
@@ -197,16 +200,13 @@ def read_runs(train_dir: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
     iterations, epochs, summaries = [], [], []
     for run_dir in run_dirs:
         dataset, model = run_dir.parent.name, run_dir.name
-        if model not in MODELS:
-            raise InteropError(
-                f"{run_dir}: unknown model(s) '{model}' (expected one of {', '.join(MODELS)})"
-            )
-        run_iterations = _read_run_csv(run_dir / "iterations.csv", ITERATIONS_COLUMNS)
-        run_epochs = _read_run_csv(run_dir / "epochs.csv", EPOCHS_COLUMNS)
-        summaries.append(_summary_row(run_dir / "summary.json", dataset, model, run_epochs))
+        run_iterations = _read_run_csv(run_dir / "iterations.csv", ITERATION_COLUMNS)
+        run_epochs = _read_run_csv(run_dir / "epochs.csv", EPOCH_COLUMNS)
+        summary = _summary_row(run_dir / "summary.json", dataset, model, run_epochs)
+        summaries.append(summary)
         for frame, tables in ((run_iterations, iterations), (run_epochs, epochs)):
-            frame.insert(0, "model", model)
-            frame.insert(0, "dataset", dataset)
+            for position, key in enumerate(("dataset", "model", *REGISTRY_KEYS)):
+                frame.insert(position, key, summary[key])
             tables.append(frame)
     return {
         "iterations": pd.concat(iterations, ignore_index=True),

@@ -1,34 +1,32 @@
-"""Model builders for every dataset × model pair the workflow trains."""
+"""Model builders for every dataset × model pair the registry declares."""
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from torch import nn
 
-from pyode.models import iceberg, mnist
+from pyode import registry
 
-MODELS: dict[str, tuple[str, ...]] = {
-    "mnist": ("mlp", "resnet", "odenet", "rknet"),
-    "iceberg": ("mlp", "resnet", "odenet"),
-}
+MODELS: dict[str, tuple[str, ...]] = {d: registry.model_names(d) for d in registry.dataset_names()}
 
 # Parameter counts of Chen et al. (2018), Table 1.
-PAPER_PARAMS = {"mlp": 0.24e6, "resnet": 0.60e6, "odenet": 0.22e6, "rknet": 0.22e6}
+PAPER_PARAMS = {m.name: m.paper_params for m in registry.MODELS}
 
 
 def build_model(dataset: str, model: str, *, solver: dict[str, Any] | None = None) -> nn.Module:
-    """A freshly initialised model; `solver` (method, rtol, atol, step_size, n_steps, adjoint)
-    configures the ODE block of `odenet` / `rknet` and is ignored by the others."""
+    """A freshly initialised model from `pyode.models.<dataset>.<model>`; `solver` (method, rtol,
+    atol, step_size, n_steps, adjoint) configures the ODE block of continuous-depth models."""
     if dataset not in MODELS:
         raise ValueError(f"unknown dataset {dataset!r}; choose one of {', '.join(MODELS)}")
     if model not in MODELS[dataset]:
         raise ValueError(f"unknown model {model!r} for {dataset}; choose one of "
                          f"{', '.join(MODELS[dataset])}")
-    solver = dict(solver or {})
-    module = mnist if dataset == "mnist" else iceberg
-    builder = getattr(module, model)
-    return builder(solver) if model in ("odenet", "rknet") else builder()
+    builder = getattr(importlib.import_module(f"pyode.models.{dataset}"), model)
+    if registry.model(model).continuous_depth:
+        return builder(dict(solver or {}))
+    return builder()
 
 
 def count_parameters(module: nn.Module) -> int:
@@ -37,5 +35,7 @@ def count_parameters(module: nn.Module) -> int:
 
 
 def ode_blocks(module: nn.Module) -> list[nn.Module]:
-    """The ODE blocks inside a model (those that keep solver statistics)."""
-    return [m for m in module.modules() if hasattr(m, "stats") and hasattr(m, "func")]
+    """The ODE blocks inside a model, whose solver statistics give its evaluation counts."""
+    from pyode.solver import ODEBlock
+
+    return [m for m in module.modules() if isinstance(m, ODEBlock)]

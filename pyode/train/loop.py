@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
+from pyode import registry
 from pyode.atomic import atomic_path, write_csv, write_json
 from pyode.models import build_model, count_parameters, ode_blocks
 from pyode.provenance import device_name, git_commit, versions
@@ -30,10 +31,8 @@ from pyode.threads import available_cpus, set_torch_threads
 from pyode.train.config import ConfigError, validate_run_config
 from pyode.train.schedule import build_optimizer, build_scheduler
 
-ITERATION_COLUMNS = ["epoch", "iteration", "images_seen", "loss", "loss_ewm", "lr",
-                     "nfe_forward", "nfe_backward", "seconds"]
-EPOCH_COLUMNS = ["epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy",
-                 "nfe_forward_mean", "nfe_backward_mean", "epoch_seconds", "peak_memory_mb"]
+ITERATION_COLUMNS = list(registry.ITERATION_COLUMNS)
+EPOCH_COLUMNS = list(registry.EPOCH_COLUMNS)
 EVAL_BATCH = 500
 AUGMENT_PADDING = {"mnist": 2, "iceberg": 4}
 CHECKPOINT = "checkpoint.pt"
@@ -280,6 +279,7 @@ def train(
     summary = {
         "dataset": config["dataset"],
         "model": config["model"],
+        **registry.run_labels(config["dataset"], config["model"]),
         "params": count_parameters(model),
         "final_test_accuracy": accuracies[-1],
         "best_test_accuracy": max(accuracies),

@@ -1,23 +1,38 @@
 # Configuration checks, settings resolution and the target lists every other rule file uses.
+# Names (datasets, models, experiments, figures) come from pyode's registry and every job's
+# settings from pyode's one configuration path (pyode/settings.py).
 import copy
 import json
 import os
+import sys
 from pathlib import Path
 
 import jsonschema
 import yaml
 from snakemake.exceptions import WorkflowError
-from snakemake.utils import validate
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+# The pyode package of this checkout, whatever else the environment has installed.
+sys.path.insert(0, str(Path(workflow.basedir).resolve()))
+from pyode import registry
+from pyode.settings import (
+    ConfigError,
+    experiment_settings_path,
+    pipeline_config,
+    resolve_workflow,
+    run_settings_path,
+    write_settings,
+)
 
 SCHEMA = "../schemas/config.schema.yaml"
-DATASETS = ["mnist", "iceberg"]
-MODELS = ["mlp", "resnet", "odenet", "rknet"]
-EXPERIMENTS = ["spiral", "latent", "tolerance", "memory", "euler"]
-TRAINING_FIGURES = ["losses", "accuracy", "nfe", "cost", "params"]
+DATASETS = list(registry.dataset_names())
+MODELS = list(registry.model_names())
+EXPERIMENTS = list(registry.experiment_names())
+TRAINING_FIGURES = list(registry.TRAINING_FIGURES)
 # The software of every rule (`snakemake --sdm conda` builds it; paths are relative to this folder).
 SOFTWARE_ENV = "../../environment.yml"
-# Settings that only steer the workflow and mean nothing to `pyode train` / `pyode experiment`.
-WORKFLOW_ONLY_KEYS = ["results"]
 
 
 def _config_key(path):
@@ -80,6 +95,10 @@ def use_cli_profile_alone(cfg):
         cfg.update(copy.deepcopy(workflow.config_settings.overwrite_config))
 
 
+def invalid(problems):
+    return WorkflowError("invalid workflow configuration:\n  " + "\n  ".join(problems))
+
+
 use_cli_profile_alone(config)
 validate_config(config)
 
@@ -94,45 +113,23 @@ ICEBERG_FILE = (
     if ICEBERG_SOURCE == "synthetic"
     else config["data"]["iceberg"]["path"]
 )
-RUNS = [
-    (dataset, model)
-    for dataset in DATASETS
-    for model in config["runs"].get(dataset, [])
-]
+# The configuration handed to pyode: workflow-only keys dropped, data paths made concrete.
+PIPELINE_CONFIG = pipeline_config(config, ICEBERG_FILE)
+try:
+    # Every run's and experiment's validated settings, before any job starts.
+    SETTINGS = resolve_workflow(PIPELINE_CONFIG)
+except ConfigError as error:
+    raise invalid([str(error)]) from None
+RUNS = list(SETTINGS["runs"])
 USES_GPU = config["device"] == "cuda"
 
 
-def resolved_config():
-    """The configuration handed to pyode: the validated config, data paths made concrete."""
-    resolved = {
-        k: copy.deepcopy(v) for k, v in config.items() if k not in WORKFLOW_ONLY_KEYS
-    }
-    resolved["data"]["iceberg"]["path"] = ICEBERG_FILE
-    return resolved
-
-
-def run_settings(dataset, model):
-    """train.defaults <- train.<dataset>.defaults <- train.<dataset>.<model>."""
-    per_dataset = config["train"].get(dataset, {})
-    settings = deep_merge(config["train"]["defaults"], per_dataset.get("defaults", {}))
-    return deep_merge(settings, per_dataset.get(model, {}))
-
-
 def write_yaml(path, obj, log):
-    """Write `obj` as YAML atomically (temporary sibling, then rename) and note it in `log`.
-    Runs inside Snakemake's own process: no interpreter start-up for a few lines of YAML.
-    """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(
-            "# Written by the workflow from the config; edit config/*.yaml instead.\n"
-        )
-        yaml.safe_dump(obj, handle, sort_keys=False, default_flow_style=False)
-    os.replace(tmp, target)
+    """Write `obj` as YAML atomically and note it in `log` (inside Snakemake's own process: no
+    interpreter start-up for a few lines of YAML)."""
+    write_settings(path, obj)
     Path(log).parent.mkdir(parents=True, exist_ok=True)
-    Path(log).write_text(f"wrote {target}\n")
+    Path(log).write_text(f"wrote {path}\n")
 
 
 def canonical(obj):
@@ -140,54 +137,67 @@ def canonical(obj):
     return json.dumps(obj, sort_keys=True)
 
 
-def run_fingerprint(wildcards):
-    """Everything in the config that determines one training run."""
-    return canonical(
-        {
-            "settings": run_settings(wildcards.dataset, wildcards.model),
-            "data": resolved_config()["data"][wildcards.dataset],
-            "profile": config["profile"],
-            "seed": config["seed"],
-            "device": config["device"],
-        }
-    )
-
-
-def experiment_fingerprint_of(wildcards):
-    """Everything in the config that determines one experiment."""
-    return canonical(
-        {
-            "settings": config["experiments"].get(wildcards.name) or {},
-            "seed": config["seed"],
-            "device": config["device"],
-        }
-    )
-
-
-# Per-job settings files. Jobs take RESOLVED_CONFIG as ancient() input (so rewriting it does not rerun
-# everything) plus the settings file of their own part of the config: a config edit rewrites only the
-# settings files whose content changed, and only the jobs reading those rerun.
+# Per-job settings files: the settings rules rewrite one only when its content changes (their params
+# are that content), and each job's input is exactly the file its pyode command reads, so a config
+# edit reruns only the jobs whose own settings changed.
 def run_settings_file(dataset, model):
-    return f"{RESULTS}/config/runs/{dataset}/{model}.yaml"
+    return run_settings_path(RESULTS, dataset, model)
 
 
 def experiment_settings_file(name):
-    return f"{RESULTS}/config/experiments/{name}.yaml"
+    return experiment_settings_path(RESULTS, name)
+
+
+def run_settings_of(wildcards):
+    return canonical(SETTINGS["runs"][(wildcards.dataset, wildcards.model)])
+
+
+def experiment_settings_of(wildcards):
+    return canonical(SETTINGS["experiments"][wildcards.name])
 
 
 def run_threads(wildcards):
-    return int(run_settings(wildcards.dataset, wildcards.model).get("threads", 1))
+    return int(SETTINGS["runs"][(wildcards.dataset, wildcards.model)]["threads"])
 
 
 def run_dir(dataset, model):
     return f"{RESULTS}/train/{dataset}/{model}"
 
 
-RUN_FILES = ["iterations.csv", "epochs.csv", "summary.json", "model.pt"]
+RUN_FILES = list(registry.RUN_FILES)
 
 
 def run_outputs(names=RUN_FILES):
     return [f"{run_dir(d, m)}/{name}" for d, m in RUNS for name in names]
+
+
+# Experiments: inputs, threads and resources from each one's registry entry.
+def experiment_run_files(wildcards):
+    """The training run an experiment evaluates (registry: needs_run), if any."""
+    needs = registry.experiment(wildcards.name).needs_run
+    return [f"{run_dir(*needs)}/{file}" for file in RUN_FILES] if needs else []
+
+
+def experiment_run_flag(wildcards, input):
+    return f"--run-dir {os.path.dirname(input.run[0])}" if input.run else ""
+
+
+def experiment_threads(wildcards):
+    """Processes an experiment runs side by side (e.g. the memory probes, experiments.memory.jobs)."""
+    setting = registry.experiment(wildcards.name).parallel_setting
+    return int(SETTINGS["experiments"][wildcards.name][setting]) if setting else 1
+
+
+def experiment_gpu(wildcards):
+    return 1 if USES_GPU and registry.experiment(wildcards.name).uses_gpu else 0
+
+
+def experiment_mem_mb(wildcards):
+    return registry.experiment(wildcards.name).mem_mb
+
+
+def experiment_runtime(wildcards):
+    return registry.experiment(wildcards.name).runtime
 
 
 def dataset_inputs(wildcards):
@@ -235,11 +245,6 @@ def iceberg_file_if_present(wildcards):
     return []
 
 
-def data_path_flag(wildcards):
-    """Iceberg runs read the file the data rules produced or checked; MNIST reads its source."""
-    return f"--data-path '{ICEBERG_FILE}'" if wildcards.dataset == "iceberg" else ""
-
-
 def paper_sources(wildcards):
     child = [EXPERIMENTS_CHILD] if os.path.exists(EXPERIMENTS_CHILD) else []
     return PAPER_SOURCES + child
@@ -260,3 +265,4 @@ wildcard_constraints:
     dataset="|".join(DATASETS),
     model="|".join(MODELS),
     figure="|".join(TRAINING_FIGURES),
+    name="|".join(EXPERIMENTS),

@@ -13,13 +13,13 @@ rule training_figure:
     output:
         pdf=report(
             f"{RESULTS}/figures/{{figure}}.pdf",
-            caption="../../report/captions/training_figure.rst",
+            caption="../report/training_figure.rst",
             category="Training",
             labels={"figure": "{figure}", "format": "pdf"},
         ),
         png=report(
             f"{RESULTS}/figures/{{figure}}.png",
-            caption="../../report/captions/training_figure.rst",
+            caption="../report/training_figure.rst",
             category="Training",
             labels={"figure": "{figure}", "format": "png"},
         ),

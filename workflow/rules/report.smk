@@ -18,7 +18,7 @@ rule provenance:
         mem_mb=1000,
         runtime=5,
     params:
-        config=canonical(resolved_config()),
+        config=canonical(PIPELINE_CONFIG),
     script:
         "../scripts/provenance.py"
 
@@ -33,7 +33,7 @@ rule paper:
         experiments=EXPERIMENT_SUMMARIES,
         experiment_figures=EXPERIMENT_FIGURE_FILES,
     output:
-        report(PAPER, caption="../../report/captions/paper.rst", category="Paper"),
+        report(PAPER, caption="../report/paper.rst", category="Paper"),
     log:
         f"{LOGS}/report/paper.log",
     benchmark:

@@ -1,0 +1,153 @@
+"""What the project trains, solves, runs and draws, declared once.
+
+The CLI, the settings validation, the Snakemake workflow (workflow/rules/common.smk), the run
+files and, through the labels and ranks written into every summary.json, the R figures all read
+these tables. Adding a model means its builder in `pyode/models/<dataset>.py` plus a `Model`
+entry here; an experiment means its module (with its SETTINGS), an `Experiment` entry here, its
+figure in Rscripts/plot_experiment.R and its section of the paper; a solver method is a tableau
+in `pyode.solver.tableaus`, which `METHODS` reads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+from pyode.solver import TABLEAUS
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    label: str  # display name in figures and the paper
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    label: str
+    # True for models with an ODE block: their builder takes the run's `solver` settings.
+    continuous_depth: bool
+    datasets: tuple[str, ...]  # each needs a builder named `name` in pyode/models/<dataset>.py
+    paper_params: float  # parameter count in Chen et al. (2018), Table 1
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    outputs: tuple[str, ...]  # files written next to summary.json in results/experiments/NAME
+    mem_mb: int
+    runtime: int  # minutes (a cluster's time limit)
+    uses_gpu: bool = False  # asks the cluster for a GPU when the config's device is cuda
+    # The training run (dataset, model) it evaluates; the workflow passes it as --run-dir.
+    needs_run: tuple[str, str] | None = None
+    # The experiment setting that says how many processes it runs side by side (its threads).
+    parallel_setting: str | None = None
+
+
+DATASETS: tuple[Dataset, ...] = (Dataset("mnist", "MNIST"), Dataset("iceberg", "Iceberg"))
+
+# The one model order: legends, tables and colours (by rank) follow it.
+MODELS: tuple[Model, ...] = (
+    Model("mlp", "MLP", False, ("mnist", "iceberg"), 0.24e6),
+    Model("resnet", "ResNet", False, ("mnist", "iceberg"), 0.60e6),
+    Model("rknet", "RK-Net", True, ("mnist",), 0.22e6),
+    Model("odenet", "ODE-Net", True, ("mnist", "iceberg"), 0.22e6),
+)
+
+EXPERIMENTS: tuple[Experiment, ...] = (
+    Experiment("spiral", ("trajectories.csv", "training.csv", "fits.csv", "matrices.csv"),
+               mem_mb=2000, runtime=60),
+    Experiment("latent", ("training.csv", "metrics.csv", "examples.csv"), mem_mb=2000,
+               runtime=120),
+    Experiment("tolerance", ("tolerance.csv", "nfe_epochs.csv"), mem_mb=8000, runtime=120,
+               uses_gpu=True, needs_run=("mnist", "odenet")),
+    Experiment("memory", ("memory.csv",), mem_mb=4000, runtime=60, uses_gpu=True,
+               parallel_setting="jobs"),
+    Experiment("euler", ("exponential.csv", "convergence.csv", "relaxation.csv",
+                         "residual_check.csv"), mem_mb=1000, runtime=10),
+)
+
+# Figures of the training runs; each is a function `figure_<name>` in Rscripts/figures.R.
+TRAINING_FIGURES: tuple[str, ...] = ("losses", "accuracy", "nfe", "cost", "params")
+
+# Solver methods usable from a config: every tableau of the solver; adaptive ones carry an
+# embedded error estimate, the others run on a fixed grid and need n_steps or step_size.
+METHODS: tuple[str, ...] = tuple(TABLEAUS)
+ADAPTIVE_METHODS: tuple[str, ...] = tuple(n for n, t in TABLEAUS.items() if t.adaptive)
+FIXED_GRID_METHODS: tuple[str, ...] = tuple(n for n in METHODS if n not in ADAPTIVE_METHODS)
+
+# The files of one training run (results/train/DATASET/MODEL/) and their columns.
+RUN_FILES: tuple[str, ...] = ("iterations.csv", "epochs.csv", "summary.json", "model.pt")
+ITERATION_COLUMNS: tuple[str, ...] = (
+    "epoch", "iteration", "images_seen", "loss", "loss_ewm", "lr", "nfe_forward", "nfe_backward",
+    "seconds",
+)
+EPOCH_COLUMNS: tuple[str, ...] = (
+    "epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "nfe_forward_mean",
+    "nfe_backward_mean", "epoch_seconds", "peak_memory_mb",
+)
+# summary.json keys the readers (R and rbridge) require, by type.
+SUMMARY_NUMBERS: tuple[str, ...] = (
+    "params", "total_seconds", "final_test_accuracy", "best_test_accuracy", "epochs", "model_rank",
+    "dataset_rank",
+)
+SUMMARY_TEXTS: tuple[str, ...] = ("device", "profile", "model_label", "dataset_label")
+SUMMARY_FLAGS: tuple[str, ...] = ("continuous_depth",)
+
+
+def dataset_names() -> tuple[str, ...]:
+    return tuple(d.name for d in DATASETS)
+
+
+def model_names(dataset: str | None = None) -> tuple[str, ...]:
+    """Every model in the one order, or those with a builder for `dataset`."""
+    return tuple(m.name for m in MODELS if dataset is None or dataset in m.datasets)
+
+
+def experiment_names() -> tuple[str, ...]:
+    return tuple(e.name for e in EXPERIMENTS)
+
+
+def dataset(name: str) -> Dataset:
+    return _find(DATASETS, name, "dataset")
+
+
+def model(name: str) -> Model:
+    return _find(MODELS, name, "model")
+
+
+def experiment(name: str) -> Experiment:
+    return _find(EXPERIMENTS, name, "experiment")
+
+
+def model_rank(name: str) -> int:
+    """0-based position of `name` in the one model order."""
+    return model_names().index(model(name).name)
+
+
+def run_labels(dataset_name: str, model_name: str) -> dict[str, object]:
+    """The registry's facts every summary.json carries, so readers need no list of their own."""
+    entry = model(model_name)
+    return {
+        "model_label": entry.label,
+        "model_rank": model_rank(model_name),
+        "continuous_depth": entry.continuous_depth,
+        "dataset_label": dataset(dataset_name).label,
+        "dataset_rank": dataset_names().index(dataset(dataset_name).name),
+    }
+
+
+class _Named(Protocol):
+    name: str
+
+
+_Entry = TypeVar("_Entry", bound=_Named)
+
+
+def _find(entries: tuple[_Entry, ...], name: str, kind: str) -> _Entry:
+    for entry in entries:
+        if entry.name == name:
+            return entry
+    raise KeyError(f"unknown {kind} {name!r}; choose one of "
+                   f"{', '.join(e.name for e in entries)}")

@@ -1,0 +1,173 @@
+"""The one configuration path: read a profile, merge its levels, validate, write per-job files.
+
+A workflow profile (config/*.yaml) holds every setting. `resolve_workflow` turns it into the
+settings of each training run (`pyode.train.config.resolve_config`: train.defaults <-
+train.DATASET.defaults <- train.DATASET.MODEL over the built-in defaults) and of each experiment
+(`pyode.experiments.settings.validate`: the experiments.NAME block over the experiment's SETTINGS),
+failing with one line that names the config key. The workflow writes each to its own settings
+file (`run_settings_path`, `experiment_settings_path`) and `pyode train --settings FILE` /
+`pyode experiment NAME --settings FILE` read exactly that file, so a job reruns only when its
+own settings change.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pyode import registry
+from pyode.atomic import atomic_open
+
+# Settings that only steer the workflow and mean nothing to `pyode train` / `pyode experiment`.
+WORKFLOW_ONLY_KEYS = ("results",)
+# Keys renamed since earlier profiles: the error names the new key.
+RENAMED_KEYS: dict[str, str] = {}
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot be run; the message names the file or key."""
+
+
+def deep_merge(base: Mapping[str, Any], update: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A copy of `base` with `update` merged in, recursively for nested mappings."""
+    out = copy.deepcopy(dict(base))
+    for key, value in (update or {}).items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def load_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A YAML file whose top level is a mapping, or ConfigError naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such settings file")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        reason = " ".join(str(exc).split())
+        raise ConfigError(f"{path}: not valid YAML ({reason})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def parse_assignments(items: list[str] | None) -> dict[str, Any]:
+    """`--set key=value` strings → {dotted key: value}; values are YAML (an empty one is null)."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {item!r}: expected key=value, e.g. solver.rtol=1e-4")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else None
+        except yaml.YAMLError:
+            raise ConfigError(f"--set {item!r}: the value is not YAML") from None
+        out[key.strip()] = _yaml_number(value) if isinstance(value, str) else value
+    return out
+
+
+def _yaml_number(text: str) -> Any:
+    """YAML 1.1 reads '1e-4' as a string; accept such plain numbers as floats."""
+    try:
+        return float(text) if any(c.isdigit() for c in text) else text
+    except ValueError:
+        return text
+
+
+def nest(assignments: Mapping[str, Any]) -> dict[str, Any]:
+    """{'solver.rtol': 1e-4} → {'solver': {'rtol': 1e-4}}; nested mappings pass through."""
+    nested: dict[str, Any] = {}
+    for dotted, value in assignments.items():
+        parts = str(dotted).split(".")
+        if not all(parts):
+            raise ConfigError(f"override key {dotted!r} is not a dotted setting name")
+        node = nested
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {dotted!r} conflicts with another override")
+        node[parts[-1]] = value
+    return nested
+
+
+def check_renamed(config: Mapping[str, Any], prefix: str = "") -> None:
+    """A key that was renamed is an error naming the new key, never silently ignored."""
+    for key, value in config.items():
+        dotted = f"{prefix}{key}"
+        if dotted in RENAMED_KEYS:
+            raise ConfigError(f"config key '{dotted}' is now '{RENAMED_KEYS[dotted]}'")
+        if isinstance(value, Mapping):
+            check_renamed(value, f"{dotted}.")
+
+
+def pipeline_config(config: Mapping[str, Any], iceberg_file: str | None = None) -> dict[str, Any]:
+    """The profile as pyode sees it: workflow-only keys dropped, the iceberg file made concrete."""
+    resolved = {k: copy.deepcopy(v) for k, v in config.items() if k not in WORKFLOW_ONLY_KEYS}
+    if iceberg_file is not None:
+        resolved["data"]["iceberg"]["path"] = iceberg_file
+    return resolved
+
+
+def configured_runs(config: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The (dataset, model) pairs of the profile's `runs`, in registry order of the datasets."""
+    runs = config.get("runs") or {}
+    for dataset in runs:
+        if dataset not in registry.dataset_names():
+            raise ConfigError(f"config key 'runs.{dataset}': unknown dataset; choose one of "
+                              f"{', '.join(registry.dataset_names())}")
+    pairs = []
+    for dataset in registry.dataset_names():
+        allowed = registry.model_names(dataset)
+        for index, model in enumerate(runs.get(dataset) or []):
+            if model not in allowed:
+                raise ConfigError(f"config key 'runs.{dataset}.{index}': {model!r} is not one of "
+                                  f"{list(allowed)}")
+            pairs.append((dataset, model))
+    return pairs
+
+
+def resolve_workflow(config: Mapping[str, Any]) -> dict[str, dict[Any, dict[str, Any]]]:
+    """Every job's validated settings: {'runs': {(dataset, model): …}, 'experiments': {name: …}}.
+
+    `config` is a `pipeline_config`; the first problem is a ConfigError naming the key.
+    """
+    from pyode.experiments.settings import experiment_settings
+    from pyode.train.config import resolve_config
+
+    check_renamed(config)
+    runs = {(d, m): resolve_config(config, d, m) for d, m in configured_runs(config)}
+    experiments = config.get("experiments") or {}
+    for name in experiments:
+        if name not in registry.experiment_names():
+            raise ConfigError(f"config key 'experiments.{name}': unknown experiment; choose one "
+                              f"of {', '.join(registry.experiment_names())}")
+    return {
+        "runs": runs,
+        "experiments": {
+            name: experiment_settings(config, name) for name in registry.experiment_names()
+        },
+    }
+
+
+# ---- per-job settings files ----------------------------------------------------------------------
+def run_settings_path(results: str, dataset: str, model: str) -> str:
+    return f"{results}/config/runs/{dataset}/{model}.yaml"
+
+
+def experiment_settings_path(results: str, name: str) -> str:
+    return f"{results}/config/experiments/{name}.yaml"
+
+
+def write_settings(path: str | os.PathLike[str], settings: Mapping[str, Any]) -> None:
+    """Write one job's settings as YAML, atomically (a reader never sees half a file)."""
+    with atomic_open(path, "w", encoding="utf-8") as handle:
+        handle.write("# Written by the workflow from the config; edit config/*.yaml instead.\n")
+        yaml.safe_dump(dict(settings), handle, sort_keys=False, default_flow_style=False)
