@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from pyode.settings import pipeline_config, resolve_workflow
+
 TIMEOUT = 300
 
 
@@ -193,3 +195,24 @@ def test_paper_prose_has_no_typed_numbers(repo_root):
     prose = re.sub(r"\$[^$]*\$", "", prose)  # formulas: indices such as t+1
     numbers = re.findall(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.])", prose.split("---", 2)[2])
     assert [n for n in numbers if n not in published and n not in ("1", "2018")] == []
+
+
+def test_gpu_profile_trains_table_one_on_full_mnist_without_r(repo_root, subprocess_env, tmp_path):
+    """config/gpu.yaml: the MNIST models on the canonical IDX files, on cuda; `--until train` plans
+    the data and training jobs only, so a GPU machine without R can run them."""
+    result = snakemake(repo_root, subprocess_env, "-n", "--configfile", "config/gpu.yaml",
+                       "--config", f"results={tmp_path}", "--until", "train")
+    assert result.returncode == 0, result.stdout
+    counts = job_counts(result.stdout)
+    assert counts["train"] == 4
+    assert set(counts) <= {"mnist_data", "run_config", "train", "total"}, counts
+
+    config = yaml.safe_load((repo_root / "config/gpu.yaml").read_text())
+    runs = resolve_workflow(pipeline_config(config, "train.json"))["runs"]
+    assert set(runs) == {("mnist", m) for m in ("mlp", "resnet", "odenet", "rknet")}
+    odenet = runs["mnist", "odenet"]
+    assert odenet["device"] == "cuda"
+    assert odenet["data"] == {"source": "idx", "path": "resources/mnist", "n_train": None,
+                              "n_test": None}
+    assert odenet["solver"] == {"method": "dopri5", "rtol": 1e-3, "atol": 1e-3, "step_size": None,
+                                "n_steps": None, "adjoint": True}
