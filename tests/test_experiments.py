@@ -328,3 +328,52 @@ def test_plot_experiment_draws_every_figure(
                          timeout=300)
     assert bad.returncode != 0 and "missing experiment output" in bad.stderr
     assert not (tmp_path / "x.pdf").exists()
+
+
+def test_cross_checks_of_a_module_name_the_key() -> None:
+    with pytest.raises(ExperimentConfigError,
+                       match="setting 'window_min' of experiment 'spiral' exceeds window_max"):
+        validate("spiral", {"window_min": 6.0})
+    with pytest.raises(ExperimentConfigError, match=r"^experiments\.latent: setting 'n_obs'"):
+        experiment_settings({"experiments": {"latent": {"n_obs": 60}}}, "latent")
+
+
+def test_a_setting_takes_its_type_from_its_default() -> None:
+    from pyode.experiments.settings import Setting
+
+    assert [Setting(v, "d").kind for v in (3, 0.5, True, "x", [1, 2], [0.1])] == [
+        "int", "float", "bool", "str", "list[int]", "list[float]"]
+    assert Setting([], "d", kind="list[int]").kind == "list[int]"
+    with pytest.raises(TypeError, match="kind"):
+        Setting([], "d")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_asking_for_cuda_without_one_names_the_setting() -> None:
+    from pyode.runtime import resolve_device
+    from pyode.settings import ConfigError
+
+    assert resolve_device("auto").type == "cpu"
+    with pytest.raises(ConfigError, match="setting 'device': 'cuda' was asked for"):
+        resolve_device("cuda")
+
+
+def test_seed_everything_repeats_every_source_of_randomness() -> None:
+    import random
+
+    from pyode.runtime import seed_everything
+
+    def draw() -> tuple:
+        generator = seed_everything(3)
+        return (random.random(), np.random.rand(), torch.rand(1).item(),
+                torch.rand(1, generator=generator).item())
+
+    assert draw() == draw()
+
+
+def test_a_failed_memory_probe_names_its_command() -> None:
+    from pyode.experiments.common import ExperimentError
+    from pyode.experiments.memory_probe import probe
+
+    with pytest.raises(ExperimentError, match=r"memory probe failed .*--steps 2 .*--device nope"):
+        probe(2, True, batch=1, channels=2, size=2, device="nope", timeout=120)

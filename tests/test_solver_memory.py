@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from pyode.solver.memory_probe import measure_step_memory
+from pyode.experiments.memory_probe import measure_step_memory
 
 # A state of 16 x 8 x 32 x 32 floats (512 KiB): large enough that the allocator's own noise (about
 # a megabyte of resident memory) stays small beside the adjoint's peak of roughly 17 MB.
@@ -12,7 +12,7 @@ measure = partial(measure_step_memory, batch=16, channels=8, size=32)
 
 
 def test_adjoint_memory_constant_direct_memory_linear() -> None:
-    # Each call runs `python -m pyode.solver.memory_probe` in a fresh process (peak RSS); the
+    # Each call runs `python -m pyode.experiments.memory_probe` in a fresh process (peak RSS); the
     # adjoint's two points take the lower of two runs, as noise only ever adds resident pages.
     adj_16 = min(measure(16, adjoint=True) for _ in range(2))
     adj_128 = min(measure(128, adjoint=True) for _ in range(2))

@@ -1,10 +1,8 @@
 """Continuous-time experiments of Chen et al. (2018), each writing CSVs and a summary.json.
 
-    spiral     recover spiral dynamics from a noisy trajectory (linear and MLP fields, adjoint)
-    latent     latent ODE vs RNN decoder on irregularly sampled spirals
-    tolerance  NFE, accuracy and time vs solver tolerance on a trained MNIST ODE-Net
-    memory     peak memory of a training step vs number of solver steps, adjoint vs backprop
-    euler      Euler's method vs exact solutions; a residual block is one Euler step
+`pyode.registry.EXPERIMENTS` lists them; experiment NAME is the module `pyode.experiments.NAME`
+with `SETTINGS` (its settings: default, one-line description, check), optionally
+`check_settings(settings) -> (key, problem) | None`, and `run(settings, out_dir, run_dir)`.
 """
 
 from __future__ import annotations

@@ -1,52 +1,17 @@
-"""Pieces shared by the experiments: seeding, devices, evaluation counting, summaries."""
+"""Pieces shared by the experiments: reference solutions, timing, summaries, their error."""
 
 from __future__ import annotations
 
 import itertools
-import random
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-from torch import nn
 
 from pyode.atomic import write_json
 from pyode.provenance import git_commit, versions
-
-
-def seed_everything(seed: int) -> torch.Generator:
-    """Seed python, numpy and torch; return a torch generator for explicit sampling."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    return torch.Generator().manual_seed(seed)
-
-
-def resolve_device(name: str) -> torch.device:
-    """'auto' picks CUDA when present; asking for CUDA without one is an error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        from pyode.experiments.settings import ExperimentConfigError
-
-        raise ExperimentConfigError("setting 'device' is 'cuda' but no CUDA device is available")
-    return torch.device(name)
-
-
-class CountedDynamics(nn.Module):
-    """Wraps f(t, y) and counts its evaluations (forward and adjoint passes alike)."""
-
-    def __init__(self, func: nn.Module) -> None:
-        super().__init__()
-        self.func = func
-        self.calls = 0
-
-    def forward(self, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        self.calls += 1
-        return self.func(t, y)
 
 
 def rk4_reference(

@@ -22,8 +22,23 @@ from torch import nn
 
 import pyode
 from pyode.atomic import write_csv
-from pyode.experiments.common import Stopwatch, seed_everything, write_summary
+from pyode.experiments.common import Stopwatch, write_summary
+from pyode.experiments.settings import SEED, Setting, non_empty, positive
+from pyode.runtime import seed_everything
 
+SETTINGS: dict[str, Setting] = {
+    "seed": SEED,
+    "x_max": Setting(4.0, "end of the interval of dy/dx = y", positive),
+    "n_halvings": Setting(8, "step halvings of the convergence table", positive),
+    "initial_values": Setting([0.0, 1.0, 2.0, 4.0, 5.0, 6.0],
+                              "initial values y(0) of the relaxation dy/dx + y/2 = 3/2", non_empty),
+    "relaxation_step": Setting(1.0, "Euler step of the relaxation curves", positive),
+    "relaxation_x_max": Setting(8.0, "end of the relaxation interval", positive),
+    "resnet_channels": Setting(8, "channels of the residual block checked against Euler",
+                               positive),
+    "resnet_size": Setting(8, "height and width of its input", positive),
+    "resnet_batch": Setting(4, "batch of its input", positive),
+}
 
 def euler_path(
     f: Callable[[float, float], float], y0: float, h: float, x_max: float

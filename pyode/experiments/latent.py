@@ -14,6 +14,7 @@ is solved at the observed times themselves.
 
 from __future__ import annotations
 
+import copy
 import math
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,47 @@ from torch import nn
 
 import pyode
 from pyode.atomic import write_csv
-from pyode.experiments.common import CountedDynamics, Stopwatch, seed_everything, write_summary
+from pyode.experiments.common import Stopwatch, write_summary
+from pyode.experiments.settings import (
+    SEED,
+    Setting,
+    fraction,
+    non_negative,
+    positive,
+    solver_settings,
+)
+from pyode.runtime import seed_everything
+from pyode.solver import SolverStats
+
+SETTINGS: dict[str, Setting] = {
+    "seed": SEED,
+    "n_train": Setting(256, "training spirals", positive),
+    "n_test": Setting(64, "held-out spirals", positive),
+    "n_grid": Setting(100, "points of the regular time grid on [0, t_max]", positive),
+    "t_max": Setting(10.0, "end of the time grid", positive),
+    "observed_fraction": Setting(0.5, "share of [0, t_max] with observations", fraction),
+    "n_obs": Setting(25, "observations per spiral (random times in the observed interval)",
+                     positive),
+    "noise_sd": Setting(0.05, "standard deviation of the observation noise", non_negative),
+    "latent_dim": Setting(4, "dimension of the latent state z0", positive),
+    "hidden": Setting(25, "hidden units of encoder, decoder and ODE field", positive),
+    "n_iters": Setting(300, "training iterations of each model", positive),
+    "batch_size": Setting(32, "spirals per iteration", positive),
+    "lr": Setting(0.01, "Adam learning rate", positive),
+    "likelihood_sd": Setting(0.1, "standard deviation of the Gaussian likelihood", positive),
+    "n_examples": Setting(4, "test spirals drawn with both models' predictions", positive),
+    **solver_settings(rtol=1e-3, atol=1e-4),
+}
+
+
+def check_settings(s: dict[str, Any]) -> tuple[str, str] | None:
+    n_observed_grid = int(s["n_grid"] * s["observed_fraction"])
+    if s["n_obs"] >= n_observed_grid:
+        return "n_obs", (f"must be below the {n_observed_grid} grid points of the observed "
+                         "interval (n_grid * observed_fraction), so that some are left for "
+                         "interpolation")
+    return None
+
 
 MODELS = ("latent_ode", "rnn")
 ANGULAR_SPEED = 1.0  # radians per time unit
@@ -88,14 +129,15 @@ class ODEDecoder(nn.Module):
 
     def __init__(self, latent_dim: int, hidden: int, solver: dict[str, Any]) -> None:
         super().__init__()
-        self.func = CountedDynamics(LatentField(latent_dim, hidden))
+        self.func = LatentField(latent_dim, hidden)
+        self.stats = SolverStats()  # the solver's evaluation counts, summed over every solve
         self.readout = nn.Sequential(nn.Linear(latent_dim, hidden), nn.ELU(), nn.Linear(hidden, 2))
         self.solver = solver
 
     def forward(self, z0: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         # The latent state is z0 at time 0, so integrate from 0 even when the first time is later.
         times = t if float(t[0]) == 0.0 else torch.cat([t.new_zeros(1), t])
-        z = pyode.odeint(self.func, z0, times, **self.solver)
+        z = pyode.odeint(self.func, z0, times, stats=self.stats, **self.solver)
         if times is not t:
             z = z[1:]
         return self.readout(z).transpose(0, 1)  # (batch, len(t), 2)
@@ -103,6 +145,11 @@ class ODEDecoder(nn.Module):
     def at(self, z0: torch.Tensor, grid: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
         """Predictions at grid[index] (sorted indices)."""
         return self(z0, grid[index])
+
+
+def _nfe(decoder: nn.Module) -> SolverStats:
+    """The decoder's evaluation counts so far (none for the RNN)."""
+    return copy.copy(decoder.stats) if isinstance(decoder, ODEDecoder) else SolverStats()
 
 
 class RNNDecoder(nn.Module):
@@ -183,17 +230,16 @@ def run(settings: dict[str, Any], out_dir: Path, run_dir: Path | None = None) ->
             batch = torch.randint(0, s["n_train"], (s["batch_size"],), generator=batch_generator)
             observed = sample_observed(n_observed_grid, s["n_obs"], batch_generator)
             x = train_noisy[batch][:, observed]
-            calls_before = decoder.func.calls if model_name == "latent_ode" else 0
+            before = _nfe(decoder)
             optimizer.zero_grad()
             loss = model.neg_elbo(x, t, observed, s["likelihood_sd"], batch_generator)
-            calls_forward = decoder.func.calls if model_name == "latent_ode" else 0
             loss.backward()
             optimizer.step()
-            calls_after = decoder.func.calls if model_name == "latent_ode" else 0
+            after = _nfe(decoder)
             training.append({"model": model_name, "iteration": iteration,
                              "neg_elbo": loss.item(),
-                             "nfe_forward": calls_forward - calls_before,
-                             "nfe_backward": calls_after - calls_forward,
+                             "nfe_forward": after.nfe_forward - before.nfe_forward,
+                             "nfe_backward": after.nfe_backward - before.nfe_backward,
                              "seconds": model_clock()})
         train_seconds = model_clock()
 

@@ -1,12 +1,16 @@
-"""Settings of each experiment: defaults (the offline default profile), types and checks.
+"""The generic validator of experiment settings, and the pieces their tables are built from.
 
-A config's `experiments.<name>` block overrides these defaults key by key; an unknown key or a value
-of the wrong type is an `ExperimentConfigError` naming the key.
+Each experiment module `pyode.experiments.NAME` declares `SETTINGS: dict[str, Setting]` (default,
+one-line description, optional check) and, where settings constrain each other,
+`check_settings(settings) -> (key, problem) | None`. A config's `experiments.NAME` block overrides
+the defaults key by key; an unknown key or a bad value is an `ExperimentConfigError` naming the key.
 """
 
 from __future__ import annotations
 
 import copy
+import importlib
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,127 +26,98 @@ class ExperimentConfigError(ConfigError):
     """A bad experiment setting: unknown key, wrong type or out-of-range value."""
 
 
+Check = Callable[[Any], str | None]  # returns a message when the value is bad
+
+
 @dataclass(frozen=True)
 class Setting:
+    """One setting of an experiment: its default, a one-line description and an optional check.
+
+    The type is the default's (a float setting accepts integers; a list takes its first element's
+    type), or `kind` where the default cannot say it.
+    """
+
     default: Any
-    kind: str  # int | float | bool | str | list[int] | list[float]
-    check: Callable[[Any], str | None] | None = None  # returns a message when the value is bad
+    description: str
+    check: Check | None = None
+    kind: str = ""  # int | float | bool | str | list[int] | list[float]; empty: from the default
+
+    def __post_init__(self) -> None:
+        if not self.kind:
+            object.__setattr__(self, "kind", _kind_of(self.default))
 
 
-def _positive(value: Any) -> str | None:
+def _kind_of(value: Any) -> str:
+    if isinstance(value, list) and value:
+        return f"list[{_kind_of(value[0])}]"
+    for kind in (bool, int, float, str):  # bool first: a bool is also an int
+        if isinstance(value, kind):
+            return kind.__name__
+    raise TypeError(f"cannot tell the kind of default {value!r}; give Setting(kind=...)")
+
+
+def positive(value: Any) -> str | None:
     values = value if isinstance(value, list) else [value]
     return None if all(v > 0 for v in values) else "must be > 0"
 
 
-def _non_negative(value: Any) -> str | None:
+def non_negative(value: Any) -> str | None:
     return None if value >= 0 else "must be >= 0"
 
 
-def _choice(*options: str) -> Callable[[Any], str | None]:
+def choice(*options: str) -> Check:
     def check(value: Any) -> str | None:
         return None if value in options else f"must be one of {', '.join(options)}"
 
     return check
 
 
-def _non_empty(value: list[Any]) -> str | None:
+def non_empty_positive(value: list[Any]) -> str | None:
     if not value:
         return "must not be empty"
-    return _positive(value)
+    return positive(value)
 
 
-def _non_empty_list(value: list[Any]) -> str | None:
+def non_empty(value: list[Any]) -> str | None:
     return None if value else "must not be empty"
 
 
-def _increasing_steps(value: list[int]) -> str | None:
+def increasing_steps(value: list[int]) -> str | None:
     if len(value) < 2:
         return "needs at least two step counts for a slope"
     if sorted(set(value)) != value:
         return "must be strictly increasing"
-    return _positive(value)
+    return positive(value)
 
 
-def _fraction(value: float) -> str | None:
+def fraction(value: float) -> str | None:
     return None if 0 < value < 1 else "must be strictly between 0 and 1"
 
 
-_SOLVER = {
-    "method": Setting("dopri5", "str", _choice(*registry.METHODS)),
-    "rtol": Setting(1e-5, "float", _positive),
-    "atol": Setting(1e-6, "float", _positive),
-    "adjoint": Setting(True, "bool"),
-}
+# Settings several experiments share, so that each is spelled once.
+SEED = Setting(0, "seeds the data, initialisation and sampling (default: the top-level seed)",
+               non_negative)
+DEVICE = Setting("auto", "auto, cpu or cuda (default: the top-level device)", choice(*DEVICES))
 
-SCHEMAS: dict[str, dict[str, Setting]] = {
-    "spiral": {
-        "seed": Setting(0, "int", _non_negative),
-        "n_points": Setting(200, "int", _positive),
-        "noise_sd": Setting(0.01, "float", _non_negative),
-        "n_iters": Setting(400, "int", _positive),
-        "two_regime_iters": Setting(400, "int", _non_negative),
-        "batch_size": Setting(16, "int", _positive),
-        "window_min": Setting(1.0, "float", _positive),
-        "window_max": Setting(5.0, "float", _positive),
-        "hidden": Setting(16, "int", _positive),
-        "lr_linear": Setting(0.05, "float", _positive),
-        "lr_mlp": Setting(0.01, "float", _positive),
-        "snapshots": Setting(4, "int", _positive),
-        **_SOLVER,
-    },
-    "latent": {
-        "seed": Setting(0, "int", _non_negative),
-        "n_train": Setting(256, "int", _positive),
-        "n_test": Setting(64, "int", _positive),
-        "n_grid": Setting(100, "int", _positive),
-        "t_max": Setting(10.0, "float", _positive),
-        "observed_fraction": Setting(0.5, "float", _fraction),
-        "n_obs": Setting(25, "int", _positive),
-        "noise_sd": Setting(0.05, "float", _non_negative),
-        "latent_dim": Setting(4, "int", _positive),
-        "hidden": Setting(25, "int", _positive),
-        "n_iters": Setting(300, "int", _positive),
-        "batch_size": Setting(32, "int", _positive),
-        "lr": Setting(0.01, "float", _positive),
-        "likelihood_sd": Setting(0.1, "float", _positive),
-        "n_examples": Setting(4, "int", _positive),
-        "method": Setting("dopri5", "str", _choice(*registry.METHODS)),
-        "rtol": Setting(1e-3, "float", _positive),
-        "atol": Setting(1e-4, "float", _positive),
-        "adjoint": Setting(True, "bool"),
-    },
-    "tolerance": {
-        "seed": Setting(0, "int", _non_negative),
-        "device": Setting("auto", "str", _choice(*DEVICES)),
-        "tolerances": Setting([1e-1, 1e-2, 1e-3, 1e-4, 1e-5], "list[float]", _non_empty),
-        "n_images": Setting(1000, "int", _positive),
-        "batch_size": Setting(250, "int", _positive),
-        "backward_batch": Setting(128, "int", _positive),
-        "timing_repeats": Setting(3, "int", _positive),
-        "data_path": Setting("", "str"),
-    },
-    "memory": {
-        "seed": Setting(0, "int", _non_negative),
-        "device": Setting("auto", "str", _choice(*DEVICES)),
-        "steps": Setting([1, 2, 4, 8, 16, 32, 64], "list[int]", _increasing_steps),
-        "batch": Setting(32, "int", _positive),
-        "channels": Setting(64, "int", _positive),
-        "size": Setting(7, "int", _positive),
-        "jobs": Setting(1, "int", _positive),
-        "timeout": Setting(600.0, "float", _positive),
-    },
-    "euler": {
-        "seed": Setting(0, "int", _non_negative),
-        "x_max": Setting(4.0, "float", _positive),
-        "n_halvings": Setting(8, "int", _positive),
-        "initial_values": Setting([0.0, 1.0, 2.0, 4.0, 5.0, 6.0], "list[float]", _non_empty_list),
-        "relaxation_step": Setting(1.0, "float", _positive),
-        "relaxation_x_max": Setting(8.0, "float", _positive),
-        "resnet_channels": Setting(8, "int", _positive),
-        "resnet_size": Setting(8, "int", _positive),
-        "resnet_batch": Setting(4, "int", _positive),
-    },
-}
+
+def solver_settings(rtol: float, atol: float) -> dict[str, Setting]:
+    """The ODE solver's method, tolerances and gradient mode, with these default tolerances."""
+    return {
+        "method": Setting("dopri5", "solver method (a pyode.solver tableau)",
+                          choice(*registry.METHODS)),
+        "rtol": Setting(rtol, "relative tolerance of adaptive methods", positive),
+        "atol": Setting(atol, "absolute tolerance of adaptive methods", positive),
+        "adjoint": Setting(True, "gradients by the adjoint method (true) or through the solver"),
+    }
+
+
+def schema(name: str) -> dict[str, Setting]:
+    """The SETTINGS table of experiment `name` (its module `pyode.experiments.NAME`)."""
+    if name not in registry.experiment_names():
+        known = ", ".join(registry.experiment_names())
+        raise ExperimentConfigError(f"unknown experiment '{name}' (expected one of {known})")
+    return importlib.import_module(f"pyode.experiments.{name}").SETTINGS
+
 
 def _coerce(key: str, kind: str, value: Any) -> Any:
     """The value converted to `kind`, or ExperimentConfigError (bools are never numbers)."""
@@ -184,20 +159,12 @@ def _coerce(key: str, kind: str, value: Any) -> Any:
 
 def defaults(name: str) -> dict[str, Any]:
     """The default settings of experiment `name`."""
-    return {key: copy.deepcopy(s.default) for key, s in _schema(name).items()}
-
-
-def _schema(name: str) -> dict[str, Setting]:
-    if name not in SCHEMAS:
-        raise ExperimentConfigError(
-            f"unknown experiment '{name}' (expected one of {', '.join(SCHEMAS)})"
-        )
-    return SCHEMAS[name]
+    return {key: copy.deepcopy(s.default) for key, s in schema(name).items()}
 
 
 def validate(name: str, settings: Mapping[str, Any] | None) -> dict[str, Any]:
     """Defaults of `name` overridden by `settings`, type-checked; raises ExperimentConfigError."""
-    schema = _schema(name)
+    table = schema(name)
     if settings is None:
         settings = {}
     if not isinstance(settings, Mapping):
@@ -206,12 +173,12 @@ def validate(name: str, settings: Mapping[str, Any] | None) -> dict[str, Any]:
         )
     resolved = defaults(name)
     for key, value in settings.items():
-        if key not in schema:
+        if key not in table:
             raise ExperimentConfigError(
                 f"unknown setting '{key}' for experiment '{name}' "
-                f"(known: {', '.join(sorted(schema))})"
+                f"(known: {', '.join(sorted(table))})"
             )
-        spec = schema[key]
+        spec = table[key]
         value = _coerce(key, spec.kind, value)
         problem = spec.check(value) if spec.check else None
         if problem:
@@ -222,18 +189,12 @@ def validate(name: str, settings: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 def _cross_checks(name: str, s: dict[str, Any]) -> None:
-    if name == "spiral" and s["window_min"] > s["window_max"]:
-        raise ExperimentConfigError(
-            "setting 'window_min' of experiment 'spiral' exceeds window_max"
-        )
-    if name == "latent":
-        n_observed_grid = int(s["n_grid"] * s["observed_fraction"])
-        if s["n_obs"] >= n_observed_grid:
-            raise ExperimentConfigError(
-                f"setting 'n_obs' of experiment 'latent' must be below the {n_observed_grid} grid "
-                "points of the observed interval (n_grid * observed_fraction), so that some "
-                "are left for interpolation"
-            )
+    """A module's `check_settings(settings)` relates settings to each other: (key, problem)."""
+    check = getattr(importlib.import_module(f"pyode.experiments.{name}"), "check_settings", None)
+    problem = check(s) if check else None
+    if problem:
+        key, message = problem
+        raise ExperimentConfigError(f"setting '{key}' of experiment '{name}' {message}")
 
 
 def experiment_settings(config: Mapping[str, Any], name: str) -> dict[str, Any]:
@@ -246,9 +207,9 @@ def experiment_settings(config: Mapping[str, Any], name: str) -> dict[str, Any]:
     if not isinstance(block, Mapping):
         raise ExperimentConfigError(f"config key 'experiments.{name}' must be a mapping")
     block = dict(block)
-    schema = _schema(name)
+    table = schema(name)
     for key in ("seed", "device"):
-        if key in schema and key not in block and key in config:
+        if key in table and key not in block and key in config:
             block[key] = config[key]
     try:
         return validate(name, block)
@@ -286,3 +247,15 @@ def load_settings_file(
         return validate(name, block)
     except ExperimentConfigError as exc:
         raise ExperimentConfigError(f"{path}: experiments.{name}: {exc}") from None
+
+
+def describe() -> str:
+    """Every experiment's settings as Markdown tables: key, default, description."""
+    parts = []
+    for name in registry.experiment_names():
+        rows = [f"| `{key}` | `{json.dumps(s.default)}` | {s.description} |"
+                for key, s in schema(name).items()]
+        parts.append("\n".join([f"### `experiments.{name}`", "", "| key | default | meaning |",
+                                "| --- | --- | --- |", *rows]))
+    return "\n\n".join(parts) + "\n"
+

@@ -27,6 +27,7 @@ from pyode import registry
 from pyode.atomic import atomic_path, write_csv, write_json
 from pyode.models import build_model, count_parameters, ode_blocks
 from pyode.provenance import device_name, git_commit, versions
+from pyode.runtime import resolve_device, seed_everything
 from pyode.threads import available_cpus, set_torch_threads
 from pyode.train.config import ConfigError, validate_run_config
 from pyode.train.schedule import build_optimizer, build_scheduler
@@ -39,22 +40,6 @@ CHECKPOINT = "checkpoint.pt"
 
 # Called after every optimiser step with (epoch, iteration); tests use it to interrupt a run.
 _after_iteration = None
-
-
-def resolve_device(name: str) -> torch.device:
-    """'auto' → CUDA when available (honouring CUDA_VISIBLE_DEVICES), else CPU."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("setting 'device': 'cuda' was asked for but no CUDA device is "
-                          "available; choose one of auto, cpu")
-    return torch.device(name)
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
 
 
 def load_data(config: dict[str, Any], data_path: str | os.PathLike[str] | None) -> Any:

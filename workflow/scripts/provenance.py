@@ -20,13 +20,13 @@ def r_version() -> str:
     return result.stdout.strip()
 
 
-def resolve_device(device: str) -> str:
-    """What `device: auto` means on this machine: cuda when a GPU is visible."""
+def recorded_device(device: str) -> str:
+    """What `device: auto` means on this machine; an explicit device is recorded as configured."""
     if device != "auto":
         return device
-    import torch
+    from pyode.runtime import resolve_device
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    return resolve_device(device).type
 
 
 def training_devices(summaries: list[str]) -> dict[str, str]:
@@ -44,7 +44,7 @@ def provenance(config: dict[str, Any], summaries: list[str]) -> dict[str, Any]:
 
     from pyode.provenance import device_name, git_commit, versions
 
-    device = resolve_device(config["device"])
+    device = recorded_device(config["device"])
     try:
         described = device_name(device)
     except (RuntimeError, AssertionError):  # cuda requested on a machine without a GPU

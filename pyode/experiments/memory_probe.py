@@ -1,13 +1,13 @@
 """Peak memory of one forward+backward pass of an ODE block (rk4, n steps), adjoint or direct.
 
-On CPU the peak resident set size is read from /proc/self/status (VmHWM) after resetting it via
-/proc/self/clear_refs, so the mark is this pass's own (tracemalloc cannot see torch's C++
-allocations, and ru_maxrss may carry a parent's mark across exec). glibc is told to serve large
-blocks with mmap so freed tensors leave the resident set at once. measure_step_memory still runs
-every CPU measurement in a fresh process for isolation. On CUDA the allocator's peak counter is
-used in-process.
+The dynamics are the ODE-Nets' own `ConvODEFunc`. On CPU the peak resident set size is read from
+/proc/self/status (VmHWM) after resetting it via /proc/self/clear_refs, so the mark is this pass's
+own (tracemalloc cannot see torch's C++ allocations, and ru_maxrss may carry a parent's mark across
+exec). glibc is told to serve large blocks with mmap so freed tensors leave the resident set at
+once. `probe` runs every measurement in a fresh process for isolation; on CUDA
+`measure_step_memory` uses the allocator's peak counter in-process.
 
-    python -m pyode.solver.memory_probe --steps 16 --adjoint 1 [--batch 8 --channels 4 --size 32]
+    python -m pyode.experiments.memory_probe --steps 16 --adjoint 1 [--batch 8 --channels 4 ...]
 """
 
 from __future__ import annotations
@@ -20,32 +20,17 @@ import os
 import resource
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
 
 import torch
-from torch import nn
 
+from pyode.experiments.common import ExperimentError
+from pyode.models.layers import ConvODEFunc
 from pyode.solver.block import ODEBlock
 
 _M_MMAP_THRESHOLD = -3
-
-
-class ConvDynamics(nn.Module):
-    """GroupNorm -> ReLU -> conv -> GroupNorm -> ReLU -> conv on a (batch, C, H, W) state."""
-
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        groups = min(4, channels)
-        self.net = nn.Sequential(
-            nn.GroupNorm(groups, channels),
-            nn.ReLU(),
-            nn.Conv2d(channels, channels, 3, padding=1),
-            nn.GroupNorm(groups, channels),
-            nn.ReLU(),
-            nn.Conv2d(channels, channels, 3, padding=1),
-        )
-
-    def forward(self, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return self.net(y)
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _status_bytes(field: str) -> int:
@@ -76,7 +61,7 @@ def measure_in_process(
     """Bytes above baseline at the peak of one pass. On CPU call only once per process."""
     torch.manual_seed(0)
     torch.set_num_threads(1)
-    func = ConvDynamics(channels).to(device)
+    func = ConvODEFunc(channels).to(device)
     y0 = torch.randn(batch, channels, size, size, device=device)
 
     def block(steps: int) -> ODEBlock:
@@ -101,6 +86,58 @@ def measure_in_process(
     return float(max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base, 0))
 
 
+def command(
+    n_steps: int, adjoint: bool, *, batch: int, channels: int, size: int, device: str
+) -> list[str]:
+    """The command line of one probe process (the one place it is spelled)."""
+    return [
+        sys.executable, "-m", "pyode.experiments.memory_probe",
+        "--steps", str(n_steps), "--adjoint", str(int(adjoint)),
+        "--batch", str(batch), "--channels", str(channels), "--size", str(size),
+        "--device", device,
+    ]  # fmt: skip
+
+
+def probe(
+    n_steps: int,
+    adjoint: bool,
+    *,
+    batch: int,
+    channels: int,
+    size: int,
+    device: str,
+    timeout: float | None = None,
+) -> dict[str, Any]:
+    """Measure one pass in a process of its own; its JSON record, or ExperimentError."""
+    cmd = command(n_steps, adjoint, batch=batch, channels=channels, size=size, device=device)
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
+    # Started through a small shell that forks it (no exec in place): a process spawned directly
+    # from this (large) one inherits its peak-RSS high-water mark, which would hide the probe's own
+    # peak on CPU.
+    via_shell = ["/bin/sh", "-c", '"$@"; exit $?', "sh", *cmd]
+    try:
+        done = subprocess.run(via_shell, capture_output=True, text=True, env=env,
+                              timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise ExperimentError(f"memory probe timed out after {timeout} s: "
+                              f"{' '.join(cmd[1:])}") from None
+    if done.returncode != 0:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
+        raise ExperimentError(f"memory probe failed (exit {done.returncode}): "
+                              f"{' '.join(cmd[1:])}: {' | '.join(tail)}")
+    lines = [line for line in done.stdout.splitlines() if line.strip()]
+    try:
+        record = json.loads(lines[-1])
+    except (IndexError, json.JSONDecodeError):
+        raise ExperimentError(
+            f"memory probe printed no JSON record: {done.stdout[-300:]!r}"
+        ) from None
+    if "peak_bytes" not in record:
+        raise ExperimentError(f"memory probe record has no peak_bytes: {sorted(record)}")
+    return record
+
+
 def measure_step_memory(
     n_steps: int,
     adjoint: bool,
@@ -110,25 +147,17 @@ def measure_step_memory(
     size: int = 32,
     device: str = "cpu",
 ) -> float:
-    """Peak bytes over baseline of one forward+backward (rk4, n_steps), each run isolated."""
+    """Peak bytes over baseline of one forward+backward (rk4, n_steps); CPU: in a fresh process."""
     if device.startswith("cuda"):
         return measure_in_process(
             n_steps, adjoint, batch=batch, channels=channels, size=size, device=device
         )
-    cmd = [
-        sys.executable, "-m", "pyode.solver.memory_probe", "--steps", str(n_steps),
-        "--adjoint", str(int(adjoint)), "--batch", str(batch), "--channels", str(channels),
-        "--size", str(size), "--device", device,
-    ]  # fmt: skip
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"memory probe failed: {done.stderr.strip()[-2000:]}")
-    return float(json.loads(done.stdout.strip().splitlines()[-1])["peak_bytes"])
+    record = probe(n_steps, adjoint, batch=batch, channels=channels, size=size, device=device)
+    return float(record["peak_bytes"])
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pyode.solver.memory_probe")
+    parser = argparse.ArgumentParser(prog="python -m pyode.experiments.memory_probe")
     parser.add_argument("--steps", type=int, required=True)
     parser.add_argument("--adjoint", type=int, choices=(0, 1), required=True)
     parser.add_argument("--batch", type=int, default=8)
