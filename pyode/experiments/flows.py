@@ -71,8 +71,13 @@ class PlanarLayer(nn.Module):
 
     def __init__(self, dim: int, generator: torch.Generator) -> None:
         super().__init__()
-        self.w = nn.Parameter(0.1 * torch.randn(dim, generator=generator))
-        self.u = nn.Parameter(0.1 * torch.randn(dim, generator=generator))
+        # Start near the identity: with wᵀu = log(e - 1) the projection gives wᵀû = 0, so û is u's
+        # small random part orthogonal to w. (Small random w and u would give wᵀû ≈ -0.31, a
+        # contraction along w that compounds over deep stacks: an initial NLL of 13 nats at K=32.)
+        w = torch.randn(dim, generator=generator)
+        self.w = nn.Parameter(w)
+        self.u = nn.Parameter(math.log(math.e - 1) * w / (w @ w)
+                              + 0.01 * torch.randn(dim, generator=generator))
         self.b = nn.Parameter(torch.zeros(()))
 
     def u_hat(self) -> Tensor:
