@@ -202,7 +202,7 @@ def test_tiny_run_summary(tiny_run) -> None:
 
 def test_tiny_run_csvs(tiny_run) -> None:
     _, out = tiny_run
-    s = cnf.TINY
+    s = {**cnf.DEFAULTS, **cnf.TINY}
     training = pd.read_csv(out / "training.csv")
     assert list(training.columns) == ["model", "iteration", "loss", "nfe_forward",
                                       "nfe_backward", "seconds"]

@@ -189,8 +189,7 @@ class CNF(nn.Module):
                stats: SolverStats | None) -> Tensor:
         t = torch.tensor(times, dtype=state.dtype)
         return pyode.odeint(self, state, t, method=solver["method"], rtol=solver["rtol"],
-                            atol=solver["atol"], adjoint=solver.get("adjoint", True),
-                            **({"stats": stats} if stats is not None else {}))
+                            atol=solver["atol"], adjoint=solver.get("adjoint", True), stats=stats)
 
     def log_prob_at(self, x: Tensor, t: float, solver: Mapping[str, Any],
                     stats: SolverStats | None = None) -> Tensor:
