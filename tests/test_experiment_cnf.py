@@ -21,6 +21,7 @@ from pyode.experiments.flows import (
     augmented_dynamics,
     sample_target,
     standard_normal_log_prob,
+    target_log_prob,
 )
 
 SOLVER = {"method": "dopri5", "rtol": 1e-6, "atol": 1e-6, "adjoint": False}
@@ -58,6 +59,18 @@ def test_targets_are_seeded_and_inside_the_plot(name: str) -> None:
     assert a.shape == (500, 2) and torch.equal(a, b)
     assert a.abs().max() < 4.0
     assert a.std(0).min() > 0.5  # spread in both directions, not a point mass
+
+
+@pytest.mark.parametrize("name", TARGETS)
+def test_target_density_integrates_to_one_and_matches_the_sampler(name: str) -> None:
+    points, area = grid(6.0, 240)  # 20 x 20 fine cells in each of 12 x 12 coarse bins
+    density = (target_log_prob(name, points).exp() * area).reshape(240, 240)
+    assert float(density.sum()) == pytest.approx(1.0, abs=1e-6)
+    expected = density.reshape(12, 20, 12, 20).sum((1, 3))
+    x = sample_target(name, 40_000, torch.Generator().manual_seed(0)).double()
+    observed = torch.histogramdd(x, bins=[12, 12], range=[-6.0, 6.0, -6.0, 6.0]).hist / len(x)
+    # histogramdd bins x1 first; the grid is row-major with x1 fastest (rows are x2)
+    assert (observed.T - expected).abs().max() < 0.008
 
 
 def test_unknown_target() -> None:
@@ -195,6 +208,7 @@ def test_tiny_run_summary(tiny_run) -> None:
     assert {k: on_disk[k] for k in keys} == {k: summary[k] for k in keys}
     # maximum likelihood moves every flow off its base, the CNF most of all on held-out points
     assert summary["nll_cnf"] < summary["nll_base"] - 0.3
+    assert summary["nll_target"] < min(summary[k] for k in keys)
     assert all(summary[k] < summary["nll_base"] for k in keys[2:])
     for model in summary["models"]:
         assert model["grid_mass"] == pytest.approx(1.0, abs=0.06), model["model"]

@@ -16,7 +16,8 @@ t being the CNF's time or, for a planar flow, the share k / K of its layers appl
 `samples.csv` model, stage, t, layers, sample, x1, x2: the same base points at those stages;
 `models.csv` model, test_nll, test_nll_se, grid_mass (the density's sum over the grid, about 1
 when the grid holds the mass), parameters, train_seconds (and the CNF's mean NFEs);
-`test_points.csv` x1, x2. summary.json: nll_base, nll_cnf, nll_planar_<K> for each K.
+`test_points.csv` x1, x2. summary.json: nll_base, nll_cnf, nll_planar_<K> for each K, and
+nll_target, the NLL of the target's own density on the test points (the floor, up to sampling).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from pyode.experiments.flows import (
     PlanarFlow,
     sample_target,
     standard_normal_log_prob,
+    target_log_prob,
 )
 from pyode.solver.errors import ODESolverError
 from pyode.solver.stats import SolverStats
@@ -183,7 +185,8 @@ def run(settings: dict[str, Any], out_dir: Path, run_dir: Path | None = None) ->
     samples: list[pd.DataFrame] = []
     models: list[dict[str, Any]] = []
     results: dict[str, Any] = {"target": s["target"],
-                               "nll_base": float(-standard_normal_log_prob(test).mean())}
+                               "nll_base": float(-standard_normal_log_prob(test).mean()),
+                               "nll_target": float(-target_log_prob(s["target"], test).mean())}
 
     def record(name: str, log_prob_test: torch.Tensor, final_density: torch.Tensor,
                n_params: int, seconds: float, **extra: Any) -> None:
