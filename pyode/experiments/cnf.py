@@ -31,6 +31,7 @@ import pandas as pd
 import torch
 
 from pyode.atomic import write_csv
+from pyode.experiments import checks
 from pyode.experiments.common import ExperimentError, Stopwatch, seed_everything, write_summary
 from pyode.experiments.flows import (
     CNF,
@@ -76,55 +77,30 @@ TINY: dict[str, Any] = {
     "grid_size": 24, "n_stages": 3, "n_samples": 100,
 }
 
-_POSITIVE_INT = ("n_train", "n_test", "n_iters", "batch_size", "cnf_width", "cnf_hidden",
-                 "grid_size", "n_samples")
-_POSITIVE_FLOAT = ("lr", "rtol", "atol", "eval_tol", "grid_limit")
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def check_settings(settings: dict[str, Any]) -> dict[str, Any]:
     """DEFAULTS overridden by `settings`; ValueError naming the first bad setting."""
-    unknown = sorted(set(settings) - set(DEFAULTS))
-    if unknown:
-        raise ValueError(f"unknown cnf setting(s) {', '.join(unknown)}; "
-                         f"valid: {', '.join(DEFAULTS)}")
-    s = {**DEFAULTS, **settings}
-    for key in _POSITIVE_INT:
-        if not _is_int(s[key]) or s[key] <= 0:
-            raise ValueError(f"setting '{key}' must be a positive integer, got {s[key]!r}")
-    for key in _POSITIVE_FLOAT:
-        value = s[key]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
-            math.isfinite(value) and value > 0
-        ):
-            raise ValueError(f"setting '{key}' must be a positive number, got {value!r}")
-        s[key] = float(value)
-    if not _is_int(s["seed"]) or s["seed"] < 0:
-        raise ValueError(f"setting 'seed' must be a non-negative integer, got {s['seed']!r}")
-    if not _is_int(s["n_stages"]) or s["n_stages"] < 2:
-        raise ValueError(f"setting 'n_stages' must be an integer >= 2, got {s['n_stages']!r}")
+    s = checks.resolve("cnf", DEFAULTS, settings)
+    checks.integers(s, ["seed"], minimum=0)
+    checks.integers(s, ["n_train", "n_test", "n_iters", "batch_size", "cnf_width", "cnf_hidden",
+                        "grid_size", "n_samples"])
+    checks.integers(s, ["n_stages"], minimum=2)
+    checks.positive_numbers(s, ["lr", "rtol", "atol", "eval_tol", "grid_limit"])
+    checks.choice(s, "target", TARGETS)
+    checks.choice(s, "method", METHODS)
     layers = s["planar_layers"]
     if not isinstance(layers, (list, tuple)) or not layers or not all(
-        _is_int(k) and k > 0 for k in layers
+        checks.is_int(k) and k > 0 for k in layers
     ) or len(set(layers)) != len(layers):
         raise ValueError(f"setting 'planar_layers' must be a non-empty list of distinct positive "
                          f"integers, got {layers!r}")
     s["planar_layers"] = list(layers)
-    if s["target"] not in TARGETS:
-        raise ValueError(f"setting 'target' must be one of {', '.join(TARGETS)}, "
-                         f"got {s['target']!r}")
-    if s["method"] not in METHODS:
-        raise ValueError(f"setting 'method' must be one of {', '.join(METHODS)}, "
-                         f"got {s['method']!r}")
     return s
 
 
 def _train(name: str, model: torch.nn.Module, nll, data: torch.Tensor, s: dict[str, Any],
-           generator: torch.Generator) -> list[dict[str, Any]]:
-    """Adam on the batch NLL; `nll(batch, stats)` returns the mean NLL in nats."""
+           generator: torch.Generator, *, solved: bool = False) -> list[dict[str, Any]]:
+    """Adam on the batch NLL; `nll(batch, stats)` returns the mean NLL in nats and, when the model
+    is `solved` by an ODE solver, fills `stats` with its evaluation counts."""
     optimizer = torch.optim.Adam(model.parameters(), lr=s["lr"])
     clock = Stopwatch()
     rows = []
@@ -143,8 +119,8 @@ def _train(name: str, model: torch.nn.Module, nll, data: torch.Tensor, s: dict[s
                                   f"({exc}); lower 'lr' or the tolerances") from exc
         optimizer.step()
         rows.append({"model": name, "iteration": iteration, "loss": loss.item(),
-                     "nfe_forward": stats.nfe_forward if name == "cnf" else pd.NA,
-                     "nfe_backward": stats.nfe_backward if name == "cnf" else pd.NA,
+                     "nfe_forward": stats.nfe_forward if solved else pd.NA,
+                     "nfe_backward": stats.nfe_backward if solved else pd.NA,
                      "seconds": clock()})
     return rows
 
@@ -201,7 +177,7 @@ def run(settings: dict[str, Any], out_dir: Path, run_dir: Path | None = None) ->
     torch.manual_seed(s["seed"])
     cnf = CNF(HyperPlanarField(2, s["cnf_width"], s["cnf_hidden"]))
     rows = _train("cnf", cnf, lambda x, st: -cnf.log_prob(x, train_solver, st).mean(), train, s,
-                  generator)
+                  generator, solved=True)
     training += rows
     times = [T_NOISE + f * (T_DATA - T_NOISE) for f in fractions]
     with torch.no_grad():

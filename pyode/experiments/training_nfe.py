@@ -15,7 +15,6 @@ late NFEs, backward_vs_forward (ratio, slope_through_origin, slope, intercept) a
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from pyode.atomic import write_csv
+from pyode.experiments import checks
 from pyode.experiments.common import ExperimentError, Stopwatch, seed_everything, write_summary
 from pyode.intervals import wilson_interval
 from pyode.models import count_parameters, ode_blocks
@@ -58,44 +58,17 @@ TINY: dict[str, Any] = {
     "n_train": 64, "n_test": 64, "width": 8, "n_iters": 6, "batch_size": 16,
 }
 
-_POSITIVE_INT = ("n_train", "n_test", "width", "n_iters", "batch_size")
-_POSITIVE_FLOAT = ("lr", "rtol", "atol")
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def check_settings(settings: dict[str, Any]) -> dict[str, Any]:
     """DEFAULTS overridden by `settings`; ValueError naming the first bad setting."""
-    unknown = sorted(set(settings) - set(DEFAULTS))
-    if unknown:
-        raise ValueError(f"unknown training_nfe setting(s) {', '.join(unknown)}; "
-                         f"valid: {', '.join(DEFAULTS)}")
-    s = {**DEFAULTS, **settings}
-    for key in _POSITIVE_INT:
-        if not _is_int(s[key]) or s[key] <= 0:
-            raise ValueError(f"setting '{key}' must be a positive integer, got {s[key]!r}")
-    for key in _POSITIVE_FLOAT:
-        value = s[key]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
-            math.isfinite(value) and value > 0
-        ):
-            raise ValueError(f"setting '{key}' must be a positive number, got {value!r}")
-        s[key] = float(value)
-    if not _is_int(s["seed"]) or s["seed"] < 0:
-        raise ValueError(f"setting 'seed' must be a non-negative integer, got {s['seed']!r}")
-    fraction = s["trend_fraction"]
-    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not (
-        0 < fraction <= 0.5
-    ):
-        raise ValueError(f"setting 'trend_fraction' must be in (0, 0.5], got {fraction!r}")
-    if s["method"] not in METHODS:
-        raise ValueError(f"setting 'method' must be one of {', '.join(METHODS)}, "
-                         f"got {s['method']!r}")
-    if s["source"] not in SOURCES:
-        raise ValueError(f"setting 'source' must be one of {', '.join(SOURCES)}, "
-                         f"got {s['source']!r}")
+    s = checks.resolve("training_nfe", DEFAULTS, settings)
+    checks.integers(s, ["seed"], minimum=0)
+    checks.integers(s, ["n_train", "n_test", "width", "n_iters", "batch_size"])
+    checks.positive_numbers(s, ["lr", "rtol", "atol", "trend_fraction"])
+    if s["trend_fraction"] > 0.5:
+        raise ValueError(f"setting 'trend_fraction' must be in (0, 0.5], got "
+                         f"{s['trend_fraction']!r}")
+    checks.choice(s, "method", METHODS)
+    checks.choice(s, "source", SOURCES)
     if not isinstance(s["data_path"], str):
         raise ValueError(f"setting 'data_path' must be a string, got {s['data_path']!r}")
     return s
