@@ -77,6 +77,7 @@ TINY: dict[str, Any] = {
     "grid_size": 24, "n_stages": 3, "n_samples": 100,
 }
 
+
 def check_settings(settings: dict[str, Any]) -> dict[str, Any]:
     """DEFAULTS overridden by `settings`; ValueError naming the first bad setting."""
     s = checks.resolve("cnf", DEFAULTS, settings)

