@@ -203,6 +203,7 @@ def test_cnf_adjoint_gradient_matches_backprop() -> None:
 def test_tiny_run_summary(tiny_run) -> None:
     summary, out = tiny_run
     keys = ["nll_base", "nll_cnf", "nll_planar_1", "nll_planar_8", "nll_planar_32"]
+    assert summary["cpu_seconds"] > 0
     assert all(math.isfinite(summary[k]) for k in keys)
     on_disk = json.loads((out / "summary.json").read_text())
     assert {k: on_disk[k] for k in keys} == {k: summary[k] for k in keys}

@@ -55,7 +55,8 @@ def test_summary(tiny_run) -> None:
         list(wilson_interval(summary["test_correct"], 64)))
     ratio = summary["backward_vs_forward"]["ratio"]
     assert ratio == pytest.approx(summary["nfe_backward_mean"] / summary["nfe_forward_mean"])
-    for key in ("nfe_forward_early", "nfe_forward_late", "test_nfe_forward_mean", "parameters"):
+    for key in ("nfe_forward_early", "nfe_forward_late", "test_nfe_forward_mean", "parameters",
+                "cpu_seconds"):
         assert math.isfinite(summary[key]) and summary[key] > 0
 
 
