@@ -64,7 +64,7 @@ DEFAULTS: dict[str, Any] = {
     "cnf_hidden": 32,           # hidden units of the network of t that emits the field
     "planar_layers": [1, 8, 32],  # K of each planar flow
     "method": "dopri5",         # CNF solver during training
-    "rtol": 1e-3,
+    "rtol": 1e-3,               # CNF tolerances in training (forward and adjoint solves)
     "atol": 1e-3,
     "eval_tol": 1e-4,           # rtol = atol for test NLL, density grids and samples
     "grid_size": 50,            # points per side of the density grid
@@ -75,7 +75,7 @@ DEFAULTS: dict[str, Any] = {
 # Overrides of DEFAULTS that run in seconds, for tests and the workflow's quick profile.
 TINY: dict[str, Any] = {
     "n_train": 512, "n_test": 512, "n_iters": 60, "batch_size": 128, "lr": 0.03,
-    "cnf_width": 16, "cnf_hidden": 16, "planar_layers": [1, 8, 32],
+    "cnf_width": 16, "cnf_hidden": 16,
     "grid_size": 24, "n_stages": 3, "n_samples": 100,
 }
 
