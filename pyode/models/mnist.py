@@ -3,7 +3,8 @@
 `mlp` is the 1-hidden-layer baseline (0.24 M); `resnet`, `odenet` and `rknet` share the
 downsampling stem and the classification head and differ only in the feature extractor: six
 residual blocks (0.60 M) or one ODE block (0.22 M), trained with the adjoint (`odenet`) or by
-back-propagating through a Runge–Kutta solver (`rknet`).
+back-propagating through a Runge–Kutta solver (`rknet`). `noblock` is the ablation with nothing
+between stem and head: what the ODE block adds beyond them.
 """
 
 from __future__ import annotations
@@ -49,6 +50,11 @@ def odenet(solver: dict[str, Any], width: int = WIDTH, n_classes: int = 10) -> n
     """Downsampling, one ODE block integrated on [0, 1], head."""
     return nn.Sequential(downsampling(width), ode_block(ConvODEFunc(width), solver),
                          head(width, n_classes))
+
+
+def noblock(width: int = WIDTH, n_classes: int = 10) -> nn.Module:
+    """Downsampling, then the head: odenet without its ODE block (no solver settings)."""
+    return nn.Sequential(downsampling(width), head(width, n_classes))
 
 
 def rknet(solver: dict[str, Any], width: int = WIDTH, n_classes: int = 10) -> nn.Module:

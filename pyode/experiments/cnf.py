@@ -1,0 +1,229 @@
+"""Continuous vs planar normalizing flows on a 2-D density by maximum likelihood (Chen et al. 2018,
+section 4.1, Fig. 6).
+
+One toy target (`pyode.experiments.flows.TARGETS`) is sampled into a training and a held-out test
+set. A continuous normalizing flow (CNF: Chen's time-dependent planar field with `cnf_width` units,
+[z, log p] integrated together with the exact trace, gradients from pyode's adjoint) and planar
+flows of each depth in `planar_layers` get the same data, batches, optimiser and number of
+iterations. Reported: the test negative log-likelihood in nats of each, and of the standard normal
+base every flow starts from; for the figures, log-densities on a grid and samples at several stages
+from noise to data (CNF times, planar layers).
+
+Outputs (CSV): `training.csv` model, iteration, loss (batch NLL, nats), nfe_forward, nfe_backward
+(CNF only), seconds; `densities.csv` model, stage, t, layers, x1, x2, log_density: the density at
+`n_stages` stages from the base (stage 0, t = 0) to the model (t = 1) on a grid of cell centres,
+t being the CNF's time or, for a planar flow, the share k / K of its layers applied (layers = k);
+`samples.csv` model, stage, t, layers, sample, x1, x2: the same base points at those stages;
+`models.csv` model, test_nll, test_nll_se, grid_mass (the density's sum over the grid, about 1
+when the grid holds the mass), parameters, train_seconds (and the CNF's mean NFEs);
+`test_points.csv` x1, x2. summary.json: nll_base, nll_cnf, nll_planar_<K> for each K, and
+nll_target, the NLL of the target's own density on the test points (the floor, up to sampling);
+cpu_seconds (process CPU time; "seconds" is wall time).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from pyode.atomic import write_csv
+from pyode.experiments import checks
+from pyode.experiments.common import ExperimentError, Stopwatch, seed_everything, write_summary
+from pyode.experiments.flows import (
+    CNF,
+    T_DATA,
+    T_NOISE,
+    TARGETS,
+    HyperPlanarField,
+    PlanarFlow,
+    sample_target,
+    standard_normal_log_prob,
+    target_log_prob,
+)
+from pyode.solver.errors import ODESolverError
+from pyode.solver.stats import SolverStats
+
+METHODS = ("dopri5", "bosh3")  # adaptive: the point of a CNF's NFE is that the solver chooses it
+
+# Default profile: about 45 s of CPU time on one core (the summary's "seconds" is wall time).
+DEFAULTS: dict[str, Any] = {
+    "seed": 0,
+    "target": "rings",          # one of flows.TARGETS: two_moons | rings | eight_gaussians
+    "n_train": 4096,            # training points (a fixed sample, batches drawn from it)
+    "n_test": 4096,             # held-out points for the test NLL
+    "n_iters": 500,             # optimiser steps, the same for every flow
+    "batch_size": 256,
+    "lr": 0.01,                 # Adam, the same for every flow
+    "cnf_width": 64,            # M, the planar units of the CNF field (Chen et al. used 64)
+    "cnf_hidden": 32,           # hidden units of the network of t that emits the field
+    "planar_layers": [1, 8, 32],  # K of each planar flow
+    "method": "dopri5",         # CNF solver during training
+    "rtol": 1e-3,               # CNF tolerances in training (forward and adjoint solves)
+    "atol": 1e-3,
+    "eval_tol": 1e-4,           # rtol = atol for test NLL, density grids and samples
+    "grid_size": 50,            # points per side of the density grid
+    "grid_limit": 4.0,          # the grid spans [-grid_limit, grid_limit]^2
+    "n_stages": 5,              # CNF times / planar depths drawn from noise to data
+    "n_samples": 1000,          # samples drawn per stage
+}
+# Overrides of DEFAULTS that run in seconds, for tests and the workflow's quick profile.
+TINY: dict[str, Any] = {
+    "n_train": 512, "n_test": 512, "n_iters": 60, "batch_size": 128, "lr": 0.03,
+    "cnf_width": 16, "cnf_hidden": 16,
+    "grid_size": 24, "n_stages": 3, "n_samples": 100,
+}
+
+
+def check_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """DEFAULTS overridden by `settings`; ValueError naming the first bad setting."""
+    s = checks.resolve("cnf", DEFAULTS, settings)
+    checks.integers(s, ["seed"], minimum=0)
+    checks.integers(s, ["n_train", "n_test", "n_iters", "batch_size", "cnf_width", "cnf_hidden",
+                        "grid_size", "n_samples"])
+    checks.integers(s, ["n_stages"], minimum=2)
+    checks.positive_numbers(s, ["lr", "rtol", "atol", "eval_tol", "grid_limit"])
+    checks.choice(s, "target", TARGETS)
+    checks.choice(s, "method", METHODS)
+    layers = s["planar_layers"]
+    if not isinstance(layers, (list, tuple)) or not layers or not all(
+        checks.is_int(k) and k > 0 for k in layers
+    ) or len(set(layers)) != len(layers):
+        raise ValueError(f"setting 'planar_layers' must be a non-empty list of distinct positive "
+                         f"integers, got {layers!r}")
+    s["planar_layers"] = list(layers)
+    return s
+
+
+def _train(name: str, model: torch.nn.Module, nll, data: torch.Tensor, s: dict[str, Any],
+           generator: torch.Generator, *, solved: bool = False) -> list[dict[str, Any]]:
+    """Adam on the batch NLL; `nll(batch, stats)` returns the mean NLL in nats and, when the model
+    is `solved` by an ODE solver, fills `stats` with its evaluation counts."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=s["lr"])
+    clock = Stopwatch()
+    rows = []
+    for iteration in range(1, s["n_iters"] + 1):
+        batch = data[torch.randint(0, len(data), (s["batch_size"],), generator=generator)]
+        stats = SolverStats()
+        optimizer.zero_grad()
+        try:
+            loss = nll(batch, stats)
+            if not torch.isfinite(loss):
+                raise ExperimentError(f"cnf: the {name} loss is {loss.item()} at iteration "
+                                      f"{iteration}; lower 'lr'")
+            loss.backward()
+        except ODESolverError as exc:
+            raise ExperimentError(f"cnf: the {name} solver failed at iteration {iteration} "
+                                  f"({exc}); lower 'lr' or the tolerances") from exc
+        optimizer.step()
+        rows.append({"model": name, "iteration": iteration, "loss": loss.item(),
+                     "nfe_forward": stats.nfe_forward if solved else pd.NA,
+                     "nfe_backward": stats.nfe_backward if solved else pd.NA,
+                     "seconds": clock()})
+    return rows
+
+
+def _grid(s: dict[str, Any]) -> tuple[torch.Tensor, float]:
+    """Cell centres of the evaluation grid (row-major, x1 fastest) and the cell area."""
+    n, lim = s["grid_size"], s["grid_limit"]
+    step = 2 * lim / n
+    axis = -lim + step * (torch.arange(n, dtype=torch.float32) + 0.5)
+    x2, x1 = torch.meshgrid(axis, axis, indexing="ij")
+    return torch.stack([x1.reshape(-1), x2.reshape(-1)], 1), step * step
+
+
+def _stage_frame(kind: str, model: str, stage: int, t: float, layers: Any, points: np.ndarray,
+                 values: dict[str, np.ndarray]) -> pd.DataFrame:
+    frame = pd.DataFrame({"model": model, "stage": stage, "t": t, "layers": layers,
+                          "x1": points[:, 0], "x2": points[:, 1], **values})
+    if kind == "samples":
+        frame.insert(4, "sample", np.arange(len(points)))
+    return frame
+
+
+def run(settings: dict[str, Any], out_dir: Path, run_dir: Path | None = None) -> dict[str, Any]:
+    s = check_settings(settings)
+    generator = seed_everything(s["seed"])
+    clock = Stopwatch()
+    cpu_start = time.process_time()  # beside the wall time: other processes may share the cores
+    train = sample_target(s["target"], s["n_train"], generator)
+    test = sample_target(s["target"], s["n_test"], generator)
+    base_noise = torch.randn(s["n_samples"], 2, generator=generator)  # shared by every flow
+    grid, cell_area = _grid(s)
+    fractions = np.linspace(0.0, 1.0, s["n_stages"]).tolist()
+    train_solver = {"method": s["method"], "rtol": s["rtol"], "atol": s["atol"], "adjoint": True}
+    eval_solver = {"method": s["method"], "rtol": s["eval_tol"], "atol": s["eval_tol"],
+                   "adjoint": False}
+
+    training: list[dict[str, Any]] = []
+    densities: list[pd.DataFrame] = []
+    samples: list[pd.DataFrame] = []
+    models: list[dict[str, Any]] = []
+    results: dict[str, Any] = {"target": s["target"],
+                               "nll_base": float(-standard_normal_log_prob(test).mean()),
+                               "nll_target": float(-target_log_prob(s["target"], test).mean())}
+
+    def record(name: str, log_prob_test: torch.Tensor, final_density: torch.Tensor,
+               n_params: int, seconds: float, **extra: Any) -> None:
+        nll = float(-log_prob_test.mean())
+        results[f"nll_{name}"] = nll
+        models.append({"model": name, "test_nll": nll,
+                       "test_nll_se": float(log_prob_test.std() / math.sqrt(len(test))),
+                       "grid_mass": float(final_density.exp().sum() * cell_area),
+                       "parameters": n_params, "train_seconds": seconds, **extra})
+
+    # The continuous flow.
+    torch.manual_seed(s["seed"])
+    cnf = CNF(HyperPlanarField(2, s["cnf_width"], s["cnf_hidden"]))
+    rows = _train("cnf", cnf, lambda x, st: -cnf.log_prob(x, train_solver, st).mean(), train, s,
+                  generator, solved=True)
+    training += rows
+    times = [T_NOISE + f * (T_DATA - T_NOISE) for f in fractions]
+    with torch.no_grad():
+        log_prob_test = cnf.log_prob(test, eval_solver)
+        path = cnf.sample_path(base_noise, times, eval_solver).numpy()
+        for stage, t in enumerate(times):
+            log_density = cnf.log_prob_at(grid, t, eval_solver)
+            densities.append(_stage_frame("density", "cnf", stage, t, pd.NA, grid.numpy(),
+                                          {"log_density": log_density.numpy()}))
+            samples.append(_stage_frame("samples", "cnf", stage, t, pd.NA, path[stage], {}))
+    record("cnf", log_prob_test, log_density, sum(p.numel() for p in cnf.parameters()),
+           rows[-1]["seconds"],
+           nfe_forward_mean=float(np.mean([r["nfe_forward"] for r in rows])),
+           nfe_backward_mean=float(np.mean([r["nfe_backward"] for r in rows])))
+
+    # Planar flows of each depth, on the same data, batches and budget.
+    for k_layers in s["planar_layers"]:
+        name = f"planar_{k_layers}"
+        torch.manual_seed(s["seed"])
+        flow = PlanarFlow(k_layers, generator)
+        rows = _train(name, flow, lambda x, st, f=flow: -f.log_prob(x).mean(), train, s,
+                      generator)
+        training += rows
+        with torch.no_grad():
+            log_prob_test = flow.log_prob(test)
+            depths = sorted({round(f * k_layers) for f in fractions})
+            for stage, k in enumerate(depths):
+                log_density = flow.log_prob_after(grid, k)
+                densities.append(_stage_frame("density", name, stage, k / k_layers, k,
+                                              grid.numpy(), {"log_density": log_density.numpy()}))
+                samples.append(_stage_frame("samples", name, stage, k / k_layers, k,
+                                            flow.sample_after(base_noise, k).numpy(), {}))
+        record(name, log_prob_test, log_density, sum(p.numel() for p in flow.parameters()),
+               rows[-1]["seconds"])
+
+    for frame in (*densities, *samples):
+        frame["layers"] = frame["layers"].astype("Int64")
+    write_csv(out_dir / "training.csv", pd.DataFrame(training))
+    write_csv(out_dir / "densities.csv", pd.concat(densities, ignore_index=True))
+    write_csv(out_dir / "samples.csv", pd.concat(samples, ignore_index=True))
+    write_csv(out_dir / "models.csv", pd.DataFrame(models))
+    write_csv(out_dir / "test_points.csv", pd.DataFrame(test.numpy(), columns=["x1", "x2"]))
+    results.update(grid={"size": s["grid_size"], "limit": s["grid_limit"], "cell_area": cell_area},
+                   models=models, cpu_seconds=time.process_time() - cpu_start)
+    return write_summary(out_dir, "cnf", s, results, seconds=clock())
