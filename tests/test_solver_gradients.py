@@ -118,7 +118,7 @@ def test_plain_callable_gets_state_gradient() -> None:
     a = torch.tensor(-0.7, dtype=torch.float64)
     y0 = torch.tensor([1.5], dtype=torch.float64, requires_grad=True)
     t = torch.tensor([0.0, 2.0], dtype=torch.float64)
-    out = odeint(lambda t, y: a * y, y0, t, **TIGHT)[-1].sum()
+    out = odeint(lambda t, y: a * y, y0, t, adjoint_params=(), **TIGHT)[-1].sum()
     (g,) = torch.autograd.grad(out, y0)
     assert torch.allclose(g, torch.exp(2 * a).reshape(1), rtol=1e-8)
 

@@ -15,8 +15,9 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
+from pyode.solver.adaptive import StepCarry
 from pyode.solver.config import SolverConfig
-from pyode.solver.dynamics import CountedDynamics
+from pyode.solver.dynamics import CountedDynamics, check_output
 from pyode.solver.norms import BlockRMSNorm
 from pyode.solver.stats import SolverStats
 
@@ -30,6 +31,7 @@ class AdjointProblem:
     params: tuple[Tensor, ...]
     stats: SolverStats
     seminorm: bool
+    components: list[tuple[int, int]]  # blocks of the flat state (one per tuple component)
 
 
 class AugmentedDynamics:
@@ -58,7 +60,12 @@ class AugmentedDynamics:
                 t_in.requires_grad_(True)
                 inputs = (*inputs, t_in)
             fz = self.func(t_in, z)
-            vjps = torch.autograd.grad(fz, inputs, neg_a, allow_unused=True)
+            check_output(fz, self.shape, self.dtype)
+            # A field with no graph (e.g. y' = cos t) depends on nothing: all its vjps are zero.
+            if fz.requires_grad:
+                vjps = torch.autograd.grad(fz, inputs, neg_a, allow_unused=True)
+            else:
+                vjps = (None,) * len(inputs)
         parts = [fz.detach().reshape(-1)]
         for v, x in zip(vjps, inputs):
             parts.append(torch.zeros(x.numel(), dtype=self.dtype, device=self.device)
@@ -70,9 +77,12 @@ class AdjointSolve(torch.autograd.Function):
     @staticmethod
     def forward(ctx, problem: AdjointProblem, y0: Tensor, t: Tensor, *params: Tensor) -> Tensor:  # type: ignore[override]
         dyn = CountedDynamics(problem.func, y0)
+        norm = BlockRMSNorm(problem.components)
         with torch.no_grad():
             f0 = dyn(problem.times[0], y0)
-            ys = torch.stack(problem.forward_config.run(dyn, y0, problem.times, f0, problem.stats))
+            ys = torch.stack(
+                problem.forward_config.run(dyn, y0, problem.times, f0, problem.stats, norm=norm)
+            )
         problem.stats.nfe_forward += dyn.nfe
         ctx.problem = problem
         ctx.t_dtype = t.dtype
@@ -90,7 +100,8 @@ class AdjointSolve(torch.autograd.Function):
         n = y_like.numel()
         n_params = sum(p.numel() for p in problem.params)
         dyn = AugmentedDynamics(problem, y_like, need_t)
-        blocks = [(0, n), (n, 2 * n)]
+        # The state and the adjoint are measured per component (tuple states), like the forward.
+        blocks = [*problem.components, *((a + n, b + n) for a, b in problem.components)]
         if not problem.seminorm:
             blocks += [(2 * n, 2 * n + n_params), (2 * n + n_params, 2 * n + n_params + need_t)]
         norm = BlockRMSNorm(blocks)
@@ -99,6 +110,8 @@ class AdjointSolve(torch.autograd.Function):
         adj = grads[-1].clone()
         tail = torch.zeros(n_params + need_t, dtype=y_like.dtype, device=y_like.device)
         t_grads = [] if need_t else None
+        # The last step size of one output interval starts the next: no new initial-step search.
+        carry = StepCarry()
         for i in range(len(times) - 1, 0, -1):
             aug = torch.cat([ys[i].reshape(-1), adj, tail])
             f_aug = dyn(times[i], aug)
@@ -108,8 +121,9 @@ class AdjointSolve(torch.autograd.Function):
                 t_grads.append(dldt)
                 aug[-1] -= dldt
             aug = problem.backward_config.run(
-                dyn, aug, [times[i], times[i - 1]], f_aug, problem.stats, norm=norm, backward=True
-            )[-1]
+                dyn, aug, [times[i], times[i - 1]], f_aug, problem.stats, norm=norm,
+                backward=True, carry=carry,
+            )[-1]  # fmt: skip
             adj = aug[n : 2 * n] + grads[i - 1]
             tail = aug[2 * n :]
         problem.stats.nfe_backward += dyn.nfe
