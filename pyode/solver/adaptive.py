@@ -73,8 +73,18 @@ def _breakpoints(options: AdaptiveOptions, t0: float, t_end: float, direction: f
     """(time, is_jump) strictly after t0 and strictly before t_end, in integration order."""
     pts = {t: False for t in options.step_t}
     pts.update({t: True for t in options.jump_t})
-    inside = [(t, j) for t, j in pts.items() if direction * (t - t0) > 0 and direction * (t_end - t) > 0]
+    inside = [(t, j) for t, j in pts.items()
+              if direction * (t - t0) > 0 and direction * (t_end - t) > 0]  # fmt: skip
     return sorted(inside, key=lambda p: direction * p[0])
+
+
+def _beside(t: float, direction: float, dtype: torch.dtype) -> float:
+    """The neighbour of t in the state's dtype (func sees t in that dtype) towards `direction`.
+
+    Computed on the CPU, so it costs no device synchronisation.
+    """
+    x = torch.tensor(t, dtype=dtype)
+    return float(torch.nextafter(x, torch.tensor(direction * math.inf, dtype=dtype)).item())
 
 
 def adaptive_steps(
@@ -137,7 +147,9 @@ def adaptive_steps(
         h_try = remaining if lands else h
         t_new = stop if lands else t + direction * h_try
         dt = direction * h_try
-        y_new, f_new, err, ks = rk_step(func, tableau, t, y, dt, f, t_new)
+        # A step ending on a jump sees f's value from before it, the next step f's from after.
+        t_stage_end = _beside(t_new, -direction, y0.dtype) if lands and jump else t_new
+        y_new, f_new, err, ks = rk_step(func, tableau, t, y, dt, f, t_stage_end)
         with torch.no_grad():
             ratio = to_float(norm(err, y, y_new, rtol, atol))
 
@@ -145,18 +157,18 @@ def adaptive_steps(
         accepted = finite and (ratio <= 1.0 or h_try <= options.min_step)
         _count(stats, backward, accepted=accepted)
         if accepted:
-            if f_new is None or (lands and jump):
-                f_new = func(t_new, y_new)  # after a jump, f is evaluated afresh
+            if f_new is None:
+                f_new = func(t_stage_end, y_new)
             yield Step(t, y, t_new, y_new, dt, ks, f_new)
+            if lands and jump:
+                f_new = func(_beside(t_new, direction, y0.dtype), y_new)
             t, y, f = t_new, y_new, f_new
             if lands:
                 stop_index += 1
                 if stop_index == len(stops):
                     return
-        if finite:
-            h = controller.next_step(h_try, ratio, accepted)
-        else:
-            h = h_try * options.dfactor  # non-finite trial: shrink hard
+        # A non-finite trial shrinks hard.
+        h = controller.next_step(h_try, ratio, accepted) if finite else h_try * options.dfactor
         if not finite and h_try <= options.min_step:
             raise ODESolverError(
                 f"non-finite state or derivative encountered after t={t:.6g} "

@@ -11,9 +11,9 @@ from torch import Tensor
 
 from pyode.solver.adaptive import MAX_NUM_STEPS, AdaptiveOptions, StepCarry, integrate_adaptive
 from pyode.solver.fixed_grid import integrate_fixed
+from pyode.solver.host_sync import to_floats
 from pyode.solver.initial_step import Norm
 from pyode.solver.norms import RMS_NORM
-from pyode.solver.host_sync import to_floats
 from pyode.solver.rk_step import Func
 from pyode.solver.stats import SolverStats
 from pyode.solver.tableaus import ADAPTIVE, FIXED_GRID, TABLEAUS, ButcherTableau
@@ -141,7 +141,8 @@ def _times(name: str, value: Any) -> tuple[float, ...]:
         try:
             values = [float(v) for v in value]
         except (TypeError, ValueError):
-            raise ValueError(f"option {name!r} must be a sequence of times, got {value!r}") from None
+            msg = f"option {name!r} must be a sequence of times, got {value!r}"
+            raise ValueError(msg) from None
     if not all(math.isfinite(v) for v in values):
         raise ValueError(f"option {name!r} must hold finite times, got {values}")
     return tuple(sorted(set(values)))

@@ -14,7 +14,7 @@ from pyode.solver.adjoint import AdjointProblem, AdjointSolve
 from pyode.solver.config import SolverConfig, make_config, options_for
 from pyode.solver.dynamics import CountedDynamics
 from pyode.solver.host_sync import to_floats
-from pyode.solver.norms import RMS_NORM, BlockRMSNorm
+from pyode.solver.norms import RMS_NORM
 from pyode.solver.stats import SolverStats
 from pyode.solver.tuple_state import TupleState
 

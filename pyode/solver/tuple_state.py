@@ -6,6 +6,7 @@ tuple. The error norm is the maximum of the components' RMS norms, as in torchdi
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -34,7 +35,7 @@ class TupleState:
         self.shapes = [y.shape for y in y0]
         sizes = [y.numel() for y in y0]
         offsets = [sum(sizes[:i]) for i in range(len(sizes) + 1)]
-        self.blocks = list(zip(offsets[:-1], offsets[1:]))
+        self.blocks = list(itertools.pairwise(offsets))
 
     def flatten(self, ys: Any, what: str = "func(t, y)") -> Tensor:
         if not isinstance(ys, tuple | list) or len(ys) != len(self.shapes):
@@ -51,7 +52,8 @@ class TupleState:
     def unflatten(self, flat: Tensor) -> tuple[Tensor, ...]:
         """Views of the components; leading dimensions (e.g. time) are kept."""
         lead = flat.shape[:-1]
-        return tuple(flat[..., a:b].view(*lead, *shape) for (a, b), shape in zip(self.blocks, self.shapes))
+        return tuple(flat[..., a:b].view(*lead, *shape)
+                     for (a, b), shape in zip(self.blocks, self.shapes))  # fmt: skip
 
     def func(self, func: Callable[..., Any]) -> Callable[[Tensor, Tensor], Tensor]:
         def flat_func(t: Tensor, y: Tensor) -> Tensor:
