@@ -52,7 +52,7 @@ class TupleState:
     def unflatten(self, flat: Tensor) -> tuple[Tensor, ...]:
         """Views of the components; leading dimensions (e.g. time) are kept."""
         lead = flat.shape[:-1]
-        return tuple(flat[..., a:b].view(*lead, *shape)
+        return tuple(flat[..., a:b].view((*lead, *shape))
                      for (a, b), shape in zip(self.blocks, self.shapes))  # fmt: skip
 
     def func(self, func: Callable[..., Any]) -> Callable[[Tensor, Tensor], Tensor]:
