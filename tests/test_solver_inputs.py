@@ -83,5 +83,5 @@ def test_max_step_bounds_every_step() -> None:
 
 
 def test_min_step_above_max_step_is_refused() -> None:
-    with pytest.raises(ValueError, match="'min_step'.*exceeds 'max_step'"):
+    with pytest.raises(ValueError, match=r"'min_step'.*exceeds 'max_step'"):
         odeint(lambda t, y: -y, torch.ones(1), T, options=dict(min_step=0.5, max_step=0.1))

@@ -24,7 +24,7 @@ class Coupled(nn.Module):
         self.lin = nn.Linear(2, 2).double()
 
     def forward(self, t, state):
-        z, logp = state
+        z, _ = state
         dz = torch.tanh(self.lin(z))
         return dz, -dz.sum(dim=1, keepdim=True) * t
 
@@ -82,7 +82,7 @@ G = 9.81
 
 class Falling(nn.Module):
     def forward(self, t, state):
-        height, velocity = state
+        _, velocity = state
         return velocity, torch.full_like(velocity, -G)
 
 
@@ -113,13 +113,14 @@ def test_event_time_gradient_in_t0_and_parameters_and_reverse_time() -> None:
     k = torch.tensor(0.7, dtype=F64, requires_grad=True)
     t0 = torch.tensor(0.25, dtype=F64, requires_grad=True)
     y0 = torch.ones(1, dtype=F64)
-    event_t, sol = odeint_event(lambda t, y: -k * y, y0, t0, event_fn=lambda t, y: y.sum() - 0.5,
+    event_t, _ = odeint_event(lambda t, y: -k * y, y0, t0, event_fn=lambda t, y: y.sum() - 0.5,
                                 adjoint_params=(k,), rtol=1e-10, atol=1e-10)  # fmt: skip
     assert abs(float(event_t) - (0.25 + math.log(2) / 0.7)) < 1e-8
     dk, dt0 = torch.autograd.grad(event_t, (k, t0))
     assert abs(float(dk) + math.log(2) / 0.7**2) < 1e-6 and abs(float(dt0) - 1.0) < 1e-6
     back_t, _ = odeint_event(lambda t, y: -k * y, y0, t0, event_fn=lambda t, y: y.sum() - 2.0,
-                             reverse_time=True, adjoint_params=(k,), rtol=1e-10, atol=1e-10)  # fmt: skip
+                             reverse_time=True, adjoint_params=(k,), rtol=1e-10,
+                             atol=1e-10)  # fmt: skip
     assert abs(float(back_t) - (0.25 - math.log(2) / 0.7)) < 1e-8
 
 
