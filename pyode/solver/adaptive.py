@@ -156,6 +156,18 @@ def adaptive_steps(
         finite = math.isfinite(ratio)
         accepted = finite and (ratio <= 1.0 or h_try <= options.min_step)
         _count(stats, backward, accepted=accepted)
+        if not finite and h_try <= options.min_step:
+            raise ODESolverError(
+                f"non-finite state or derivative encountered after t={t:.6g} "
+                f"at the smallest step dt={dt:.3g} (min_step={options.min_step:g})"
+            )
+        # A non-finite trial shrinks hard.
+        h_next = controller.next_step(h_try, ratio, accepted) if finite else h_try * options.dfactor
+        if accepted and lands:
+            h_next = max(h_next, h)  # a step shortened to land on a stop says little about h
+        h = min(max(h_next, options.min_step), options.max_step)
+        if carry is not None:
+            carry.h = h
         if accepted:
             if f_new is None:
                 f_new = func(t_stage_end, y_new)
@@ -167,16 +179,6 @@ def adaptive_steps(
                 stop_index += 1
                 if stop_index == len(stops):
                     return
-        # A non-finite trial shrinks hard.
-        h = controller.next_step(h_try, ratio, accepted) if finite else h_try * options.dfactor
-        if not finite and h_try <= options.min_step:
-            raise ODESolverError(
-                f"non-finite state or derivative encountered after t={t:.6g} "
-                f"at the smallest step dt={dt:.3g} (min_step={options.min_step:g})"
-            )
-        h = min(max(h, options.min_step), options.max_step)
-        if carry is not None:
-            carry.h = h
         if h < 4 * eps * max(abs(t), span if math.isfinite(span) else 0.0):
             if not finite:
                 raise ODESolverError(
