@@ -20,6 +20,7 @@ from pyode.solver.config import SolverConfig
 from pyode.solver.dynamics import CountedDynamics, check_output
 from pyode.solver.norms import BlockRMSNorm
 from pyode.solver.stats import SolverStats
+from pyode.solver.vjp import vjp
 
 
 @dataclass
@@ -45,15 +46,15 @@ class AugmentedDynamics:
         self.with_t = with_t
         self.dtype = like.dtype
         self.device = like.device
+        self.tail = sum(p.numel() for p in self.params) + int(with_t)
         self.nfe = 0
 
     def __call__(self, t: float, aug: Tensor) -> Tensor:
         self.nfe += 1
         n = self.n
-        z = aug[:n].view(self.shape)
-        neg_a = aug[n : 2 * n].view(self.shape).neg()
+        z_flat, neg_a, _ = aug.split((n, n, self.tail))
         with torch.enable_grad():
-            z = z.detach().requires_grad_(True)
+            z = z_flat.view(self.shape).detach().requires_grad_(True)
             t_in = torch.full((), t, dtype=self.dtype, device=self.device)
             inputs = (z, *self.params)
             if self.with_t:
@@ -63,10 +64,10 @@ class AugmentedDynamics:
             check_output(fz, self.shape, self.dtype)
             # A field with no graph (e.g. y' = cos t) depends on nothing: all its vjps are zero.
             if fz.requires_grad:
-                vjps = torch.autograd.grad(fz, inputs, neg_a, allow_unused=True)
+                vjps = vjp(fz, inputs, neg_a.view(self.shape).neg())
             else:
                 vjps = (None,) * len(inputs)
-        parts = [fz.detach().reshape(-1)]
+        parts = [fz.reshape(-1)]
         for v, x in zip(vjps, inputs):
             parts.append(torch.zeros(x.numel(), dtype=self.dtype, device=self.device)
                          if v is None else v.reshape(-1))  # fmt: skip
