@@ -9,7 +9,7 @@ The augmented state is one flat vector, so each RK stage update is a single fuse
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
@@ -33,6 +33,7 @@ class AdjointProblem:
     stats: SolverStats
     seminorm: bool
     components: list[tuple[int, int]]  # blocks of the flat state (one per tuple component)
+    carry: StepCarry = field(default_factory=StepCarry)  # the forward's last step size
 
 
 class AugmentedDynamics:
@@ -81,9 +82,10 @@ class AdjointSolve(torch.autograd.Function):
         norm = BlockRMSNorm(problem.components)
         with torch.no_grad():
             f0 = dyn(problem.times[0], y0)
-            ys = torch.stack(
-                problem.forward_config.run(dyn, y0, problem.times, f0, problem.stats, norm=norm)
+            ys = problem.forward_config.run(
+                dyn, y0, problem.times, f0, problem.stats, norm=norm, carry=problem.carry
             )
+            ys = torch.stack(ys)
         problem.stats.nfe_forward += dyn.nfe
         ctx.problem = problem
         ctx.t_dtype = t.dtype
@@ -112,7 +114,12 @@ class AdjointSolve(torch.autograd.Function):
         tail = torch.zeros(n_params + need_t, dtype=y_like.dtype, device=y_like.device)
         t_grads = [] if need_t else None
         # The last step size of one output interval starts the next: no new initial-step search.
-        carry = StepCarry()
+        # The forward's last step starts the backward when both use the same method and
+        # tolerances (its size fits the same dynamics); otherwise one initial-step search.
+        same = problem.forward_config.tableau == problem.backward_config.tableau and (
+            problem.forward_config.rtol, problem.forward_config.atol
+        ) == (problem.backward_config.rtol, problem.backward_config.atol)
+        carry = StepCarry(problem.carry.h if same else None)
         for i in range(len(times) - 1, 0, -1):
             aug = torch.cat([ys[i].reshape(-1), adj, tail])
             f_aug = dyn(times[i], aug)
