@@ -33,3 +33,9 @@ def test_bench_refuses_cuda_without_a_gpu(capsys) -> None:
     with pytest.raises(SystemExit):
         solver.main(["--device", "cuda", "--repeats", "1"])
     assert "no CUDA GPU" in capsys.readouterr().err
+
+
+def test_torchode_is_optional(monkeypatch) -> None:
+    spiral = next(c for c in solver.CASES if c.workload == "spiral")
+    monkeypatch.setattr(solver.importlib.util, "find_spec", lambda name: None)
+    assert set(solver.libraries(spiral)) == {"pyode", "torchdiffeq"}
