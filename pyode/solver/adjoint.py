@@ -53,7 +53,7 @@ class AugmentedDynamics:
     def __call__(self, t: float, aug: Tensor) -> Tensor:
         self.nfe += 1
         n = self.n
-        z_flat, neg_a, _ = aug.split((n, n, self.tail))
+        z_flat, neg_a, _ = aug.split_with_sizes((n, n, self.tail))
         with torch.enable_grad():
             z = z_flat.view(self.shape).detach().requires_grad_(True)
             t_in = torch.full((), t, dtype=self.dtype, device=self.device)
