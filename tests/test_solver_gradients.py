@@ -118,7 +118,7 @@ def test_plain_callable_gets_state_gradient() -> None:
     a = torch.tensor(-0.7, dtype=torch.float64)
     y0 = torch.tensor([1.5], dtype=torch.float64, requires_grad=True)
     t = torch.tensor([0.0, 2.0], dtype=torch.float64)
-    out = odeint(lambda t, y: a * y, y0, t, **TIGHT)[-1].sum()
+    out = odeint(lambda t, y: a * y, y0, t, adjoint_params=(), **TIGHT)[-1].sum()
     (g,) = torch.autograd.grad(out, y0)
     assert torch.allclose(g, torch.exp(2 * a).reshape(1), rtol=1e-8)
 
@@ -136,3 +136,20 @@ def test_adjoint_with_other_backward_method_and_tolerances() -> None:
         assert _rel(a, b) < 1e-6
     loose = _grads(func, y0, t, adjoint_rtol=1e-4, adjoint_atol=1e-4, **TIGHT)
     assert _rel(loose[0], reference[0]) < 1e-2
+
+
+@pytest.mark.parametrize("engine", [True, False])
+def test_vjp_matches_autograd_grad(monkeypatch, engine: bool) -> None:
+    from pyode.solver import vjp as vjp_module
+
+    if not engine:
+        monkeypatch.setattr(vjp_module, "_ENGINE", None)
+    func = MLP().double()
+    y = torch.randn(3, 2, dtype=torch.float64, requires_grad=True)
+    t = torch.tensor(0.3, dtype=torch.float64, requires_grad=True)
+    out = func(t, y)
+    cot = torch.randn_like(out)
+    inputs = (y, t, *func.parameters())
+    expected = torch.autograd.grad(out, inputs, cot, retain_graph=True)
+    for a, b in zip(vjp_module.vjp(out, inputs, cot), expected):
+        assert torch.equal(a, b)

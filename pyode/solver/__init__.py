@@ -3,6 +3,7 @@
 from pyode.solver.block import ODEBlock
 from pyode.solver.config import METHODS
 from pyode.solver.errors import ODESolverError
+from pyode.solver.events import odeint_event
 from pyode.solver.odeint import odeint
 from pyode.solver.stats import SolverStats
 from pyode.solver.tableaus import TABLEAUS, ButcherTableau
@@ -15,4 +16,5 @@ __all__ = [
     "ODESolverError",
     "SolverStats",
     "odeint",
+    "odeint_event",
 ]

@@ -1,8 +1,13 @@
-"""Adaptive embedded Runge-Kutta integration (dopri5, bosh3) with dense output at given times."""
+"""Adaptive embedded Runge-Kutta integration with dense output at given times.
+
+`adaptive_steps` yields accepted steps; `integrate_adaptive` turns them into outputs at the
+requested times, and the event search (events.py) into a root of the event function.
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -10,32 +15,83 @@ from torch import Tensor
 
 from pyode.solver.controller import StepSizeController
 from pyode.solver.errors import ODESolverError
+from pyode.solver.host_sync import to_float
 from pyode.solver.initial_step import Norm, initial_step
 from pyode.solver.interpolation import interpolate
 from pyode.solver.rk_step import Func, rk_step
 from pyode.solver.stats import SolverStats
 from pyode.solver.tableaus import ButcherTableau
 
+MAX_NUM_STEPS = 10_000
+
 
 @dataclass(frozen=True)
 class AdaptiveOptions:
+    """Step-size options; `min_step` / `max_step` bound every step as in torchdiffeq: a step at
+    `min_step` is accepted whatever its error. `jump_t`: times where f may jump (steps end
+    there and f is evaluated afresh); `step_t`: times where a step must end."""
+
     first_step: float | None = None
-    max_num_steps: int = 10_000
+    max_num_steps: int = MAX_NUM_STEPS
     min_step: float = 0.0
+    max_step: float = math.inf
     safety: float = 0.9
     ifactor: float = 10.0
     dfactor: float = 0.2
     beta: float = 0.0
+    jump_t: tuple[float, ...] = ()
+    step_t: tuple[float, ...] = ()
 
 
-def _finite(x: Tensor) -> bool:
-    return bool(torch.isfinite(x).all())
+@dataclass
+class StepCarry:
+    """The last proposed step size, carried from one solve to the next (the adjoint's intervals)."""
+
+    h: float | None = None
 
 
-def integrate_adaptive(
+@dataclass(frozen=True)
+class Step:
+    """One accepted step from (t, y) to (t_new, y_new) with its stages, for dense output."""
+
+    t: float
+    y: Tensor
+    t_new: float
+    y_new: Tensor
+    dt: float
+    ks: list[Tensor]
+    f_new: Tensor
+
+    def at(self, tableau: ButcherTableau, tau: float) -> Tensor:
+        if tau == self.t_new:
+            return self.y_new
+        return interpolate(tableau, (tau - self.t) / self.dt, self.dt, self.y, self.y_new,
+                           self.ks, self.f_new)  # fmt: skip
+
+
+def _breakpoints(options: AdaptiveOptions, t0: float, t_end: float, direction: float) -> list:
+    """(time, is_jump) strictly after t0 and strictly before t_end, in integration order."""
+    pts = {t: False for t in options.step_t}
+    pts.update({t: True for t in options.jump_t})
+    inside = [(t, j) for t, j in pts.items()
+              if direction * (t - t0) > 0 and direction * (t_end - t) > 0]  # fmt: skip
+    return sorted(inside, key=lambda p: direction * p[0])
+
+
+def _beside(t: float, direction: float, dtype: torch.dtype) -> float:
+    """The neighbour of t in the state's dtype (func sees t in that dtype) towards `direction`.
+
+    Computed on the CPU, so it costs no device synchronisation.
+    """
+    x = torch.tensor(t, dtype=dtype)
+    return float(torch.nextafter(x, torch.tensor(direction * math.inf, dtype=dtype)).item())
+
+
+def adaptive_steps(
     func: Func,
     y0: Tensor,
-    times: list[float],
+    t0: float,
+    t_end: float,
     tableau: ButcherTableau,
     f0: Tensor,
     stats: SolverStats,
@@ -45,17 +101,18 @@ def integrate_adaptive(
     options: AdaptiveOptions,
     *,
     backward: bool = False,
-) -> list[Tensor]:
-    """Return the states at `times` (monotone, either direction; times[0] gives y0).
+    carry: StepCarry | None = None,
+    direction: float | None = None,
+) -> Iterator[Step]:
+    """Yield accepted steps from t0 towards t_end (math.inf or -math.inf: until the caller stops).
 
-    Steps are clipped so the last one ends exactly at times[-1]; intermediate outputs come from
-    the dense output of the step that contains them. One host synchronisation per step (the
-    error ratio the controller needs).
+    The step that reaches t_end ends exactly there. One host synchronisation per tried step (the
+    error ratio the controller needs), plus two for the automatic first step.
     """
-    t0, t_end = times[0], times[-1]
-    direction = 1.0 if t_end > t0 else -1.0
+    if direction is None:
+        direction = 1.0 if t_end > t0 else -1.0
     span = abs(t_end - t0)
-    eps = torch.finfo(y0.dtype).eps
+    eps = torch.finfo(torch.float32 if y0.element_size() < 4 else y0.dtype).eps
     controller = StepSizeController(
         tableau.error_order or tableau.order,
         options.safety,
@@ -63,71 +120,104 @@ def integrate_adaptive(
         options.dfactor,
         options.beta,
     )
-    if options.first_step is not None:
+    if carry is not None and carry.h is not None:
+        h = carry.h
+    elif options.first_step is not None:
         h = abs(options.first_step)
     else:
         with torch.no_grad():  # step-size decisions are not differentiated
             h = initial_step(func, t0, y0, f0, direction, tableau.order, rtol, atol, norm)
-    h = min(h, span)
+    h = min(max(h, options.min_step), options.max_step)
+    stops = [(t, jump) for t, jump in _breakpoints(options, t0, t_end, direction)]
+    stops.append((t_end, False))
+    stop_index = 0
 
-    outputs = [y0]
-    nxt = 1
     t, y, f = t0, y0, f0
     n_tried = 0
-    while nxt < len(times):
+    while True:
         if n_tried >= options.max_num_steps:
             raise ODESolverError(
                 f"max_num_steps={options.max_num_steps} exceeded: reached t={t:.6g} "
                 f"of [{t0:.6g}, {t_end:.6g}] (last dt={direction * h:.3g})"
             )
         n_tried += 1
-        remaining = abs(t_end - t)
-        last = h >= remaining
-        h_try = remaining if last else h
-        t_new = t_end if last else t + direction * h_try
+        stop, jump = stops[stop_index]
+        remaining = abs(stop - t)
+        lands = h >= remaining
+        h_try = remaining if lands else h
+        t_new = stop if lands else t + direction * h_try
         dt = direction * h_try
-        y_new, f_new, err, ks = rk_step(func, tableau, t, y, dt, f, t_new)
+        # A step ending on a jump sees f's value from before it, the next step f's from after.
+        t_stage_end = _beside(t_new, -direction, y0.dtype) if lands and jump else t_new
+        y_new, f_new, err, ks = rk_step(func, tableau, t, y, dt, f, t_stage_end)
         with torch.no_grad():
-            ratio = norm(err, y, y_new, rtol, atol).item()
+            ratio = to_float(norm(err, y, y_new, rtol, atol))
 
-        if not math.isfinite(ratio):
-            # Non-finite trial: shrink hard; if the start is already bad, stop right here.
-            if not (_finite(y) and _finite(f)):
-                raise ODESolverError(f"non-finite state or derivative at t={t:.6g}")
-            _count(stats, backward, accepted=False)
-            h = h_try * options.dfactor
-            if h < max(options.min_step, 4 * eps * max(abs(t), span)):
+        finite = math.isfinite(ratio)
+        accepted = finite and (ratio <= 1.0 or h_try <= options.min_step)
+        _count(stats, backward, accepted=accepted)
+        if not finite and h_try <= options.min_step:
+            raise ODESolverError(
+                f"non-finite state or derivative encountered after t={t:.6g} "
+                f"at the smallest step dt={dt:.3g} (min_step={options.min_step:g})"
+            )
+        # A non-finite trial shrinks hard.
+        h_next = controller.next_step(h_try, ratio, accepted) if finite else h_try * options.dfactor
+        if accepted and lands:
+            h_next = max(h_next, h)  # a step shortened to land on a stop says little about h
+        h = min(max(h_next, options.min_step), options.max_step)
+        if carry is not None:
+            carry.h = h
+        if accepted:
+            if f_new is None:
+                f_new = func(t_stage_end, y_new)
+            yield Step(t, y, t_new, y_new, dt, ks, f_new)
+            if lands and jump:
+                f_new = func(_beside(t_new, direction, y0.dtype), y_new)
+            t, y, f = t_new, y_new, f_new
+            if lands:
+                stop_index += 1
+                if stop_index == len(stops):
+                    return
+        if h < 4 * eps * max(abs(t), span if math.isfinite(span) else 0.0):
+            if not finite:
                 raise ODESolverError(
                     f"non-finite state or derivative encountered after t={t:.6g} "
                     f"(step size shrank to dt={direction * h:.3g})"
                 )
-            continue
-
-        accepted = ratio <= 1.0
-        if accepted:
-            _count(stats, backward, accepted=True)
-            if f_new is None:
-                f_new = func(t_new, y_new)
-            while nxt < len(times) and (
-                (nxt == len(times) - 1 and last) or direction * (times[nxt] - t_new) <= 0
-            ):
-                tau = times[nxt]
-                if tau == t_new or (last and nxt == len(times) - 1):
-                    outputs.append(y_new)
-                else:
-                    outputs.append(interpolate(tableau, (tau - t) / dt, dt, y, y_new, ks, f_new))
-                nxt += 1
-            t, y, f = t_new, y_new, f_new
-            if nxt >= len(times):
-                break
-        else:
-            _count(stats, backward, accepted=False)
-        h = controller.next_step(h_try, ratio, accepted)
-        if h < max(options.min_step, 4 * eps * max(abs(t), span)):
             raise ODESolverError(
                 f"step size underflow at t={t:.6g}: dt={direction * h:.3g} "
                 f"(min_step={options.min_step:g}, error ratio {ratio:.3g})"
             )
+
+
+def integrate_adaptive(
+    func: Func,
+    y0: Tensor,
+    times: Sequence[float],
+    tableau: ButcherTableau,
+    f0: Tensor,
+    stats: SolverStats,
+    rtol: float,
+    atol: float,
+    norm: Norm,
+    options: AdaptiveOptions,
+    *,
+    backward: bool = False,
+    carry: StepCarry | None = None,
+) -> list[Tensor]:
+    """Return the states at `times` (monotone, either direction; times[0] gives y0).
+
+    Intermediate outputs come from the dense output of the step that contains them.
+    """
+    outputs = [y0]
+    nxt = 1
+    direction = 1.0 if times[-1] > times[0] else -1.0
+    for step in adaptive_steps(func, y0, times[0], times[-1], tableau, f0, stats, rtol, atol,
+                               norm, options, backward=backward, carry=carry):  # fmt: skip
+        while nxt < len(times) and direction * (times[nxt] - step.t_new) <= 0:
+            outputs.append(step.at(tableau, times[nxt]))
+            nxt += 1
     return outputs
 
 

@@ -9,16 +9,17 @@ from typing import Any
 
 from torch import Tensor
 
-from pyode.solver.adaptive import AdaptiveOptions, integrate_adaptive
+from pyode.solver.adaptive import MAX_NUM_STEPS, AdaptiveOptions, StepCarry, integrate_adaptive
 from pyode.solver.fixed_grid import integrate_fixed
+from pyode.solver.host_sync import to_floats
 from pyode.solver.initial_step import Norm
-from pyode.solver.norms import RMSNorm
+from pyode.solver.norms import RMS_NORM
 from pyode.solver.rk_step import Func
 from pyode.solver.stats import SolverStats
 from pyode.solver.tableaus import ADAPTIVE, FIXED_GRID, TABLEAUS, ButcherTableau
 
 METHODS: tuple[str, ...] = tuple(TABLEAUS)
-FIXED_OPTIONS = ("step_size", "n_steps")
+FIXED_OPTIONS = ("step_size", "n_steps", "max_num_steps")
 ADAPTIVE_OPTIONS = tuple(f.name for f in fields(AdaptiveOptions))
 
 
@@ -31,6 +32,7 @@ class SolverConfig:
     atol: float
     step_size: float | None = None
     n_steps: int | None = None
+    max_num_steps: int = MAX_NUM_STEPS
     adaptive: AdaptiveOptions | None = None
 
     def run(
@@ -43,15 +45,17 @@ class SolverConfig:
         *,
         norm: Norm | None = None,
         backward: bool = False,
+        carry: StepCarry | None = None,
     ) -> list[Tensor]:
+        """States at `times`; `carry` passes the last step size from one call to the next."""
         if self.adaptive is None:
             return integrate_fixed(
-                func, y0, times, self.tableau, f0, stats,
-                step_size=self.step_size, n_steps=self.n_steps, backward=backward,
+                func, y0, times, self.tableau, f0, stats, step_size=self.step_size,
+                n_steps=self.n_steps, max_num_steps=self.max_num_steps, backward=backward,
             )  # fmt: skip
         return integrate_adaptive(
             func, y0, times, self.tableau, f0, stats, self.rtol, self.atol,
-            norm or RMSNorm(), self.adaptive, backward=backward,
+            norm or RMS_NORM, self.adaptive, backward=backward, carry=carry,
         )  # fmt: skip
 
 
@@ -96,7 +100,9 @@ def make_config(
             atol,
             step_size=None if step_size is None else _positive("step_size", step_size),
             n_steps=None if n_steps is None else _positive("n_steps", n_steps, integer=True),
-        )
+            max_num_steps=_positive("max_num_steps", opts.get("max_num_steps", MAX_NUM_STEPS),
+                                    integer=True),
+        )  # fmt: skip
     assert method in ADAPTIVE
     parsed: dict[str, Any] = {}
     for key, value in opts.items():
@@ -104,6 +110,10 @@ def make_config(
             continue
         if key == "max_num_steps":
             parsed[key] = _positive(key, value, integer=True)
+        elif key in ("jump_t", "step_t"):
+            parsed[key] = _times(key, value)
+        elif key == "max_step" and value == math.inf:
+            parsed[key] = value
         else:
             parsed[key] = _positive(key, value, allow_zero=key in ("min_step", "beta"))
     if not 0 < parsed.get("safety", 0.9) <= 1:
@@ -112,9 +122,30 @@ def make_config(
         raise ValueError(f"option 'ifactor' must be >= 1, got {parsed['ifactor']}")
     if not 0 < parsed.get("dfactor", 0.2) < 1:
         raise ValueError(f"option 'dfactor' must be in (0, 1), got {parsed['dfactor']}")
+    if parsed.get("min_step", 0.0) > parsed.get("max_step", math.inf):
+        raise ValueError(
+            f"option 'min_step' ({parsed['min_step']}) exceeds 'max_step' ({parsed['max_step']})"
+        )
     if parsed.get("beta", 0.0) >= 0.2:
         raise ValueError(f"option 'beta' must be in [0, 0.2), got {parsed['beta']}")
     return SolverConfig(tableau, rtol, atol, adaptive=AdaptiveOptions(**parsed))
+
+
+def _times(name: str, value: Any) -> tuple[float, ...]:
+    """jump_t / step_t: a 1-D tensor or a sequence of finite numbers."""
+    if isinstance(value, Tensor):
+        if value.dim() > 1:
+            raise ValueError(f"option {name!r} must be 1-D, got shape {tuple(value.shape)}")
+        values = to_floats(value)
+    else:
+        try:
+            values = [float(v) for v in value]
+        except (TypeError, ValueError):
+            msg = f"option {name!r} must be a sequence of times, got {value!r}"
+            raise ValueError(msg) from None
+    if not all(math.isfinite(v) for v in values):
+        raise ValueError(f"option {name!r} must hold finite times, got {values}")
+    return tuple(sorted(set(values)))
 
 
 def options_for(method: str, options: Mapping[str, Any] | None) -> dict[str, Any]:

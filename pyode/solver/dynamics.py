@@ -1,4 +1,4 @@
-"""Wrap the user's func(t, y): python-float time in, NFE counted, output shape checked once."""
+"""Wrap the user's func(t, y): python-float time in, NFE counted, output shape checked."""
 
 from __future__ import annotations
 
@@ -23,7 +23,6 @@ class CountedDynamics:
         self.device = like.device
         self.shape = like.shape
         self.nfe = 0
-        self._checked = False
 
     def time(self, t: float) -> Tensor:
         return torch.full((), t, dtype=self.dtype, device=self.device)
@@ -31,18 +30,19 @@ class CountedDynamics:
     def __call__(self, t: float, y: Tensor) -> Tensor:
         self.nfe += 1
         out = self.func(self.time(t), y)
-        if not self._checked:
-            self._check(out)
+        check_output(out, self.shape, self.dtype)
         return out
 
-    def _check(self, out: object) -> None:
-        if not isinstance(out, Tensor):
-            raise ValueError(f"func(t, y) must return a tensor, got {type(out).__name__}")
-        if out.shape != self.shape:
-            raise ValueError(
-                f"func(t, y) returned shape {tuple(out.shape)} but y0 has shape "
-                f"{tuple(self.shape)}; dy/dt must have the shape of y"
-            )
-        if out.dtype != self.dtype:
-            raise ValueError(f"func(t, y) returned dtype {out.dtype} but y0 has dtype {self.dtype}")
-        self._checked = True
+
+def check_output(out: object, shape: torch.Size, dtype: torch.dtype) -> None:
+    """func's output must match the state on every call (checked each time: it is cheap and a
+    shape that changes later would otherwise surface as an obscure broadcast error)."""
+    if not isinstance(out, Tensor):
+        raise ValueError(f"func(t, y) must return a tensor, got {type(out).__name__}")
+    if out.shape != shape:
+        raise ValueError(
+            f"func(t, y) returned shape {tuple(out.shape)} but y0 has shape "
+            f"{tuple(shape)}; dy/dt must have the shape of y"
+        )
+    if out.dtype != dtype:
+        raise ValueError(f"func(t, y) returned dtype {out.dtype} but y0 has dtype {dtype}")

@@ -5,9 +5,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+import torch
 from torch import Tensor
 
 from pyode.solver.errors import ODESolverError
+from pyode.solver.host_sync import to_float, to_floats
 from pyode.solver.rk_step import Func
 
 Norm = Callable[[Tensor, Tensor, Tensor, float, float], Tensor]
@@ -24,15 +26,14 @@ def initial_step(
     atol: float,
     norm: Norm,
 ) -> float:
-    """Return a positive first step size; costs one function evaluation."""
-    d0 = norm(y0, y0, y0, rtol, atol).item()
-    d1 = norm(f0, y0, y0, rtol, atol).item()
+    """Return a positive first step size; costs one function evaluation, two host syncs."""
+    d0, d1 = to_floats(torch.stack([norm(y0, y0, y0, rtol, atol), norm(f0, y0, y0, rtol, atol)]))
     if not (math.isfinite(d0) and math.isfinite(d1)):
         raise ODESolverError(f"non-finite initial state or derivative at t={t0:.6g}")
     h0 = 1e-6 if d0 < 1e-5 or d1 < 1e-5 else 0.01 * d0 / d1
     y1 = y0.add(f0, alpha=direction * h0)
     f1 = func(t0 + direction * h0, y1)
-    d2 = norm(f1.sub(f0), y0, y0, rtol, atol).item() / h0
+    d2 = to_float(norm(f1.sub(f0), y0, y0, rtol, atol)) / h0
     if not math.isfinite(d2):
         raise ODESolverError(f"non-finite derivative near t={t0:.6g}")
     dmax = max(d1, d2)

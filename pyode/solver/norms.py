@@ -12,6 +12,8 @@ from torch import Tensor
 
 
 def _scaled_square(err: Tensor, y0: Tensor, y1: Tensor, rtol: float, atol: float) -> Tensor:
+    if err.element_size() < 4:  # float16/bfloat16 states: error control in float32
+        err, y0, y1 = err.float(), y0.float(), y1.float()
     scale = torch.maximum(y0.abs(), y1.abs()).mul_(rtol).add_(atol)
     return err.div(scale).square_()
 
@@ -39,3 +41,6 @@ class BlockRMSNorm:
             a, b = self.blocks[0]
             return sq[a:b].mean().sqrt()
         return torch.stack([sq[a:b].mean() for a, b in self.blocks]).max().sqrt()
+
+
+RMS_NORM = RMSNorm()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -12,7 +13,12 @@ from torch import Tensor, nn
 from pyode.solver.adjoint import AdjointProblem, AdjointSolve
 from pyode.solver.config import SolverConfig, make_config, options_for
 from pyode.solver.dynamics import CountedDynamics
+from pyode.solver.host_sync import to_floats
+from pyode.solver.norms import RMS_NORM
 from pyode.solver.stats import SolverStats
+from pyode.solver.tuple_state import TupleState
+
+State = Tensor | tuple[Tensor, ...]
 
 ADJOINT_KWARGS = (
     "adjoint_rtol",
@@ -26,33 +32,38 @@ ADJOINT_KWARGS = (
 
 
 def check_times(t: Tensor) -> list[float]:
-    """Validate t (1-D, >= 2 points, strictly monotone) and return it as python floats."""
+    """Validate t (1-D, >= 1 point, strictly monotone) and return it as python floats."""
     if not isinstance(t, Tensor):
         raise ValueError(f"t must be a 1-D torch tensor, got {type(t).__name__}")
     if t.dim() != 1:
         raise ValueError(f"t must be 1-D, got shape {tuple(t.shape)}")
-    if t.numel() < 2:
-        raise ValueError(f"t must have at least 2 points, got {t.numel()}")
+    if t.numel() < 1:
+        raise ValueError("t is empty; give at least one time")
     if not t.is_floating_point():
         raise ValueError(f"t must be a floating point tensor, got dtype {t.dtype}")
-    times = [float(x) for x in t.detach().cpu().tolist()]
+    if t.device.type == "meta":
+        raise ValueError("t is on the 'meta' device, which holds no values; give real times")
+    times = to_floats(t.to(torch.float64))
     steps = [b - a for a, b in itertools.pairwise(times)]
-    if not all(map(_finite, times)):
+    if not all(map(math.isfinite, times)):
         raise ValueError(f"t must be finite, got {times}")
     if not (all(d > 0 for d in steps) or all(d < 0 for d in steps)):
         raise ValueError(f"t must be strictly increasing or strictly decreasing, got {times}")
     return times
 
 
-def _finite(x: float) -> bool:
-    return x == x and abs(x) != float("inf")
-
-
 def check_state(y0: Tensor) -> None:
     if not isinstance(y0, Tensor):
-        raise ValueError(f"y0 must be a torch tensor, got {type(y0).__name__}")
+        raise ValueError(
+            f"y0 must be a torch tensor or a tuple of tensors, got {type(y0).__name__}"
+        )
     if not y0.is_floating_point():
         raise ValueError(f"y0 must be a floating point tensor, got dtype {y0.dtype}")
+    if y0.device.type == "meta":
+        raise ValueError(
+            "y0 is on the 'meta' device, which holds shapes but no values, so there is "
+            "nothing to integrate; create y0 on 'cpu' or 'cuda'"
+        )
 
 
 def adjoint_setup(
@@ -87,8 +98,8 @@ def adjoint_setup(
 
 
 def odeint(
-    func: Callable[[Tensor, Tensor], Tensor],
-    y0: Tensor,
+    func: Callable[[Tensor, Any], Any],
+    y0: State,
     t: Tensor,
     *,
     method: str = "dopri5",
@@ -97,30 +108,68 @@ def odeint(
     adjoint: bool = True,
     options: Mapping[str, Any] | None = None,
     **kw: Any,
-) -> Tensor:
+) -> State:
     """Solve dy/dt = func(t, y), y(t[0]) = y0; return y at every t, shape (len(t), *y0.shape).
 
-    Methods: fixed grid `euler`, `midpoint`, `rk4` (options `step_size`: largest step, or
-    `n_steps`: steps per output interval; default one step per interval) and adaptive `dopri5`,
-    `bosh3` (options `first_step`, `max_num_steps`, `min_step`, `safety`, `ifactor`, `dfactor`,
-    `beta`). With `adjoint=True` gradients come from the adjoint method (constant memory); with
-    `adjoint=False` by backpropagating through the solver. Keyword arguments: `adjoint_rtol`,
-    `adjoint_atol`, `adjoint_method`, `adjoint_options`, `adjoint_norm` (None or "seminorm"),
-    `adjoint_params` (tensors to differentiate; default: func's parameters) and `stats` (a
-    SolverStats filled in by this call).
+    y0 is a tensor or a tuple of tensors (each its own shape; func then takes and returns such a
+    tuple and the result is a tuple). t holds the output times (float64 keeps its precision:
+    times travel as python floats; func receives t in the state's dtype).
+    Methods: fixed grid `euler`, `midpoint`, `heun3`, `rk4` (options `step_size`: largest step,
+    or `n_steps`: steps per output interval, default one; `max_num_steps`) and adaptive
+    `dopri5`, `tsit5`, `dopri8`, `bosh3`, `fehlberg2`, `adaptive_heun` (options `first_step`,
+    `max_num_steps`, `min_step`, `max_step`, `safety`, `ifactor`, `dfactor`, `beta`, `jump_t`,
+    `step_t`). With `adjoint=True` gradients come from the adjoint method (constant memory);
+    with `adjoint=False` by backpropagating through the solver. Keyword arguments:
+    `adjoint_rtol`, `adjoint_atol`, `adjoint_method`, `adjoint_options`, `adjoint_norm` (None or
+    "seminorm"), `adjoint_params` (tensors to differentiate; default: the parameters of func,
+    which must then be an nn.Module) and `stats` (a SolverStats filled in by this call).
     """
     forward, backward, seminorm = adjoint_setup(method, rtol, atol, options, kw)
-    check_state(y0)
+    flat = FlatProblem(func, y0)
     times = check_times(t)
     stats: SolverStats = kw.get("stats") or SolverStats()
+    if len(times) == 1:
+        return flat.unflatten(flat.y0[None])
     if adjoint:
-        params = _adjoint_params(func, kw.get("adjoint_params"))
-        problem = AdjointProblem(func, times, forward, backward, params, stats, seminorm)
-        return AdjointSolve.apply(problem, y0, t, *params)
-    return _direct(func, y0, t, times, forward, stats)
+        params = adjoint_params(func, kw.get("adjoint_params"), y0, t)
+        problem = AdjointProblem(
+            flat.func, times, forward, backward, params, stats, seminorm, flat.blocks
+        )
+        return flat.unflatten(AdjointSolve.apply(problem, flat.y0, t, *params))
+    return flat.unflatten(_direct(flat.func, flat.y0, t, times, forward, stats, flat.norm))
 
 
-def _adjoint_params(func: Any, explicit: Any) -> tuple[Tensor, ...]:
+class FlatProblem:
+    """func and y0 as the solvers see them: one tensor state (tuple states flattened)."""
+
+    def __init__(self, func: Callable[[Tensor, Any], Any], y0: State) -> None:
+        self.tuple_state: TupleState | None = None
+        if isinstance(y0, tuple | list):
+            self.tuple_state = TupleState(tuple(y0))
+            for y in y0:
+                check_state(y)
+            self.y0 = self.tuple_state.flatten(y0, what="y0")
+            self.func = self.tuple_state.func(func)
+            self.blocks = self.tuple_state.blocks
+            self.norm: Any = self.tuple_state.norm()
+        else:
+            check_state(y0)
+            self.y0 = y0
+            self.func = func
+            self.blocks = [(0, y0.numel())]
+            self.norm = RMS_NORM
+
+    def unflatten(self, ys: Tensor) -> State:
+        return ys if self.tuple_state is None else self.tuple_state.unflatten(ys)
+
+
+def adjoint_params(func: Any, explicit: Any, y0: State, t: Tensor) -> tuple[Tensor, ...]:
+    """The tensors the adjoint differentiates: adjoint_params, else func's parameters.
+
+    A plain callable (a Python function or an R function via reticulate) has no parameters
+    pyode can see; rather than leave their gradients silently missing, say so whenever a
+    gradient is being recorded.
+    """
     if explicit is not None:
         params = tuple(explicit)
         if not all(isinstance(p, Tensor) for p in params):
@@ -128,6 +177,16 @@ def _adjoint_params(func: Any, explicit: Any) -> tuple[Tensor, ...]:
         return params
     if isinstance(func, nn.Module):
         return tuple(p for p in func.parameters() if p.requires_grad)
+    states = tuple(y0) if isinstance(y0, tuple | list) else (y0,)
+    wants_grad = any(isinstance(y, Tensor) and y.requires_grad for y in (*states, t))
+    if torch.is_grad_enabled() and wants_grad:
+        raise ValueError(
+            f"func is a plain callable ({type(func).__name__}), not a torch.nn.Module, so the "
+            "adjoint method cannot see the tensors it uses and their gradients would be "
+            "missing. Pass adjoint_params=(tensors func depends on, ...), or adjoint_params=() "
+            "if it depends on none (as for an R function or a fixed formula); or make func an "
+            "nn.Module; or use adjoint=False to backpropagate through the solver."
+        )
     return ()
 
 
@@ -138,6 +197,7 @@ def _direct(
     times: list[float],
     config: SolverConfig,
     stats: SolverStats,
+    norm: Any = RMS_NORM,
 ) -> Tensor:
     """Backpropagate through the solver's own operations (RK-Net)."""
     dyn = CountedDynamics(func, y0)
@@ -147,10 +207,10 @@ def _direct(
         # Moving t_0 by dt moves the trajectory like moving y0 by -f(t_0, y0) dt: a zero-valued
         # correction whose derivative routes dL/dt_0 through the solver's graph.
         shifted = y0 - (t[0] - t[0].detach()) * f0.detach()
-        ys = config.run(dyn, shifted, times, dyn(times[0], shifted), stats)
+        ys = config.run(dyn, shifted, times, dyn(times[0], shifted), stats, norm=norm)
         ys[0] = y0
     else:
-        ys = config.run(dyn, y0, times, f0, stats)
+        ys = config.run(dyn, y0, times, f0, stats, norm=norm)
     if time_grad:
         # y(t_i) moves with t_i at speed f(t_i, y_i) (f re-evaluated: the solver may not have it).
         ys = [ys[0]] + [

@@ -1,0 +1,1 @@
+"""Drop-in interfaces of other ODE libraries, backed by pyode's solvers."""

@@ -1,0 +1,164 @@
+"""torchdiffeq's interface on pyode: change the import to `from pyode.compat import torchdiffeq`.
+
+Signatures and defaults are torchdiffeq's (rtol 1e-7, atol 1e-9, dopri5, no step limit,
+adjoint options inherited from `options`). A torchdiffeq feature pyode lacks raises
+NotImplementedError naming it; none is silently ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from pyode.solver.config import ADAPTIVE_OPTIONS, FIXED_OPTIONS
+from pyode.solver.events import odeint_event as _pyode_event
+from pyode.solver.odeint import odeint as _pyode_odeint
+from pyode.solver.tableaus import ADAPTIVE, TABLEAUS
+
+METHODS: tuple[str, ...] = tuple(TABLEAUS)
+NO_STEP_LIMIT = 2**31 - 1  # torchdiffeq's default max_num_steps
+
+# torchdiffeq methods and options pyode does not have, with what to use instead.
+_MISSING_METHODS = {
+    "heun2": "use 'midpoint' or 'adaptive_heun'",
+    "explicit_adams": "use 'rk4' or an adaptive method",
+    "implicit_adams": "use 'rk4' or an adaptive method",
+    "fixed_adams": "use 'rk4' or an adaptive method",
+    "scipy_solver": "use an adaptive method",
+}
+_MISSING_OPTIONS = {
+    "grid_constructor": "pass 'step_size' instead",
+    "interp": "pyode's fixed grids land on every output time, so no interpolation is needed",
+    "perturb": "not supported",
+}
+
+
+def _options(method: str, options: Mapping[str, Any] | None, *, adjoint: bool) -> tuple:
+    """torchdiffeq options -> (pyode options, adjoint norm or None)."""
+    opts = dict(options or {})
+    for key, why in _MISSING_OPTIONS.items():
+        if key in opts and not (key == "perturb" and opts[key] is False):
+            raise NotImplementedError(f"torchdiffeq option {key!r} is not in pyode: {why}")
+        opts.pop(key, None)
+    norm = opts.pop("norm", None)
+    if norm is not None and not (adjoint and norm == "seminorm"):
+        raise NotImplementedError(
+            f"torchdiffeq option 'norm'={norm!r}: pyode's norms are fixed (the max of the "
+            "components' RMS norms; 'seminorm' only in adjoint_options)"
+        )
+    dtype = opts.pop("dtype", torch.float64)
+    if dtype != torch.float64:
+        raise NotImplementedError(
+            f"torchdiffeq option 'dtype'={dtype}: pyode keeps time in float64"
+        )
+    if method in ADAPTIVE:
+        opts.setdefault("max_num_steps", NO_STEP_LIMIT)
+    valid = ADAPTIVE_OPTIONS if method in ADAPTIVE else FIXED_OPTIONS
+    unknown = sorted(set(opts) - set(valid))
+    if unknown:
+        raise NotImplementedError(
+            f"torchdiffeq option(s) {', '.join(map(repr, unknown))} for {method!r} are not in "
+            f"pyode; it accepts {', '.join(valid)}"
+        )
+    return opts, norm
+
+
+def _method(method: str | None) -> str:
+    method = "dopri5" if method is None else method
+    if method in _MISSING_METHODS:
+        raise NotImplementedError(f"torchdiffeq method {method!r} is not in pyode: "
+                                  f"{_MISSING_METHODS[method]}")  # fmt: skip
+    return method
+
+
+def odeint(
+    func: Callable[..., Any],
+    y0: Any,
+    t: Tensor,
+    *,
+    rtol: float = 1e-7,
+    atol: float = 1e-9,
+    method: str | None = None,
+    options: Mapping[str, Any] | None = None,
+    event_fn: Callable[..., Tensor] | None = None,
+) -> Any:
+    """torchdiffeq.odeint: backpropagates through the solver."""
+    method = _method(method)
+    opts, _ = _options(method, options, adjoint=False)
+    kw: dict[str, Any] = dict(rtol=rtol, atol=atol, method=method, options=opts, adjoint=False)
+    if event_fn is not None:
+        return _event_from_odeint(func, y0, t, event_fn, kw)
+    return _pyode_odeint(func, y0, t, **kw)
+
+
+def odeint_adjoint(
+    func: Callable[..., Any],
+    y0: Any,
+    t: Tensor,
+    *,
+    rtol: float = 1e-7,
+    atol: float = 1e-9,
+    method: str | None = None,
+    options: Mapping[str, Any] | None = None,
+    event_fn: Callable[..., Tensor] | None = None,
+    adjoint_rtol: float | None = None,
+    adjoint_atol: float | None = None,
+    adjoint_method: str | None = None,
+    adjoint_options: Mapping[str, Any] | None = None,
+    adjoint_params: Iterable[Tensor] | None = None,
+) -> Any:
+    """torchdiffeq.odeint_adjoint: gradients by the adjoint method."""
+    if adjoint_params is None and not isinstance(func, torch.nn.Module):
+        raise ValueError(
+            "func must be an instance of nn.Module to specify the adjoint parameters; "
+            "alternatively pass them via `adjoint_params` (adjoint_params=() if there are none)"
+        )
+    method = _method(method)
+    adjoint_method = _method(adjoint_method or method)
+    if adjoint_method != method and options is not None and adjoint_options is None:
+        raise ValueError("if adjoint_method != method and options are given, adjoint_options "
+                         "must be given as well")  # fmt: skip
+    opts, _ = _options(method, options, adjoint=False)
+    if adjoint_options is None:
+        inherited = {k: v for k, v in (options or {}).items() if k != "norm"}
+        adj_opts, adj_norm = _options(adjoint_method, inherited, adjoint=True)
+    else:
+        adj_opts, adj_norm = _options(adjoint_method, adjoint_options, adjoint=True)
+    kw: dict[str, Any] = dict(
+        rtol=rtol, atol=atol, method=method, options=opts, adjoint=True,
+        adjoint_rtol=adjoint_rtol, adjoint_atol=adjoint_atol, adjoint_method=adjoint_method,
+        adjoint_options=adj_opts, adjoint_norm=adj_norm,
+        adjoint_params=None if adjoint_params is None else tuple(adjoint_params),
+    )  # fmt: skip
+    if event_fn is not None:
+        return _event_from_odeint(func, y0, t, event_fn, kw)
+    return _pyode_odeint(func, y0, t, **kw)
+
+
+def odeint_event(
+    func: Callable[..., Any],
+    y0: Any,
+    t0: Tensor,
+    *,
+    event_fn: Callable[..., Tensor],
+    reverse_time: bool = False,
+    odeint_interface: Callable[..., Any] = odeint,
+    **kwargs: Any,
+) -> tuple[Tensor, Any]:
+    """torchdiffeq.odeint_event: (event_t, solution at [t0, event_t])."""
+    if odeint_interface not in (odeint, odeint_adjoint):
+        raise NotImplementedError("odeint_event's odeint_interface must be this module's "
+                                  "odeint or odeint_adjoint")  # fmt: skip
+    t = torch.cat([t0.reshape(-1), t0.reshape(-1).detach() + (-1.0 if reverse_time else 1.0)])
+    return odeint_interface(func, y0, t, event_fn=event_fn, **kwargs)
+
+
+def _event_from_odeint(
+    func: Callable[..., Any], y0: Any, t: Tensor, event_fn: Callable[..., Tensor], kw: dict
+) -> tuple[Tensor, Any]:
+    """torchdiffeq's odeint(event_fn=...): from t[0] in the direction of t until the event."""
+    reverse = t.numel() > 1 and bool(t[1] < t[0])
+    return _pyode_event(func, y0, t[0], event_fn=event_fn, reverse_time=reverse, **kw)
