@@ -29,8 +29,10 @@ solve_ode <- function(torch, pyode) {
   times <- c(0, 0.5, 1, 2, 4)
   t <- torch$tensor(times, dtype = torch$float64)
   y0 <- torch$tensor(list(2), dtype = torch$float64, requires_grad = TRUE)
+  # An R function has no parameters torch can see: say so (adjoint_params = list()), and the
+  # adjoint differentiates with respect to y0 and t alone.
   solution <- pyode$odeint(field, y0, t, method = "dopri5", rtol = 1e-8, atol = 1e-8,
-                           adjoint = TRUE)
+                           adjoint = TRUE, adjoint_params = list())
   py_get_item(solution, -1L)$sum()$backward()
   table <- data.frame(
     t = times,
