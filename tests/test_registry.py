@@ -65,7 +65,7 @@ def test_schema_copies_no_registry_list(repo_root: Path) -> None:
 def test_every_profile_resolves(repo_root: Path, profile: str) -> None:
     config = yaml.safe_load((repo_root / profile).read_text())
     settings = resolve_workflow(pipeline_config(config, "train.json"))
-    assert len(settings["runs"]) == 7
+    assert len(settings["runs"]) == 8
     assert set(settings["experiments"]) == set(registry.experiment_names())
     for (dataset, _), run in settings["runs"].items():
         assert run["dataset"] == dataset and run["data"] == config["data"][dataset] | (

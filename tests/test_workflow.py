@@ -108,12 +108,12 @@ PROFILES = ["config/config.yaml", "config/paper.yaml", ".test/config.yaml"]
 
 
 @pytest.mark.parametrize("configfile", PROFILES)
-def test_every_profile_plans_seven_training_runs(repo_root, subprocess_env, tmp_path, configfile):
+def test_every_profile_plans_eight_training_runs(repo_root, subprocess_env, tmp_path, configfile):
     result = snakemake(repo_root, subprocess_env, "-n", "--configfile", configfile,
                        "--config", f"results={tmp_path}")
     assert result.returncode == 0, result.stdout
     counts = job_counts(result.stdout)
-    assert counts["train"] == 7
+    assert counts["train"] == 8
     assert counts["training_figure"] == 5
     assert counts["paper"] == 1
     assert counts["provenance"] == 1
@@ -204,12 +204,12 @@ def test_gpu_profile_trains_table_one_on_full_mnist_without_r(repo_root, subproc
                        "--config", f"results={tmp_path}", "--until", "train")
     assert result.returncode == 0, result.stdout
     counts = job_counts(result.stdout)
-    assert counts["train"] == 4
+    assert counts["train"] == 5
     assert set(counts) <= {"mnist_data", "run_config", "train", "total"}, counts
 
     config = yaml.safe_load((repo_root / "config/gpu.yaml").read_text())
     runs = resolve_workflow(pipeline_config(config, "train.json"))["runs"]
-    assert set(runs) == {("mnist", m) for m in ("mlp", "resnet", "odenet", "rknet")}
+    assert set(runs) == {("mnist", m) for m in ("mlp", "resnet", "odenet", "rknet", "noblock")}
     odenet = runs["mnist", "odenet"]
     assert odenet["device"] == "cuda"
     assert odenet["data"] == {"source": "idx", "path": "resources/mnist", "n_train": None,
