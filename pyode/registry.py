@@ -29,7 +29,8 @@ class Model:
     # True for models with an ODE block: their builder takes the run's `solver` settings.
     continuous_depth: bool
     datasets: tuple[str, ...]  # each needs a builder named `name` in pyode/models/<dataset>.py
-    paper_params: float  # parameter count in Chen et al. (2018), Table 1
+    # Parameter count in Chen et al. (2018), Table 1; None for models the paper does not list.
+    paper_params: float | None = None
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,8 @@ class Experiment:
     needs_run: tuple[str, str] | None = None
     # The experiment setting that says how many processes it runs side by side (its threads).
     parallel_setting: str | None = None
+    # Whether Rscripts/plot_experiment.R draws its figure (the workflow then asks for it).
+    figure: bool = True
 
 
 DATASETS: tuple[Dataset, ...] = (Dataset("mnist", "MNIST"), Dataset("iceberg", "Iceberg"))
@@ -53,6 +56,8 @@ MODELS: tuple[Model, ...] = (
     Model("resnet", "ResNet", False, ("mnist", "iceberg"), 0.60e6),
     Model("rknet", "RK-Net", True, ("mnist",), 0.22e6),
     Model("odenet", "ODE-Net", True, ("mnist", "iceberg"), 0.22e6),
+    # Ablation: odenet's stem and head with nothing between, to show what the ODE block adds.
+    Model("noblock", "No block (stem + head)", False, ("mnist",)),
 )
 
 EXPERIMENTS: tuple[Experiment, ...] = (
@@ -66,6 +71,9 @@ EXPERIMENTS: tuple[Experiment, ...] = (
                parallel_setting="jobs"),
     Experiment("euler", ("exponential.csv", "convergence.csv", "relaxation.csv",
                          "residual_check.csv"), mem_mb=1000, runtime=10),
+    Experiment("cnf", ("training.csv", "densities.csv", "samples.csv", "models.csv",
+                       "test_points.csv"), mem_mb=2000, runtime=60, figure=False),
+    Experiment("training_nfe", ("iterations.csv",), mem_mb=2000, runtime=60, figure=False),
 )
 
 # Figures of the training runs; each is a function `figure_<name>` in Rscripts/figures.R.
@@ -107,6 +115,11 @@ def model_names(dataset: str | None = None) -> tuple[str, ...]:
 
 def experiment_names() -> tuple[str, ...]:
     return tuple(e.name for e in EXPERIMENTS)
+
+
+def figure_experiment_names() -> tuple[str, ...]:
+    """The experiments whose figure Rscripts/plot_experiment.R draws."""
+    return tuple(e.name for e in EXPERIMENTS if e.figure)
 
 
 def dataset(name: str) -> Dataset:

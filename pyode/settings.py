@@ -134,8 +134,35 @@ def configured_runs(config: Mapping[str, Any]) -> list[tuple[str, str]]:
     return pairs
 
 
+# ---- training seeds ------------------------------------------------------------------------------
+def training_seeds(config: Mapping[str, Any]) -> list[int]:
+    """The profile's `seeds` (each run is trained once per seed), or its one top-level `seed`.
+
+    The top-level `seed` keeps seeding the data and the experiments.
+    """
+    seeds = config.get("seeds")
+    if seeds is None:
+        return [config.get("seed", 0)]
+    if not isinstance(seeds, list) or not seeds:
+        raise ConfigError(f"config key 'seeds': expected a non-empty list, got {seeds!r}")
+    for index, seed in enumerate(seeds):
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ConfigError(f"config key 'seeds.{index}': expected an integer >= 0, "
+                              f"got {seed!r}")
+    if len(set(seeds)) != len(seeds):
+        raise ConfigError(f"config key 'seeds': the seeds must differ, got {seeds}")
+    return list(seeds)
+
+
+def run_path(dataset: str, model: str, seed: int | str | None = None) -> str:
+    """A run's place below train/ and config/runs/: DATASET/MODEL, or DATASET/MODEL/seed-N when
+    the profile trains several seeds (`seed` given)."""
+    return f"{dataset}/{model}" if seed is None else f"{dataset}/{model}/seed-{seed}"
+
+
 def resolve_workflow(config: Mapping[str, Any]) -> dict[str, dict[Any, dict[str, Any]]]:
-    """Every job's validated settings: {'runs': {(dataset, model): …}, 'experiments': {name: …}}.
+    """Every job's validated settings: {'runs': {(dataset, model, seed): …},
+    'experiments': {name: …}}, one run per training seed (`training_seeds`).
 
     `config` is a `pipeline_config`; the first problem is a ConfigError naming the key.
     """
@@ -143,7 +170,9 @@ def resolve_workflow(config: Mapping[str, Any]) -> dict[str, dict[Any, dict[str,
     from pyode.train.config import resolve_config
 
     check_renamed(config)
-    runs = {(d, m): resolve_config(config, d, m) for d, m in configured_runs(config)}
+    seeds = training_seeds(config)
+    runs = {(d, m, seed): resolve_config(config, d, m, {"seed": seed})
+            for d, m in configured_runs(config) for seed in seeds}
     experiments = config.get("experiments") or {}
     for name in experiments:
         if name not in registry.experiment_names():
@@ -158,8 +187,9 @@ def resolve_workflow(config: Mapping[str, Any]) -> dict[str, dict[Any, dict[str,
 
 
 # ---- per-job settings files ----------------------------------------------------------------------
-def run_settings_path(results: str, dataset: str, model: str) -> str:
-    return f"{results}/config/runs/{dataset}/{model}.yaml"
+def run_settings_path(results: str, dataset: str, model: str,
+                      seed: int | str | None = None) -> str:
+    return f"{results}/config/runs/{run_path(dataset, model, seed)}.yaml"
 
 
 def experiment_settings_path(results: str, name: str) -> str:

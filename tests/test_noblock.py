@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from pyode.models import count_parameters, ode_blocks
+from pyode import registry
+from pyode.models import PAPER_PARAMS, build_model, count_parameters, ode_blocks
 from pyode.models.mnist import noblock, odenet
 
 
@@ -28,3 +29,13 @@ def test_same_modules_as_odenet_stem_and_head() -> None:
     ablation = noblock(width=8)
     assert len(ablation) == 2
     assert str(ablation[0]) == str(ode[0]) and str(ablation[1]) == str(ode[2])
+
+
+def test_registered_for_mnist_without_a_paper_count() -> None:
+    entry = registry.model("noblock")
+    assert entry.datasets == ("mnist",) and not entry.continuous_depth
+    assert entry.paper_params is None and "noblock" not in PAPER_PARAMS
+    assert "noblock" not in registry.model_names("iceberg")
+    # no solver settings reach it: build_model passes them to continuous-depth models only
+    net = build_model("mnist", "noblock", solver={"method": "rk4", "n_steps": 1})
+    assert count_parameters(net) == count_parameters(noblock())

@@ -4,6 +4,7 @@ and the R readers agree with it."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -13,7 +14,13 @@ import yaml
 
 from pyode import registry
 from pyode.models import build_model, ode_blocks
-from pyode.settings import ConfigError, pipeline_config, resolve_workflow
+from pyode.settings import (
+    ConfigError,
+    pipeline_config,
+    resolve_workflow,
+    run_path,
+    training_seeds,
+)
 from pyode.solver import TABLEAUS
 
 SOLVER = {"method": "rk4", "n_steps": 1, "rtol": 1e-3, "atol": 1e-3, "adjoint": True}
@@ -65,11 +72,31 @@ def test_schema_copies_no_registry_list(repo_root: Path) -> None:
 def test_every_profile_resolves(repo_root: Path, profile: str) -> None:
     config = yaml.safe_load((repo_root / profile).read_text())
     settings = resolve_workflow(pipeline_config(config, "train.json"))
-    assert len(settings["runs"]) == 7
+    seeds = config.get("seeds", [config["seed"]])
+    assert len(settings["runs"]) == 8 * len(seeds)
     assert set(settings["experiments"]) == set(registry.experiment_names())
-    for (dataset, _), run in settings["runs"].items():
+    for (dataset, _, seed), run in settings["runs"].items():
+        assert run["seed"] == seed
         assert run["dataset"] == dataset and run["data"] == config["data"][dataset] | (
             {"path": "train.json"} if dataset == "iceberg" else {})
+
+
+@pytest.mark.parametrize(("seeds", "message"), [
+    ([], "config key 'seeds': expected a non-empty list"),
+    ([0, 0], "config key 'seeds': the seeds must differ"),
+    ([0, True], "config key 'seeds.1': expected an integer >= 0"),
+    ("0", "config key 'seeds': expected a non-empty list"),
+])
+def test_bad_training_seeds_name_the_key(seeds: object, message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        training_seeds({"seed": 0, "seeds": seeds})
+
+
+def test_training_seeds_default_to_the_one_seed_and_keep_the_data_seed() -> None:
+    assert training_seeds({"seed": 4}) == [4]
+    assert training_seeds({"seed": 4, "seeds": [2, 9]}) == [2, 9]
+    assert run_path("mnist", "odenet") == "mnist/odenet"
+    assert run_path("mnist", "odenet", 9) == "mnist/odenet/seed-9"
 
 
 def test_workflow_resolution_names_the_bad_key(repo_root: Path) -> None:

@@ -91,6 +91,8 @@ def test_snakefmt_is_clean(repo_root, subprocess_env):
         ({"experiments__tolerance__tolerances": "small"},
          "experiments.tolerance: setting 'tolerances' must be a list of float, got 'small'"),
         ({"experiments__spirals": {}}, "config key 'experiments.spirals': unknown experiment"),
+        ({"seeds": [1, 1]}, "config key 'seeds': [1, 1] has non-unique elements"),
+        ({"seeds": [0, -2]}, "config key 'seeds.1': -2 is less than the minimum of 0"),
     ],
 )
 def test_config_schema_rejects_bad_config(repo_root, subprocess_env, tmp_path, changes, message):
@@ -104,19 +106,45 @@ def test_config_schema_rejects_bad_config(repo_root, subprocess_env, tmp_path, c
     assert not (tmp_path / "results").exists()
 
 
-PROFILES = ["config/config.yaml", "config/paper.yaml", ".test/config.yaml"]
+# Each profile's training runs: eight (dataset, model) pairs times its training seeds.
+PROFILES = {"config/config.yaml": 8, "config/paper.yaml": 8 * 3, ".test/config.yaml": 8}
 
 
-@pytest.mark.parametrize("configfile", PROFILES)
-def test_every_profile_plans_seven_training_runs(repo_root, subprocess_env, tmp_path, configfile):
+@pytest.mark.parametrize(("configfile", "trainings"), PROFILES.items())
+def test_every_profile_plans_its_training_runs(repo_root, subprocess_env, tmp_path, configfile,
+                                               trainings):
     result = snakemake(repo_root, subprocess_env, "-n", "--configfile", configfile,
                        "--config", f"results={tmp_path}")
     assert result.returncode == 0, result.stdout
     counts = job_counts(result.stdout)
-    assert counts["train"] == 7
+    assert counts["train"] == counts["run_config"] == trainings
     assert counts["training_figure"] == 5
     assert counts["paper"] == 1
     assert counts["provenance"] == 1
+
+
+def test_three_seeds_plan_one_run_per_seed_in_its_own_folder(repo_root, subprocess_env,
+                                                             tmp_path):
+    config = write_config(tmp_path / "seeds.yaml", repo_root / ".test/config.yaml",
+                          seeds=[0, 5, 7])
+    results = tmp_path / "results"
+    result = snakemake(repo_root, subprocess_env, "-n", "--configfile", str(config),
+                       "--config", f"results={results}")
+    assert result.returncode == 0, result.stdout
+    counts = job_counts(result.stdout)
+    single = job_counts(snakemake(repo_root, subprocess_env, "-n", "--configfile",
+                                  ".test/config.yaml", "--config", f"results={results}").stdout)
+    assert counts["train"] == counts["run_config"] == 3 * single["train"] == 24
+    # everything else is planned once, whatever the number of seeds
+    others = {rule: n for rule, n in counts.items() if rule not in ("train", "run_config", "total")}
+    assert others == {rule: n for rule, n in single.items()
+                      if rule not in ("train", "run_config", "total")}
+    for seed in (0, 5, 7):
+        assert (f"pyode train --settings {results}/config/runs/mnist/noblock/seed-{seed}.yaml"
+                f" --out {results}/train/mnist/noblock/seed-{seed}") in result.stdout
+    assert f"--out {results}/train/mnist/noblock " not in result.stdout
+    # tolerance evaluates the first seed's ODE-Net
+    assert f"--run-dir {results}/train/mnist/odenet/seed-0 " in result.stdout
 
 
 def test_profile_replaces_default_config(repo_root, subprocess_env, tmp_path):
@@ -153,9 +181,9 @@ def test_slurm_profile_plans_with_gpu_requests(repo_root, subprocess_env, tmp_pa
                        "--configfile", "config/paper.yaml", "--config", f"results={tmp_path}")
     assert result.returncode == 0, result.stdout
     assert "Using profiles profiles/slurm" in result.stdout
-    assert job_counts(result.stdout)["train"] == 7
+    assert job_counts(result.stdout)["train"] == 8 * 3  # three seeds
     train_jobs = result.stdout.split("rule train:")[1:]
-    assert len(train_jobs) == 7
+    assert len(train_jobs) == 8 * 3
     for job in train_jobs:
         resources = re.search(r"resources: (.*)", job).group(1)
         assert "gpu=1" in resources
@@ -204,13 +232,15 @@ def test_gpu_profile_trains_table_one_on_full_mnist_without_r(repo_root, subproc
                        "--config", f"results={tmp_path}", "--until", "train")
     assert result.returncode == 0, result.stdout
     counts = job_counts(result.stdout)
-    assert counts["train"] == 4
+    assert counts["train"] == 5 * 3  # three seeds
     assert set(counts) <= {"mnist_data", "run_config", "train", "total"}, counts
 
     config = yaml.safe_load((repo_root / "config/gpu.yaml").read_text())
     runs = resolve_workflow(pipeline_config(config, "train.json"))["runs"]
-    assert set(runs) == {("mnist", m) for m in ("mlp", "resnet", "odenet", "rknet")}
-    odenet = runs["mnist", "odenet"]
+    assert set(runs) == {("mnist", m, seed) for m in ("mlp", "resnet", "odenet", "rknet", "noblock")
+                         for seed in (0, 1, 2)}
+    assert [runs["mnist", "odenet", seed]["seed"] for seed in (0, 1, 2)] == [0, 1, 2]
+    odenet = runs["mnist", "odenet", 0]
     assert odenet["device"] == "cuda"
     assert odenet["data"] == {"source": "idx", "path": "resources/mnist", "n_train": None,
                               "n_test": None}

@@ -32,9 +32,9 @@ import numpy as np
 import pandas as pd
 import torch
 
+from pyode import registry
 from pyode.atomic import write_csv
-from pyode.experiments import checks
-from pyode.experiments.common import ExperimentError, Stopwatch, seed_everything, write_summary
+from pyode.experiments.common import ExperimentError, Stopwatch, write_summary
 from pyode.experiments.flows import (
     CNF,
     T_DATA,
@@ -46,58 +46,45 @@ from pyode.experiments.flows import (
     standard_normal_log_prob,
     target_log_prob,
 )
+from pyode.experiments.settings import (
+    SEED,
+    Setting,
+    at_least,
+    choice,
+    distinct_positive,
+    positive,
+)
+from pyode.runtime import seed_everything
 from pyode.solver.errors import ODESolverError
 from pyode.solver.stats import SolverStats
 
-METHODS = ("dopri5", "bosh3")  # adaptive: the point of a CNF's NFE is that the solver chooses it
-
-# Default profile: about 45 s of CPU time on one core (the summary's "seconds" is wall time).
-DEFAULTS: dict[str, Any] = {
-    "seed": 0,
-    "target": "rings",          # one of flows.TARGETS: two_moons | rings | eight_gaussians
-    "n_train": 4096,            # training points (a fixed sample, batches drawn from it)
-    "n_test": 4096,             # held-out points for the test NLL
-    "n_iters": 500,             # optimiser steps, the same for every flow
-    "batch_size": 256,
-    "lr": 0.01,                 # Adam, the same for every flow
-    "cnf_width": 64,            # M, the planar units of the CNF field (Chen et al. used 64)
-    "cnf_hidden": 32,           # hidden units of the network of t that emits the field
-    "planar_layers": [1, 8, 32],  # K of each planar flow
-    "method": "dopri5",         # CNF solver during training
-    "rtol": 1e-3,               # CNF tolerances in training (forward and adjoint solves)
-    "atol": 1e-3,
-    "eval_tol": 1e-4,           # rtol = atol for test NLL, density grids and samples
-    "grid_size": 50,            # points per side of the density grid
-    "grid_limit": 4.0,          # the grid spans [-grid_limit, grid_limit]^2
-    "n_stages": 5,              # CNF times / planar depths drawn from noise to data
-    "n_samples": 1000,          # samples drawn per stage
+SETTINGS: dict[str, Setting] = {
+    "seed": SEED,
+    "target": Setting("rings", "2-D target density (pyode.experiments.flows.TARGETS)",
+                      choice(*TARGETS)),
+    "n_train": Setting(4096, "training points (a fixed sample the batches are drawn from)",
+                       positive),
+    "n_test": Setting(4096, "held-out points for the test NLL", positive),
+    "n_iters": Setting(500, "optimiser steps, the same for every flow", positive),
+    "batch_size": Setting(256, "points per optimiser step", positive),
+    "lr": Setting(0.01, "Adam learning rate, the same for every flow", positive),
+    "cnf_width": Setting(64, "planar units M of the CNF field (Chen et al.: 64)", positive),
+    "cnf_hidden": Setting(32, "hidden units of the network of t that emits the CNF field",
+                          positive),
+    "planar_layers": Setting([1, 8, 32], "depths K of the planar flows compared with the CNF",
+                             distinct_positive),
+    # Adaptive only: the point of a CNF's NFE is that the solver chooses it.
+    "method": Setting("dopri5", "adaptive solver method of the CNF",
+                      choice(*registry.ADAPTIVE_METHODS)),
+    "rtol": Setting(1e-3, "relative tolerance of the CNF's training solves (forward, adjoint)",
+                    positive),
+    "atol": Setting(1e-3, "absolute tolerance of the CNF's training solves", positive),
+    "eval_tol": Setting(1e-4, "rtol = atol of the test NLL, density grids and samples", positive),
+    "grid_size": Setting(50, "points per side of the density grid", positive),
+    "grid_limit": Setting(4.0, "the grid spans [-grid_limit, grid_limit]^2", positive),
+    "n_stages": Setting(5, "CNF times / planar depths drawn from noise to data", at_least(2)),
+    "n_samples": Setting(1000, "samples drawn per stage", positive),
 }
-# Overrides of DEFAULTS that run in seconds, for tests and the workflow's quick profile.
-TINY: dict[str, Any] = {
-    "n_train": 512, "n_test": 512, "n_iters": 60, "batch_size": 128, "lr": 0.03,
-    "cnf_width": 16, "cnf_hidden": 16,
-    "grid_size": 24, "n_stages": 3, "n_samples": 100,
-}
-
-
-def check_settings(settings: dict[str, Any]) -> dict[str, Any]:
-    """DEFAULTS overridden by `settings`; ValueError naming the first bad setting."""
-    s = checks.resolve("cnf", DEFAULTS, settings)
-    checks.integers(s, ["seed"], minimum=0)
-    checks.integers(s, ["n_train", "n_test", "n_iters", "batch_size", "cnf_width", "cnf_hidden",
-                        "grid_size", "n_samples"])
-    checks.integers(s, ["n_stages"], minimum=2)
-    checks.positive_numbers(s, ["lr", "rtol", "atol", "eval_tol", "grid_limit"])
-    checks.choice(s, "target", TARGETS)
-    checks.choice(s, "method", METHODS)
-    layers = s["planar_layers"]
-    if not isinstance(layers, (list, tuple)) or not layers or not all(
-        checks.is_int(k) and k > 0 for k in layers
-    ) or len(set(layers)) != len(layers):
-        raise ValueError(f"setting 'planar_layers' must be a non-empty list of distinct positive "
-                         f"integers, got {layers!r}")
-    s["planar_layers"] = list(layers)
-    return s
 
 
 def _train(name: str, model: torch.nn.Module, nll, data: torch.Tensor, s: dict[str, Any],
@@ -147,7 +134,7 @@ def _stage_frame(kind: str, model: str, stage: int, t: float, layers: Any, point
 
 
 def run(settings: dict[str, Any], out_dir: Path, run_dir: Path | None = None) -> dict[str, Any]:
-    s = check_settings(settings)
+    s = settings
     generator = seed_everything(s["seed"])
     clock = Stopwatch()
     cpu_start = time.process_time()  # beside the wall time: other processes may share the cores

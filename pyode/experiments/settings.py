@@ -90,6 +90,21 @@ def increasing_steps(value: list[int]) -> str | None:
     return positive(value)
 
 
+def at_least(minimum: int) -> Check:
+    def check(value: Any) -> str | None:
+        return None if value >= minimum else f"must be >= {minimum}"
+
+    return check
+
+
+def distinct_positive(value: list[Any]) -> str | None:
+    if not value:
+        return "must not be empty"
+    if len(set(value)) != len(value):
+        return "must not repeat a value"
+    return positive(value)
+
+
 def fraction(value: float) -> str | None:
     return None if 0 < value < 1 else "must be strictly between 0 and 1"
 

@@ -12,7 +12,7 @@ from pyode import registry
 MODELS: dict[str, tuple[str, ...]] = {d: registry.model_names(d) for d in registry.dataset_names()}
 
 # Parameter counts of Chen et al. (2018), Table 1.
-PAPER_PARAMS = {m.name: m.paper_params for m in registry.MODELS}
+PAPER_PARAMS = {m.name: m.paper_params for m in registry.MODELS if m.paper_params is not None}
 
 
 def build_model(dataset: str, model: str, *, solver: dict[str, Any] | None = None) -> nn.Module:

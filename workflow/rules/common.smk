@@ -22,7 +22,9 @@ from pyode.settings import (
     experiment_settings_path,
     pipeline_config,
     resolve_workflow,
+    run_path,
     run_settings_path,
+    training_seeds,
     write_settings,
 )
 
@@ -120,7 +122,12 @@ try:
     SETTINGS = resolve_workflow(PIPELINE_CONFIG)
 except ConfigError as error:
     raise invalid([str(error)]) from None
-RUNS = list(SETTINGS["runs"])
+RUNS = list(SETTINGS["runs"])  # (dataset, model, seed)
+# Training seeds: with one, a run's folder is train/DATASET/MODEL; with several, one folder
+# train/DATASET/MODEL/seed-N per seed (the `seed` wildcard of the training rules).
+SEEDS = training_seeds(PIPELINE_CONFIG)
+PER_SEED = len(SEEDS) > 1
+RUN_WILDCARDS = run_path("{dataset}", "{model}", "{seed}" if PER_SEED else None)
 USES_GPU = config["device"] == "cuda"
 
 
@@ -140,16 +147,27 @@ def canonical(obj):
 # Per-job settings files: the settings rules rewrite one only when its content changes (their params
 # are that content), and each job's input is exactly the file its pyode command reads, so a config
 # edit reruns only the jobs whose own settings changed.
-def run_settings_file(dataset, model):
-    return run_settings_path(RESULTS, dataset, model)
+def folder_seed(seed):
+    """The seed as it appears in run paths: only when the profile trains several."""
+    return seed if PER_SEED else None
+
+
+def run_settings_file(dataset, model, seed):
+    return run_settings_path(RESULTS, dataset, model, folder_seed(seed))
 
 
 def experiment_settings_file(name):
     return experiment_settings_path(RESULTS, name)
 
 
+def run_key(wildcards):
+    """The (dataset, model, seed) of a training job."""
+    seed = int(wildcards.seed) if PER_SEED else SEEDS[0]
+    return (wildcards.dataset, wildcards.model, seed)
+
+
 def run_settings_of(wildcards):
-    return canonical(SETTINGS["runs"][(wildcards.dataset, wildcards.model)])
+    return canonical(SETTINGS["runs"][run_key(wildcards)])
 
 
 def experiment_settings_of(wildcards):
@@ -157,25 +175,27 @@ def experiment_settings_of(wildcards):
 
 
 def run_threads(wildcards):
-    return int(SETTINGS["runs"][(wildcards.dataset, wildcards.model)]["threads"])
+    return int(SETTINGS["runs"][run_key(wildcards)]["threads"])
 
 
-def run_dir(dataset, model):
-    return f"{RESULTS}/train/{dataset}/{model}"
+def run_dir(dataset, model, seed):
+    return f"{RESULTS}/train/{run_path(dataset, model, folder_seed(seed))}"
 
 
 RUN_FILES = list(registry.RUN_FILES)
 
 
 def run_outputs(names=RUN_FILES):
-    return [f"{run_dir(d, m)}/{name}" for d, m in RUNS for name in names]
+    return [f"{run_dir(*run)}/{name}" for run in RUNS for name in names]
 
 
 # Experiments: inputs, threads and resources from each one's registry entry.
 def experiment_run_files(wildcards):
-    """The training run an experiment evaluates (registry: needs_run), if any."""
+    """The training run an experiment evaluates (registry: needs_run), if any: the first seed's."""
     needs = registry.experiment(wildcards.name).needs_run
-    return [f"{run_dir(*needs)}/{file}" for file in RUN_FILES] if needs else []
+    return (
+        [f"{run_dir(*needs, SEEDS[0])}/{file}" for file in RUN_FILES] if needs else []
+    )
 
 
 def experiment_run_flag(wildcards, input):
@@ -214,7 +234,10 @@ def figure_files(stems):
 
 
 TRAINING_FIGURE_FILES = figure_files(TRAINING_FIGURES)
-EXPERIMENT_FIGURE_FILES = figure_files([f"experiment_{name}" for name in EXPERIMENTS])
+# Experiments without a figure of their own still run: the paper reads their summaries.
+EXPERIMENT_FIGURE_FILES = figure_files(
+    [f"experiment_{name}" for name in registry.figure_experiment_names()]
+)
 EXPERIMENT_SUMMARIES = [
     f"{RESULTS}/experiments/{name}/summary.json" for name in EXPERIMENTS
 ]
@@ -252,7 +275,7 @@ def paper_sources(wildcards):
 
 def data_summaries():
     """Descriptions of the data behind the configured runs."""
-    datasets = {dataset for dataset, _ in RUNS}
+    datasets = {dataset for dataset, _, _ in RUNS}
     files = []
     if "mnist" in datasets:
         files.append(f"{RESULTS}/data/mnist/summary.json")
@@ -264,5 +287,6 @@ def data_summaries():
 wildcard_constraints:
     dataset="|".join(DATASETS),
     model="|".join(MODELS),
+    seed=r"\d+",
     figure="|".join(TRAINING_FIGURES),
     name="|".join(EXPERIMENTS),

@@ -34,8 +34,7 @@ rule training_figure:
         mem_mb=2000,
         runtime=10,
     params:
-        # RESULTS/train/D/M/iterations.csv -> RESULTS/train
-        train_dir=lambda wildcards, input: str(Path(input.runs[0]).parents[2]),
+        train_dir=f"{RESULTS}/train",
         stem=lambda wildcards, output: output.pdf[: -len(".pdf")],
     shell:
         "Rscript --vanilla Rscripts/plot_training.R {wildcards.figure} {params.train_dir}"

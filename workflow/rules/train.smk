@@ -24,11 +24,11 @@ rule resolved_config:
 # Rewritten only when the run's resolved settings change (they are its params).
 rule run_config:
     output:
-        run_settings_file("{dataset}", "{model}"),
+        run_settings_file("{dataset}", "{model}", "{seed}"),
     log:
-        f"{LOGS}/config/runs/{{dataset}}/{{model}}.log",
+        f"{LOGS}/config/runs/{RUN_WILDCARDS}.log",
     benchmark:
-        f"{BENCHMARKS}/config/runs/{{dataset}}/{{model}}.tsv"
+        f"{BENCHMARKS}/config/runs/{RUN_WILDCARDS}.tsv"
     localrule: True
     conda:
         SOFTWARE_ENV
@@ -44,17 +44,18 @@ rule run_config:
 
 rule train:
     input:
-        settings=run_settings_file("{dataset}", "{model}"),
+        settings=run_settings_file("{dataset}", "{model}", "{seed}"),
         data=dataset_inputs,
+    # RUN_WILDCARDS: DATASET/MODEL, or DATASET/MODEL/seed-N when the profile has several seeds.
     output:
-        iterations=f"{RESULTS}/train/{{dataset}}/{{model}}/iterations.csv",
-        epochs=f"{RESULTS}/train/{{dataset}}/{{model}}/epochs.csv",
-        summary=f"{RESULTS}/train/{{dataset}}/{{model}}/summary.json",
-        model=f"{RESULTS}/train/{{dataset}}/{{model}}/model.pt",
+        iterations=f"{RESULTS}/train/{RUN_WILDCARDS}/iterations.csv",
+        epochs=f"{RESULTS}/train/{RUN_WILDCARDS}/epochs.csv",
+        summary=f"{RESULTS}/train/{RUN_WILDCARDS}/summary.json",
+        model=f"{RESULTS}/train/{RUN_WILDCARDS}/model.pt",
     log:
-        f"{LOGS}/train/{{dataset}}/{{model}}.log",
+        f"{LOGS}/train/{RUN_WILDCARDS}.log",
     benchmark:
-        f"{BENCHMARKS}/train/{{dataset}}/{{model}}.tsv"
+        f"{BENCHMARKS}/train/{RUN_WILDCARDS}.tsv"
     conda:
         SOFTWARE_ENV
     threads: run_threads
