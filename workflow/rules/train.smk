@@ -1,4 +1,5 @@
 # Training: the settings files the jobs read, then one job per dataset x model (see `runs`).
+from pyode.train.run_folder import RunFolder
 
 
 rule resolved_config:
@@ -65,9 +66,10 @@ rule train:
     params:
         out=lambda wildcards, output: str(Path(output.summary).parent),
         checkpoint=lambda wildcards, output: str(
-            Path(output.summary).parent / "checkpoint.pt"
+            RunFolder(Path(output.summary).parent).checkpoint
         ),
-    # A checkpoint newer than the run's settings file is from an interrupted run with the same
+    # Only an interrupted run leaves a checkpoint (in the run's staging folder; a finished run has
+    # none, so a forced rerun trains afresh). One newer than the run's settings file has the same
     # settings: --resume continues it. An older one was written with other settings: start afresh.
     shell:
         "if [ -e {params.checkpoint} ] && [ ! {params.checkpoint} -nt {input.settings} ];"
