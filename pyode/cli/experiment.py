@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from pyode.cli import CLIError
+from pyode.cli.checks import check_out_folder, check_training_run
 from pyode.experiments import EXPERIMENTS
 
 
@@ -47,6 +48,9 @@ def handle(args: argparse.Namespace) -> int:
         set_torch_threads(args.threads)
     if args.name in NEEDS_RUN_DIR and args.run_dir is None:
         raise CLIError(f"experiment '{args.name}' needs --run-dir (a training run folder)")
+    check_out_folder(args.out)
+    if args.run_dir is not None:
+        check_training_run(args.run_dir)
     try:
         if args.settings is not None:
             settings = load_settings_file(args.settings, args.name, args.overrides)
