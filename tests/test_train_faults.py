@@ -87,7 +87,7 @@ def test_an_unreadable_checkpoint_is_reported_and_training_starts_afresh(
     config = resolve_config(tiny_profile(iceberg_file), "iceberg", "mlp")
     train(config, out, on_iteration=lambda epoch, i: None)
     whole = (out / "model.pt").read_bytes()
-    folder.staging.mkdir()
+    folder.staging.mkdir(parents=True)
     if damage == "folder":
         folder.checkpoint.mkdir()
     else:
@@ -206,3 +206,25 @@ def test_experiment_refuses_an_out_under_a_file(tmp_path, capsys):
                  "--out", str(tmp_path / "blocker" / "out")])
     assert code == 2
     one_error_line(capsys, "is a file")
+
+
+def test_a_run_with_only_a_csv_header_is_named_by_the_reader(finished_run, tmp_path):
+    import shutil
+
+    from pyode.interop.rbridge import InteropError, read_runs
+
+    run = tmp_path / "train" / "iceberg" / "mlp"
+    shutil.copytree(finished_run, run)
+    assert len(read_runs(tmp_path / "train")["epochs"]) == 1
+    epochs = run / "epochs.csv"
+    epochs.write_text(epochs.read_text().splitlines()[0] + "\n")
+    with pytest.raises(InteropError, match=f"{epochs}: only a header"):
+        read_runs(tmp_path / "train")
+
+
+def test_a_results_folder_at_the_filesystem_root_is_refused(repo_root, subprocess_env):
+    from test_workflow import snakemake
+
+    result = snakemake(repo_root, subprocess_env, "-n", "--config", "results=/")
+    assert result.returncode != 0
+    assert "config key 'results'" in result.stdout and "Traceback" not in result.stdout

@@ -1,15 +1,18 @@
 """A run folder that holds either the old complete run or the new complete run, never a mix.
 
-A run is written into a staging folder beside the run folder (`.NAME.partial`): the CSVs after
-every epoch, the checkpoint, then model.pt and summary.json. Only a finished run is published, by
-two renames: run folder -> `.NAME.old`, staging folder -> run folder; then the old one is removed.
-A process killed between the renames leaves the old run in `.NAME.old`, which the next start puts
-back. The checkpoint therefore exists only for an interrupted run: a finished one has none, so a
-forced rerun always trains afresh and writes every output.
+A run is written into a staging folder beside the run folder (`STAGING/NAME.partial`): the CSVs
+after every epoch, the checkpoint, then model.pt and summary.json. Only a finished run is
+published, by two renames: run folder -> `STAGING/NAME.old`, staging folder -> run folder; then
+the old one is removed. A process killed between the renames leaves the old run in
+`STAGING/NAME.old`, which the next start puts back. The checkpoint therefore exists only for an
+interrupted run: a finished one has none, so a forced rerun always trains afresh and writes every
+output. STAGING is one level deeper than the run folders, so that readers looking for
+DATASET/MODEL folders that hold run files never take a staging folder for a run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
@@ -19,6 +22,7 @@ from pyode import registry
 from pyode.settings import ConfigError
 
 CHECKPOINT = "checkpoint.pt"
+STAGING = ".staging"
 # What a run folder may hold besides the run's own files: publishing replaces the whole folder,
 # so a folder with anything else in it is refused rather than lost.
 RUN_FOLDER_FILES = frozenset({*registry.RUN_FILES, CHECKPOINT})
@@ -37,8 +41,9 @@ class RunFolder:
         self.out = Path(os.path.abspath(out))
         if not self.out.name or self.out == Path(self.out.anchor):
             raise ConfigError(f"--out {os.fspath(out)!r}: not a run folder (give a folder name)")
-        self.staging = self.out.with_name(f".{self.out.name}.partial")
-        self.old = self.out.with_name(f".{self.out.name}.old")
+        # beside the run folder: on the same filesystem, so that renames are atomic
+        self.staging = self.out.parent / STAGING / f"{self.out.name}.partial"
+        self.old = self.out.parent / STAGING / f"{self.out.name}.old"
 
     @property
     def checkpoint(self) -> Path:
@@ -79,6 +84,8 @@ class RunFolder:
             os.replace(self.out, self.old)
         os.replace(self.staging, self.out)
         shutil.rmtree(self.old, ignore_errors=True)
+        with contextlib.suppress(OSError):  # other runs may be staging beside it
+            self.staging.parent.rmdir()
 
 
 def describe_os_error(exc: OSError) -> str:
