@@ -228,3 +228,21 @@ def test_a_results_folder_at_the_filesystem_root_is_refused(repo_root, subproces
     result = snakemake(repo_root, subprocess_env, "-n", "--config", "results=/")
     assert result.returncode != 0
     assert "config key 'results'" in result.stdout and "Traceback" not in result.stdout
+
+
+def test_deterministic_training_is_accepted_recorded_and_repeatable_on_cpu(iceberg_file,
+                                                                           tmp_path):
+    import pandas as pd
+    import torch
+
+    profile = tiny_profile(iceberg_file)
+    profile["train"]["defaults"]["deterministic"] = True
+    config = resolve_config(profile, "iceberg", "mlp")
+    assert resolve_config(tiny_profile(iceberg_file), "iceberg", "mlp")["deterministic"] is False
+    summaries = [train(config, tmp_path / name) for name in ("a", "b")]
+    assert all(s["config"]["deterministic"] is True for s in summaries)
+    assert not torch.are_deterministic_algorithms_enabled()  # restored after the run
+    epochs = [pd.read_csv(tmp_path / name / "epochs.csv") for name in ("a", "b")]
+    assert epochs[0]["test_loss"].tolist() == epochs[1]["test_loss"].tolist()
+    with pytest.raises(ConfigError, match="'deterministic'"):
+        resolve_config(profile, "iceberg", "mlp", {"deterministic": "yes"})
