@@ -246,3 +246,17 @@ def test_deterministic_training_is_accepted_recorded_and_repeatable_on_cpu(icebe
     assert epochs[0]["test_loss"].tolist() == epochs[1]["test_loss"].tolist()
     with pytest.raises(ConfigError, match="'deterministic'"):
         resolve_config(profile, "iceberg", "mlp", {"deterministic": "yes"})
+
+
+def test_non_finite_experiment_settings_are_refused_before_any_job(repo_root, tmp_path, capsys):
+    from pyode.settings import pipeline_config, resolve_workflow
+
+    profile = yaml.safe_load((repo_root / ".test/config.yaml").read_text())
+    profile["experiments"]["spiral"]["rtol"] = float("inf")
+    with pytest.raises(ConfigError, match=r"'experiments\.spiral\.rtol': expected a finite"):
+        resolve_workflow(pipeline_config(profile, str(tmp_path / "train.json")))
+    code = main(["experiment", "spiral", "--config", ".test/config.yaml", "--set", "rtol=.inf",
+                 "--out", str(tmp_path / "out")])
+    assert code == 2
+    one_error_line(capsys, "experiments.spiral.rtol")
+    assert not (tmp_path / "out").exists()

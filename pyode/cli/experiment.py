@@ -39,6 +39,7 @@ def handle(args: argparse.Namespace) -> int:
     from pyode.experiments import NEEDS_RUN_DIR, run
     from pyode.experiments.common import ExperimentError
     from pyode.experiments.settings import ExperimentConfigError, load, load_settings_file
+    from pyode.settings import check_finite
 
     if args.threads is not None:
         if args.threads < 1:
@@ -56,6 +57,7 @@ def handle(args: argparse.Namespace) -> int:
             settings = load_settings_file(args.settings, args.name, args.overrides)
         else:
             settings = load(args.config, args.name, args.overrides)
+        check_finite(settings, f"experiments.{args.name}")
         summary = run(args.name, settings, args.out, args.run_dir)
     except (ExperimentConfigError, ExperimentError) as exc:
         raise CLIError(str(exc)) from None
