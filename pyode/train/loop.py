@@ -15,7 +15,6 @@ import contextlib
 import math
 import os
 import random
-import resource
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -25,7 +24,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
@@ -37,12 +35,12 @@ from pyode.threads import available_cpus, set_torch_threads
 from pyode.train.checkpoint import load_checkpoint, rng_states, save_checkpoint, set_rng_states
 from pyode.train.config import ConfigError, validate_run_config
 from pyode.train.errors import TrainingDivergedError
+from pyode.train.metrics import Objective, evaluate, peak_memory_mb
 from pyode.train.run_folder import RunFolder
 from pyode.train.schedule import build_optimizer, build_scheduler
 
 ITERATION_COLUMNS = list(registry.ITERATION_COLUMNS)
 EPOCH_COLUMNS = list(registry.EPOCH_COLUMNS)
-EVAL_BATCH = 500
 AUGMENT_PADDING = {"mnist": 2, "iceberg": 4}
 # Called after every optimiser step with (epoch, iteration within the epoch).
 OnIteration = Callable[[int, int], None]
@@ -73,47 +71,6 @@ def load_data(config: dict[str, Any], data_path: str | os.PathLike[str] | None) 
         path=data_path if data_path is not None else data.get("path"),
         seed=config["seed"], n_train=data.get("n_train"), n_test=data.get("n_test"),
     )
-
-
-class Objective:
-    """Loss and number of correct predictions: softmax cross-entropy, or one logit + BCE."""
-
-    def __init__(self, n_classes: int) -> None:
-        self.binary = n_classes == 2
-
-    def __call__(self, logits: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.binary:
-            logits = logits.squeeze(1)
-            loss = F.binary_cross_entropy_with_logits(logits, y.to(logits.dtype))
-            correct = ((logits > 0).long() == y).sum()
-        else:
-            loss = F.cross_entropy(logits, y)
-            correct = (logits.argmax(dim=1) == y).sum()
-        return loss, correct
-
-
-def evaluate(model: nn.Module, objective: Objective, x: torch.Tensor,
-             y: torch.Tensor) -> tuple[float, float]:
-    """Mean loss and accuracy over a split, in batches of EVAL_BATCH without gradients."""
-    model.eval()
-    total_loss = torch.zeros((), device=x.device)
-    total_correct = torch.zeros((), dtype=torch.long, device=x.device)
-    with torch.no_grad():
-        for start in range(0, len(y), EVAL_BATCH):
-            xb, yb = x[start:start + EVAL_BATCH], y[start:start + EVAL_BATCH]
-            loss, correct = objective(model(xb), yb)
-            total_loss += loss * len(yb)
-            total_correct += correct
-    model.train()
-    return total_loss.item() / len(y), total_correct.item() / len(y)
-
-
-def peak_memory_mb(device: torch.device) -> float:
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20
-    # ru_maxrss is in KiB on Linux, bytes on macOS
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return rss / (2**20 if sys.platform == "darwin" else 2**10)
 
 
 def _comparable(config: dict[str, Any]) -> dict[str, Any]:

@@ -71,8 +71,9 @@ rule train:
     # Only an interrupted run leaves a checkpoint (in the run's staging folder; a finished run has
     # none, so a forced rerun trains afresh). One newer than the run's settings file has the same
     # settings: --resume continues it. An older one was written with other settings: start afresh.
+    # Errors go to the terminal as well as the log: on a full disk the log cannot take them.
     shell:
         "if [ -e {params.checkpoint} ] && [ ! {params.checkpoint} -nt {input.settings} ];"
         " then rm -f {params.checkpoint}; fi;"
         " pyode train --settings {input.settings} --out {params.out}"
-        " --threads {threads} --resume --quiet > {log} 2>&1"
+        " --threads {threads} --resume --quiet > {log} 2> >(tee -a {log} >&2)"
