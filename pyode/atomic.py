@@ -42,7 +42,8 @@ class NonFiniteJSONError(ValueError):
     """A value to be written as JSON is NaN or infinite, which JSON cannot represent."""
 
 
-def _first_non_finite(obj: Any, where: str = "") -> str | None:
+def first_non_finite(obj: Any, where: str = "") -> str | None:
+    """The dotted key of the first NaN or infinite float in nested dicts and lists, or None."""
     if isinstance(obj, float) and not math.isfinite(obj):
         return where or "(top level)"
     if isinstance(obj, dict):
@@ -52,7 +53,7 @@ def _first_non_finite(obj: Any, where: str = "") -> str | None:
     else:
         return None
     for key, value in items:
-        found = _first_non_finite(value, f"{where}.{key}" if where else str(key))
+        found = first_non_finite(value, f"{where}.{key}" if where else str(key))
         if found is not None:
             return found
     return None
@@ -61,7 +62,7 @@ def _first_non_finite(obj: Any, where: str = "") -> str | None:
 def write_json(path: str | os.PathLike[str], obj: Any) -> None:
     """Write `obj` as indented JSON, atomically. NaN and infinities are refused (they are not
     JSON, and readers such as R's jsonlite would fail on the whole file later)."""
-    bad = _first_non_finite(obj)
+    bad = first_non_finite(obj)
     if bad is not None:
         raise NonFiniteJSONError(f"{path}: refusing to write the non-finite value at '{bad}'")
     with atomic_open(path, "w", encoding="utf-8") as handle:

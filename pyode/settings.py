@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from pyode import registry
-from pyode.atomic import atomic_open
+from pyode.atomic import atomic_open, first_non_finite
 
 # Settings that only steer the workflow and mean nothing to `pyode train` / `pyode experiment`.
 WORKFLOW_ONLY_KEYS = ("results",)
@@ -51,6 +51,8 @@ def load_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise ConfigError(f"{path}: no such settings file")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text file (expected YAML)") from None
     except yaml.YAMLError as exc:
         reason = " ".join(str(exc).split())
         raise ConfigError(f"{path}: not valid YAML ({reason})") from None
@@ -178,12 +180,17 @@ def resolve_workflow(config: Mapping[str, Any]) -> dict[str, dict[Any, dict[str,
         if name not in registry.experiment_names():
             raise ConfigError(f"config key 'experiments.{name}': unknown experiment; choose one "
                               f"of {', '.join(registry.experiment_names())}")
-    return {
-        "runs": runs,
-        "experiments": {
-            name: experiment_settings(config, name) for name in registry.experiment_names()
-        },
-    }
+    settings = {name: experiment_settings(config, name) for name in registry.experiment_names()}
+    for name, values in settings.items():
+        check_finite(values, f"experiments.{name}")
+    return {"runs": runs, "experiments": settings}
+
+
+def check_finite(settings: Mapping[str, Any], prefix: str) -> None:
+    """NaN and infinities are refused in any setting (they would only surface as NaN results)."""
+    bad = first_non_finite(dict(settings))
+    if bad is not None:
+        raise ConfigError(f"config key '{prefix}.{bad}': expected a finite number")
 
 
 # ---- per-job settings files ----------------------------------------------------------------------

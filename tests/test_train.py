@@ -19,6 +19,7 @@ from pyode.models import build_model
 from pyode.settings import write_settings
 from pyode.train import resolve_config, train
 from pyode.train.loop import EPOCH_COLUMNS, ITERATION_COLUMNS
+from pyode.train.run_folder import RunFolder
 
 TIMING_COLUMNS = {"seconds", "epoch_seconds", "peak_memory_mb"}
 SUMMARY_KEYS = {"dataset", "model", "params", "final_test_accuracy", "best_test_accuracy",
@@ -56,6 +57,10 @@ def tiny_profile(iceberg_file: Path) -> dict:
 
 def without_timing(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.drop(columns=[c for c in frame.columns if c in TIMING_COLUMNS])
+
+
+def assert_frame_equal_untimed(left: pd.DataFrame, right: pd.DataFrame) -> None:
+    pd.testing.assert_frame_equal(without_timing(left), without_timing(right))
 
 
 def read_run(out: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
@@ -98,21 +103,21 @@ def test_tiny_training_writes_every_output(dataset, model, iceberg_file, tmp_pat
         assert epochs["nfe_backward_mean"].iloc[0] == 0
     fresh = build_model(dataset, model, solver=config["solver"])
     fresh.load_state_dict(torch.load(tmp_path / "model.pt", weights_only=True))
-    assert (tmp_path / "checkpoint.pt").exists()
+    # only an interrupted run keeps a checkpoint, and the staging folder is gone
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(registry.RUN_FILES)
+    assert not RunFolder(tmp_path).staging.exists()
 
 
 KILLER = """
 import os, signal, sys
-import pyode.train.loop as loop
+from pyode.train import load_profile, resolve_config, train
 
 def die(epoch, iteration):
     if epoch == 2 and iteration == 1:
         os.kill(os.getpid(), signal.SIGKILL)
 
-loop._after_iteration = die
-from pyode.cli import main
-from pyode.models import build_model
-sys.exit(main(sys.argv[1:]))
+profile, dataset, model, out = sys.argv[1:]
+train(resolve_config(load_profile(profile), dataset, model), out, on_iteration=die)
 """
 
 
@@ -137,17 +142,20 @@ def test_determinism_and_resume_after_sigkill(iceberg_file, tmp_path, subprocess
 
     # killed with SIGKILL in the middle of epoch 2 (after 1 of its 2 iterations), then resumed
     killed = tmp_path / "killed"
-    proc = subprocess.run([sys.executable, "-c", KILLER, *args, "--out", str(killed)],
-                          env=subprocess_env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([sys.executable, "-c", KILLER, str(path), "iceberg", "odenet",
+                           str(killed)], env=subprocess_env, capture_output=True, text=True,
+                          timeout=300)
     assert proc.returncode == -signal.SIGKILL, proc.stderr
-    assert len(pd.read_csv(killed / "epochs.csv")) == 1
-    assert not (killed / "summary.json").exists()
+    staging = RunFolder(killed).staging
+    assert len(pd.read_csv(staging / "epochs.csv")) == 1
+    assert not killed.exists() and not (staging / "summary.json").exists()
+    # a checkpoint of other settings is not silently continued
+    assert main([*args, "--out", str(killed), "--resume", "--set", "lr=0.5"]) == 2
     assert main([*args, "--out", str(killed), "--resume"]) == 0
     iterations, epochs, summary = read_run(killed)
     pd.testing.assert_frame_equal(without_timing(iterations), without_timing(runs["a"][0]))
     pd.testing.assert_frame_equal(without_timing(epochs), without_timing(runs["a"][1]))
     assert summary["final_test_accuracy"] == runs["a"][2]["final_test_accuracy"]
-
-    # a checkpoint of other settings is not silently continued
-    code = main([*args, "--out", str(killed), "--resume", "--set", "lr=0.5"])
-    assert code == 2
+    # a finished run keeps no checkpoint: resuming it again trains afresh to the same numbers
+    assert main([*args, "--out", str(killed), "--resume"]) == 0
+    assert_frame_equal_untimed(read_run(killed)[1], runs["a"][1])

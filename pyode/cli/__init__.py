@@ -9,6 +9,7 @@ import sys
 from pyode.data.errors import DataError
 from pyode.settings import ConfigError
 from pyode.solver.errors import ODESolverError
+from pyode.train.errors import TrainingDivergedError
 
 # module name = sub-command; each module defines register(subparsers) and sets `func` on its parser.
 SUBCOMMANDS = ("data", "train", "experiment", "plot")
@@ -19,7 +20,8 @@ class CLIError(Exception):
 
 
 # Exception types that mean bad input rather than a bug: one line on stderr, exit status 2.
-USER_ERRORS = (CLIError, FileNotFoundError, DataError, ConfigError, ODESolverError)
+USER_ERRORS = (CLIError, FileNotFoundError, DataError, ConfigError, ODESolverError,
+               TrainingDivergedError)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from pyode.cli import CLIError
+from pyode.cli.checks import check_out_folder, check_training_run
 from pyode.experiments import EXPERIMENTS
 
 
@@ -38,6 +39,7 @@ def handle(args: argparse.Namespace) -> int:
     from pyode.experiments import NEEDS_RUN_DIR, run
     from pyode.experiments.common import ExperimentError
     from pyode.experiments.settings import ExperimentConfigError, load, load_settings_file
+    from pyode.settings import check_finite
 
     if args.threads is not None:
         if args.threads < 1:
@@ -47,11 +49,15 @@ def handle(args: argparse.Namespace) -> int:
         set_torch_threads(args.threads)
     if args.name in NEEDS_RUN_DIR and args.run_dir is None:
         raise CLIError(f"experiment '{args.name}' needs --run-dir (a training run folder)")
+    check_out_folder(args.out)
+    if args.run_dir is not None:
+        check_training_run(args.run_dir)
     try:
         if args.settings is not None:
             settings = load_settings_file(args.settings, args.name, args.overrides)
         else:
             settings = load(args.config, args.name, args.overrides)
+        check_finite(settings, f"experiments.{args.name}")
         summary = run(args.name, settings, args.out, args.run_dir)
     except (ExperimentConfigError, ExperimentError) as exc:
         raise CLIError(str(exc)) from None

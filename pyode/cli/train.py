@@ -58,7 +58,14 @@ def run(args: argparse.Namespace) -> int:
         if args.dataset is None or args.model is None:
             raise CLIError("--config needs --dataset and --model")
         config = resolve_config(load_profile(args.config), args.dataset, args.model, overrides)
-    summary = train(config, args.out, resume=args.resume, data_path=args.data_path)
+    try:
+        summary = train(config, args.out, resume=args.resume, data_path=args.data_path)
+    except OSError as exc:  # a full disk, a folder gone read-only: the file and the reason
+        if isinstance(exc, FileNotFoundError):
+            raise
+        from pyode.train.run_folder import describe_os_error
+
+        raise CLIError(describe_os_error(exc)) from None
     print(json.dumps({k: summary[k] for k in ("dataset", "model", "params",
                                               "final_test_accuracy", "total_seconds")}))
     return 0

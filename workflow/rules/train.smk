@@ -1,4 +1,5 @@
 # Training: the settings files the jobs read, then one job per dataset x model (see `runs`).
+from pyode.train.run_folder import RunFolder
 
 
 rule resolved_config:
@@ -66,12 +67,14 @@ rule train:
     params:
         out=lambda wildcards, output: str(Path(output.summary).parent),
         checkpoint=lambda wildcards, output: str(
-            Path(output.summary).parent / "checkpoint.pt"
+            RunFolder(Path(output.summary).parent).checkpoint
         ),
-    # A checkpoint newer than the run's settings file is from an interrupted run with the same
+    # Only an interrupted run leaves a checkpoint (in the run's staging folder; a finished run has
+    # none, so a forced rerun trains afresh). One newer than the run's settings file has the same
     # settings: --resume continues it. An older one was written with other settings: start afresh.
+    # Errors go to the terminal as well as the log: on a full disk the log cannot take them.
     shell:
         "if [ -e {params.checkpoint} ] && [ ! {params.checkpoint} -nt {input.settings} ];"
         " then rm -f {params.checkpoint}; fi;"
         " pyode train --settings {input.settings} --out {params.out}"
-        " --threads {threads} --resume --quiet > {log} 2>&1"
+        " --threads {threads} --resume --quiet > {log} 2> >(tee -a {log} >&2)"
