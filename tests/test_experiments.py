@@ -291,7 +291,11 @@ def test_cli_names_missing_inputs(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "--run-dir" in capsys.readouterr().err
     assert main(["experiment", "tolerance", "--config", str(config), "--out", str(tmp_path / "o"),
                  "--run-dir", str(tmp_path / "missing")]) == 2
-    assert "missing/summary.json" in capsys.readouterr().err
+    assert f"{tmp_path / 'missing'}: no such training run folder" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main(["experiment", "tolerance", "--config", str(config), "--out", str(tmp_path / "o"),
+                 "--run-dir", str(tmp_path / "empty")]) == 2
+    assert "empty/summary.json" in capsys.readouterr().err
     (tmp_path / "bad.yaml").write_text("experiments: [1, 2]\n")
     assert main(["experiment", "euler", "--config", str(tmp_path / "bad.yaml"),
                  "--out", str(tmp_path / "o")]) == 2
