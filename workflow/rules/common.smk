@@ -225,7 +225,6 @@ PROVENANCE = f"{RESULTS}/report/provenance.json"
 PAPER_SOURCES = [
     "report/paper.Rmd",
     "workflow/scripts/render_paper.R",
-    "Rscripts/helpers.R",
 ]
 # The experiments chapter is optional: the paper includes it only when the file exists.
 EXPERIMENTS_CHILD = "report/experiments.Rmd"

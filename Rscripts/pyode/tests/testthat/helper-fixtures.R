@@ -1,8 +1,10 @@
 # Fixtures: run folders and experiment folders as the workflow writes them.
 
 write_run <- function(root, dataset, model, label = NULL, rank = NULL, continuous = NULL,
-                      dataset_label = NULL, epochs = 2, nfe = 0) {
+                      dataset_label = NULL, epochs = 2, nfe = 0, seed = NULL, accuracy = 0.85,
+                      n_test = 200, solver = NULL) {
   dir <- file.path(root, dataset, model)
+  if (!is.null(seed)) dir <- file.path(dir, paste0("seed-", seed))
   dir.create(dir, recursive = TRUE, showWarnings = FALSE)
   iterations <- data.frame(
     epoch = rep(seq_len(epochs), each = 3), iteration = seq_len(3 * epochs),
@@ -21,9 +23,10 @@ write_run <- function(root, dataset, model, label = NULL, rank = NULL, continuou
   utils::write.csv(epoch_rows, file.path(dir, "epochs.csv"), row.names = FALSE)
   summary <- list(
     dataset = dataset, model = model, params = 1000, total_seconds = 3,
-    final_test_accuracy = 0.85, best_test_accuracy = 0.85, epochs = epochs, device = "cpu",
-    profile = "test", model_label = label, model_rank = rank, continuous_depth = continuous,
-    dataset_label = dataset_label
+    final_test_accuracy = accuracy, best_test_accuracy = accuracy, epochs = epochs,
+    device = "cpu", profile = "test", model_label = label, model_rank = rank,
+    continuous_depth = continuous, dataset_label = dataset_label, seed = seed, n_test = n_test,
+    config = if (!is.null(solver)) list(solver = solver)
   )
   summary <- summary[!vapply(summary, is.null, logical(1))]
   jsonlite::write_json(summary, file.path(dir, "summary.json"), auto_unbox = TRUE)
