@@ -269,7 +269,9 @@ figure_specs <- list(
   latent = list(fun = function(exp) plot_latent(exp), size = c(8, 6)),
   tolerance = list(fun = function(exp) plot_tolerance(exp), size = c(8, 6)),
   memory = list(fun = function(exp) plot_memory(exp), size = c(7, 4.2)),
-  euler = list(fun = function(exp) plot_euler(exp), size = c(10, 3.8))
+  euler = list(fun = function(exp) plot_euler(exp), size = c(10, 3.8)),
+  cnf = list(fun = function(exp) plot_cnf(exp), size = c(9, 5)),
+  training_nfe = list(fun = function(exp) plot_training_nfe(exp), size = c(9, 3.8))
 )
 
 #' The names of the training figures

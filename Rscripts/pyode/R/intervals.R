@@ -17,6 +17,11 @@
 #' wilson_interval(0, 10)
 #' @export
 wilson_interval <- function(x, n, level = 0.95) {
+  check_wilson_input(x, n, level)
+  wilson_body(x, n, level, max(length(x), length(n)))
+}
+
+check_wilson_input <- function(x, n, level) {
   if (!is.numeric(x) || !is.numeric(n)) {
     fail("wilson_interval: 'x' and 'n' must be numbers")
   }
@@ -29,7 +34,10 @@ wilson_interval <- function(x, n, level = 0.95) {
   if (any(x < 0, na.rm = TRUE)) {
     fail("wilson_interval: 'x' must not be negative")
   }
-  size <- max(length(x), length(n))
+  invisible(TRUE)
+}
+
+wilson_body <- function(x, n, level, size) {
   x <- rep_len(as.numeric(x), size)
   n <- rep_len(as.numeric(n), size)
   p <- if (all(x <= 1, na.rm = TRUE)) x else x / n

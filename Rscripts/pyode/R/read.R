@@ -218,7 +218,8 @@ summary_table <- function(summary, epochs, dir) {
 #' `dataset_label`, `dataset_rank` and `seed` (from `summary.json`; runs without them fall back
 #' to the folder names), the `solver` kind (`"adaptive"`, `"fixed grid"`, `NA` without a
 #' solver) and the test-set size `n_test` (see [accuracy_table()]). The summary table adds the
-#' `data_source`; `summaries` holds every run's whole `summary.json`, in the summary's row order. A run file that is missing, malformed
+#' `data_source`; `summaries` holds every run's whole `summary.json`, in the summary's row
+#' order. A run file that is missing, malformed
 #' or has a header but no rows is an error naming the file: no run silently drops out.
 #'
 #' @param train_dir The training results folder, `results/train` by default.
