@@ -22,17 +22,16 @@ wilson_interval <- function(x, n, level = 0.95) {
 }
 
 check_wilson_input <- function(x, n, level) {
-  if (!is.numeric(x) || !is.numeric(n)) {
-    fail("wilson_interval: 'x' and 'n' must be numbers")
-  }
-  if (!is.numeric(level) || length(level) != 1 || is.na(level) || level <= 0 || level >= 1) {
-    fail("wilson_interval: 'level' must be one number between 0 and 1")
-  }
-  if (any(n <= 0, na.rm = TRUE)) {
-    fail("wilson_interval: test-set sizes 'n' must be positive")
-  }
-  if (any(x < 0, na.rm = TRUE)) {
-    fail("wilson_interval: 'x' must not be negative")
+  checks <- list(
+    "'x' and 'n' must be numbers" = function() is.numeric(x) && is.numeric(n),
+    "'level' must be one number between 0 and 1" = function() {
+      is.numeric(level) && length(level) == 1 && isTRUE(level > 0 && level < 1)
+    },
+    "test-set sizes 'n' must be positive" = function() !any(n <= 0, na.rm = TRUE),
+    "'x' must not be negative" = function() !any(x < 0, na.rm = TRUE)
+  )
+  for (message in names(checks)) {
+    if (!checks[[message]]()) fail("wilson_interval: %s", message)
   }
   invisible(TRUE)
 }

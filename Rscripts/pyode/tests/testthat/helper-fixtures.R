@@ -132,10 +132,13 @@ write_experiments <- function(root) {
     t = c(0, 1, 0, 0.5, 1), layers = c(NA, NA, 0, 1, 2)
   )
   densities <- do.call(rbind, lapply(seq_len(nrow(stages)), function(i) {
-    data.frame(stages[rep(i, nrow(grid)), ], grid, row.names = NULL, log_density = -0.5 * (grid$x1^2 + grid$x2^2) * (1 + stages$t[i]))
+    data.frame(stages[rep(i, nrow(grid)), ], grid,
+      row.names = NULL, log_density = -0.5 * (grid$x1^2 + grid$x2^2) * (1 + stages$t[i])
+    )
   }))
   samples <- do.call(rbind, lapply(seq_len(nrow(stages)), function(i) {
-    data.frame(stages[rep(i, 5), ], sample = 0:4, row.names = NULL, x1 = seq(-1, 1, length.out = 5) * (1 + stages$t[i]),
+    data.frame(stages[rep(i, 5), ],
+      sample = 0:4, row.names = NULL, x1 = seq(-1, 1, length.out = 5) * (1 + stages$t[i]),
       x2 = c(0.3, -0.2, 0.1, 0.4, -0.5)
     )
   }))
