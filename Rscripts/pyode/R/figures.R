@@ -108,7 +108,7 @@ plot_accuracy <- function(runs) {
   caption <- if (length(sizes) > 0) {
     sprintf(
       "bars: 95%% Wilson intervals from the test-set size (%s test examples)",
-      paste(format(sort(sizes), big.mark = ","), collapse = "/")
+      paste(formatC(sort(sizes), format = "d", big.mark = ","), collapse = "/")
     )
   }
   ggplot2::ggplot(
@@ -144,10 +144,14 @@ continuous_runs <- function(data) {
 
 # One sentence per fixed-grid run: its evaluations per pass do not change during training.
 fixed_grid_note <- function(data) {
+  if (!"model_label" %in% names(data)) data$model_label <- as.character(data$model)
   fixed <- data |>
     dplyr::filter(.data$solver == "fixed grid") |>
     dplyr::group_by(.data$dataset, .data$model) |>
     dplyr::summarise(
+      label = dplyr::coalesce(
+        dplyr::first(.data$model_label), dplyr::first(as.character(.data$model))
+      ),
       forward = paste(unique(stats::na.omit(.data$nfe_forward_mean)), collapse = "/"),
       backward = paste(unique(stats::na.omit(.data$nfe_backward_mean)), collapse = "/"),
       .groups = "drop"
@@ -158,7 +162,7 @@ fixed_grid_note <- function(data) {
   paste0(
     "Fixed grid, so a fixed number of evaluations in every epoch: ",
     paste(sprintf(
-      "%s %s %s forward%s", fixed$dataset, fixed$model, fixed$forward,
+      "%s %s: %s forward%s", fixed$dataset, fixed$label, fixed$forward,
       dplyr::if_else(nzchar(fixed$backward), paste0(", ", fixed$backward, " backward"), "")
     ), collapse = "; ")
   )

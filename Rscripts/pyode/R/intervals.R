@@ -62,7 +62,8 @@ wilson_body <- function(x, n, level, size) {
 #'
 #' @param runs The result of [read_runs()], or its `summary` table.
 #' @param level Confidence level of the intervals.
-#' @return A tibble with `dataset`, `model`, the label and rank columns, `seeds`, `accuracy`,
+#' @return A tibble with `dataset`, `model`, the label and rank columns, `continuous_depth`,
+#'   `seeds`, `accuracy`,
 #'   `accuracy_sd` (`NA` for one seed), `n_test`, `lower`, `upper`, `params`, `total_seconds`,
 #'   `peak_memory_mb` (means across seeds), ordered by dataset and model rank.
 #' @export
@@ -74,7 +75,9 @@ accuracy_table <- function(runs, level = 0.95) {
   if (nrow(data) == 0) {
     fail("summary data has no rows")
   }
-  for (column in c("model_label", "model_rank", "dataset_label", "dataset_rank", "seed")) {
+  for (column in c(
+    "model_label", "model_rank", "dataset_label", "dataset_rank", "seed", "continuous_depth"
+  )) {
     if (!column %in% names(data)) data[[column]] <- NA
   }
   for (column in c("params", "total_seconds", "peak_memory_mb")) {
@@ -87,6 +90,7 @@ accuracy_table <- function(runs, level = 0.95) {
       model_rank = dplyr::first(.data$model_rank),
       dataset_label = dplyr::first(.data$dataset_label),
       dataset_rank = dplyr::first(.data$dataset_rank),
+      continuous_depth = dplyr::first(.data$continuous_depth),
       seeds = dplyr::n_distinct(.data$seed),
       runs = dplyr::n(),
       correct = sum(.data$final_test_accuracy * .data$n_test),

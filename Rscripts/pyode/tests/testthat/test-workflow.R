@@ -75,7 +75,7 @@ test_that("the NFE figure draws adaptive solvers and states the fixed grids' con
   plot <- plot_nfe(runs)
   expect_equal(as.character(unique(plot$data$model)), "odenet")
   expect_match(plot$labels$caption, "Fixed grid, so a fixed number of evaluations")
-  expect_match(plot$labels$caption, "rknet 16 forward")
+  expect_match(plot$labels$caption, "mnist RK-Net: 16 forward")
   # only fixed grids: drawn, and the caption says their cost is fixed
   unlink(file.path(root, "mnist", "odenet"), recursive = TRUE)
   plot <- plot_nfe(read_runs(root))
