@@ -4,8 +4,8 @@ The CLI, the settings validation, the Snakemake workflow (workflow/rules/common.
 files and, through the labels and ranks written into every summary.json, the R figures all read
 these tables. Adding a model means its builder in `pyode/models/<dataset>.py` plus a `Model`
 entry here; an experiment means its module (with its SETTINGS), an `Experiment` entry here, its
-figure in Rscripts/plot_experiment.R and its section of the paper; a solver method is a tableau
-in `pyode.solver.tableaus`, which `METHODS` reads.
+figure `plot_<name>()` in the R package (Rscripts/pyode/R/) and its section of the paper; a solver
+method is a tableau in `pyode.solver.tableaus`, which `METHODS` reads.
 """
 
 from __future__ import annotations
@@ -44,8 +44,6 @@ class Experiment:
     needs_run: tuple[str, str] | None = None
     # The experiment setting that says how many processes it runs side by side (its threads).
     parallel_setting: str | None = None
-    # Whether Rscripts/plot_experiment.R draws its figure (the workflow then asks for it).
-    figure: bool = True
 
 
 DATASETS: tuple[Dataset, ...] = (Dataset("mnist", "MNIST"), Dataset("iceberg", "Iceberg"))
@@ -72,11 +70,11 @@ EXPERIMENTS: tuple[Experiment, ...] = (
     Experiment("euler", ("exponential.csv", "convergence.csv", "relaxation.csv",
                          "residual_check.csv"), mem_mb=1000, runtime=10),
     Experiment("cnf", ("training.csv", "densities.csv", "samples.csv", "models.csv",
-                       "test_points.csv"), mem_mb=2000, runtime=60, figure=False),
-    Experiment("training_nfe", ("iterations.csv",), mem_mb=2000, runtime=60, figure=False),
+                       "test_points.csv"), mem_mb=2000, runtime=60),
+    Experiment("training_nfe", ("iterations.csv",), mem_mb=2000, runtime=60),
 )
 
-# Figures of the training runs; each is a function `figure_<name>` in Rscripts/figures.R.
+# Figures of the training runs; each is drawn by `plot_<name>()` of the R package.
 TRAINING_FIGURES: tuple[str, ...] = ("losses", "accuracy", "nfe", "cost", "params")
 
 # Solver methods usable from a config: every tableau of the solver; adaptive ones carry an
@@ -115,11 +113,6 @@ def model_names(dataset: str | None = None) -> tuple[str, ...]:
 
 def experiment_names() -> tuple[str, ...]:
     return tuple(e.name for e in EXPERIMENTS)
-
-
-def figure_experiment_names() -> tuple[str, ...]:
-    """The experiments whose figure Rscripts/plot_experiment.R draws."""
-    return tuple(e.name for e in EXPERIMENTS if e.figure)
 
 
 def dataset(name: str) -> Dataset:

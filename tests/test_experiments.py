@@ -70,7 +70,7 @@ COLUMNS = {
                                "dtype"],
     },
 }
-FIGURES = registry.figure_experiment_names()  # the experiments plot_experiment.R draws
+FIGURES = registry.experiment_names()  # each drawn by plot_<name>() of the R package
 TIMING_COLUMNS = {"seconds", "train_seconds", "seconds_per_forward"}
 
 
@@ -318,32 +318,35 @@ def test_spiral_data_follow_the_exact_solution() -> None:
 
 @pytest.mark.skipif(shutil.which("Rscript") is None, reason="Rscript not installed")
 def test_plot_experiment_draws_every_figure(
-    outputs: Path, repo_root: Path, subprocess_env: dict[str, str], tmp_path: Path
+    outputs: Path, repo_root: Path, subprocess_env: dict[str, str], tmp_path: Path,
+    tmp_path_factory
 ) -> None:
-    script = repo_root / "Rscripts" / "plot_experiment.R"
-    # One R process draws all figures (R and ggplot2 start-up dominate the time) ...
+    from test_r_scripts import install_r_package, with_library
+
+    env = with_library(subprocess_env,
+                       install_r_package(repo_root, subprocess_env, tmp_path_factory))
+    # One R process draws all figures with the package (R and ggplot2 start-up dominate) ...
     calls = "; ".join(
-        f'main(c("{name}", "{outputs / name}", "{tmp_path / ("experiment_" + name)}"))'
+        f'pyode::write_figure("experiment", "{name}", "{outputs / name}", '
+        f'"{tmp_path / ("experiment_" + name)}")'
         for name in FIGURES if name != "euler"
     )
-    env = {**subprocess_env, "PYODE_RSCRIPTS": str(repo_root / "Rscripts")}
-    batch = subprocess.run(["Rscript", "--vanilla", "-e", f'source("{script}"); {calls}'],
-                           capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    batch = subprocess.run(["Rscript", "--vanilla", "-e", calls], capture_output=True, text=True,
+                           env=env, cwd=tmp_path, timeout=300)
     assert batch.returncode == 0, batch.stderr
-    # ... and the command line, as the workflow calls it, draws the last one (helpers.R found
-    # next to the script, from another working directory).
-    env.pop("PYODE_RSCRIPTS")
-    cli = subprocess.run(["Rscript", "--vanilla", str(script), "euler", str(outputs / "euler"),
-                          str(tmp_path / "experiment_euler")],
+    # ... and the command line, as the workflow calls it, draws the last one.
+    script = repo_root / "Rscripts" / "figure.R"
+    cli = subprocess.run(["Rscript", "--vanilla", str(script), "experiment", "euler",
+                          str(outputs / "euler"), str(tmp_path / "experiment_euler")],
                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
     assert cli.returncode == 0, cli.stderr
     for name in FIGURES:
         for ext in ("pdf", "png"):
             assert (tmp_path / f"experiment_{name}.{ext}").stat().st_size > 1000, (name, ext)
-    bad = subprocess.run(["Rscript", "--vanilla", str(script), "euler", str(tmp_path / "none"),
-                          str(tmp_path / "x")], capture_output=True, text=True, env=env,
-                         timeout=300)
-    assert bad.returncode != 0 and "missing experiment output" in bad.stderr
+    bad = subprocess.run(["Rscript", "--vanilla", str(script), "experiment", "euler",
+                          str(tmp_path / "none"), str(tmp_path / "x")],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert bad.returncode != 0 and "experiment folder not found" in bad.stderr
     assert not (tmp_path / "x.pdf").exists()
 
 

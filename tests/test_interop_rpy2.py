@@ -1,4 +1,6 @@
-"""Python -> R through rpy2: frame conversion, the pandas reader, and `pyode plot`."""
+"""Python -> R through rpy2: frame conversion, the R package's reader and figures, `pyode plot`.
+
+The embedded R loads the package installed from this checkout into a temporary library."""
 
 from __future__ import annotations
 
@@ -9,10 +11,23 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from test_r_scripts import write_fake_runs
+from test_r_scripts import install_r_package, write_fake_runs
+
+from pyode import registry
 
 pytest.importorskip("rpy2")
 pytestmark = pytest.mark.skipif(shutil.which("R") is None, reason="R is not installed")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def r_library(repo_root: Path, subprocess_env: dict[str, str], tmp_path_factory) -> Path:
+    """This checkout's package first on the embedded R's library path, before it is loaded."""
+    library = install_r_package(repo_root, subprocess_env, tmp_path_factory)
+    import rpy2.robjects as ro
+
+    assert not ro.r("'pyode' %in% loadedNamespaces()")[0], "a pyode package is already loaded"
+    ro.r[".libPaths"](ro.StrVector([str(library), *ro.r[".libPaths"]()]))
+    return library
 
 
 def test_frame_round_trip() -> None:
@@ -45,27 +60,40 @@ def test_frame_round_trip() -> None:
         ro.conversion.get_conversion().py2rpy(frame)
 
 
-def test_pandas_reader_agrees_with_r_reader(tmp_path: Path) -> None:
+def test_read_runs_is_the_r_package_reader(tmp_path: Path, r_library: Path) -> None:
     import rpy2.robjects as ro
 
-    from pyode.interop import from_r_dataframe, read_runs, source_rscripts
+    from pyode.interop import InteropError, r_package, read_runs
 
     write_fake_runs(tmp_path)
     runs = read_runs(tmp_path)
-    source_rscripts()
-    r_runs = ro.r["read_runs"](str(tmp_path))
-    for table in ("iterations", "epochs", "summary"):
-        ours = runs[table].sort_values(["dataset", "model"], kind="stable").reset_index(drop=True)
-        theirs = from_r_dataframe(r_runs.rx2(table))
-        theirs = theirs.sort_values(["dataset", "model"], kind="stable").reset_index(drop=True)
-        assert list(ours.columns) == list(theirs.columns), table
-        numeric = ours.select_dtypes("number").columns
-        np.testing.assert_allclose(
-            ours[numeric].to_numpy(float), theirs[numeric].to_numpy(float), equal_nan=True
-        )
+    assert str(ro.r["find.package"]("pyode")[0]) == str(r_library / "pyode")
+    assert r_package().__rname__ == "pyode"
+    assert list(runs) == ["iterations", "epochs", "summary"]
+    summary = runs["summary"]
+    assert len(summary) == 7
+    assert set(registry.run_labels("mnist", "odenet")) <= set(summary.columns)
+    assert list(runs["epochs"].columns[-len(registry.EPOCH_COLUMNS):]) == list(
+        registry.EPOCH_COLUMNS)
     # peak memory of a run = its largest epoch value (fake: 110 + run index, odenet runs 3 and 6)
-    odenet = runs["summary"].set_index("model").loc["odenet", "peak_memory_mb"]
+    odenet = summary.set_index("model").loc["odenet", "peak_memory_mb"]
     assert sorted(odenet.tolist()) == [113.0, 116.0]
+    epochs = tmp_path / "mnist" / "mlp" / "epochs.csv"
+    epochs.write_text(",".join(registry.EPOCH_COLUMNS) + "\n")
+    with pytest.raises(InteropError, match=f"{epochs} has a header but no rows"):
+        read_runs(tmp_path)
+
+
+def test_figure_from_pandas_frames(tmp_path: Path) -> None:
+    import rpy2.robjects as ro
+
+    from pyode.interop import InteropError, make_training_figure, read_runs
+
+    write_fake_runs(tmp_path)
+    plot = make_training_figure("params", read_runs(tmp_path))
+    assert "ggplot" in list(ro.r["class"](plot))
+    with pytest.raises(InteropError, match="unknown figure 'loss'"):
+        make_training_figure("loss", {})
 
 
 def test_pyode_plot_writes_figure(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -94,7 +122,7 @@ def test_pyode_plot_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     csv.unlink()
     write_fake_runs(train, runs=(("mnist", "mlp"),))
     assert main(["plot", "nfe", "--train-dir", str(train), "--out", str(stem)]) == 2
-    assert "no continuous-depth (ODE) runs" in capsys.readouterr().err
+    assert "no continuous-depth runs" in capsys.readouterr().err
     assert not stem.parent.exists()
 
 

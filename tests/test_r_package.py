@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from test_r_scripts import install_r_package
 
 pytestmark = pytest.mark.skipif(shutil.which("Rscript") is None, reason="R is not installed")
 
@@ -16,15 +17,8 @@ PACKAGE = Path("Rscripts") / "pyode"
 
 @pytest.fixture(scope="module")
 def r_library(repo_root: Path, subprocess_env: dict[str, str], tmp_path_factory) -> Path:
-    """The package installed from this checkout into a temporary R library."""
-    library = tmp_path_factory.mktemp("rlib")
-    env = dict(subprocess_env, PYODE_PROJECT_ROOT=str(repo_root))
-    result = subprocess.run(
-        ["R", "CMD", "INSTALL", "--no-multiarch", "-l", str(library), str(PACKAGE)],
-        cwd=repo_root, env=env, capture_output=True, text=True, timeout=300,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return library
+    """The package installed from this checkout into a temporary R library (once per session)."""
+    return install_r_package(repo_root, subprocess_env, tmp_path_factory)
 
 
 def r_env(env: dict[str, str], library: Path) -> dict[str, str]:

@@ -1,8 +1,13 @@
-"""The R side: the testthat suite under Rscripts/tests and plot_training.R on a small run tree."""
+"""The R side as the workflow uses it: Rscripts/figure.R (the installed package pyode) on a small
+run tree, the package's stale-copy check, and the package against pyode's registry.
+
+The package is installed from this checkout into a temporary R library once per test session
+(`r_library`), so no test can pass with a stale copy installed elsewhere."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -86,45 +91,51 @@ def write_fake_runs(train_dir: Path, runs=FAKE_RUNS, n_iterations: int = 12) -> 
         (run_dir / "summary.json").write_text(json.dumps(summary))
 
 
-def run_testthat(test_dir: Path, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
-    code = f'testthat::test_dir("{test_dir}", stop_on_failure = TRUE)'
+PACKAGE = Path("Rscripts") / "pyode"
+_INSTALLED: dict[str, Path] = {}
+
+
+def install_r_package(repo_root: Path, env: dict[str, str], tmp_path_factory) -> Path:
+    """This checkout's package, installed once per session into a temporary library."""
+    if "library" not in _INSTALLED:
+        library = tmp_path_factory.mktemp("rlib")
+        result = subprocess.run(
+            ["R", "CMD", "INSTALL", "--no-multiarch", "-l", str(library), str(PACKAGE)],
+            cwd=repo_root, env=dict(env, PYODE_PROJECT_ROOT=str(repo_root)),
+            capture_output=True, text=True, timeout=300,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        _INSTALLED["library"] = library
+    return _INSTALLED["library"]
+
+
+def with_library(env: dict[str, str], library: Path) -> dict[str, str]:
+    """env with `library` first on R's library path."""
+    return dict(env, R_LIBS=os.pathsep.join([str(library), *filter(None, [env.get("R_LIBS")])]))
+
+
+@pytest.fixture(scope="module")
+def r_env(repo_root: Path, subprocess_env: dict[str, str], tmp_path_factory) -> dict[str, str]:
+    return with_library(subprocess_env, install_r_package(repo_root, subprocess_env,
+                                                          tmp_path_factory))
+
+
+def figure(repo_root: Path, args: list[str], cwd: Path, env: dict[str, str]
+           ) -> subprocess.CompletedProcess:
     return subprocess.run(
-        ["Rscript", "--vanilla", "-e", code],
+        ["Rscript", "--vanilla", str(repo_root / "Rscripts" / "figure.R"), *args],
         cwd=cwd, env=env, capture_output=True, text=True, timeout=180, check=False,
     )
 
 
-def test_testthat_suite_passes(repo_root: Path, subprocess_env: dict[str, str]) -> None:
-    result = run_testthat(Path("Rscripts/tests"), subprocess_env, repo_root)
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    assert "FAIL 0" in result.stdout
-
-
-def test_testthat_failure_fails_the_run(tmp_path: Path, subprocess_env: dict[str, str]) -> None:
-    # The same command on a suite with one failing expectation must exit non-zero.
-    (tmp_path / "test_fails.R").write_text('test_that("fails", expect_equal(1 + 1, 3))\n')
-    result = run_testthat(tmp_path, subprocess_env, tmp_path)
-    assert result.returncode != 0
-    assert "FAIL 1" in result.stdout
-
-
-def plot_training(
-    repo_root: Path, figure: str, train_dir: Path, stem: Path, cwd: Path, env: dict[str, str]
-) -> subprocess.CompletedProcess:
-    script = repo_root / "Rscripts" / "plot_training.R"
-    return subprocess.run(
-        ["Rscript", "--vanilla", str(script), figure, str(train_dir), str(stem)],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=False,
-    )
-
-
-def test_plot_training_writes_pdf_and_png_from_any_directory(
-    repo_root: Path, subprocess_env: dict[str, str], tmp_path: Path
+def test_figure_script_writes_pdf_and_png_from_any_directory(
+    repo_root: Path, r_env: dict[str, str], tmp_path: Path
 ) -> None:
     train_dir = tmp_path / "train"
     write_fake_runs(train_dir)
     stem = tmp_path / "figures" / "nfe"
-    result = plot_training(repo_root, "nfe", train_dir, stem, tmp_path, subprocess_env)
+    result = figure(repo_root, ["training", "nfe", str(train_dir), str(stem),
+                                str(repo_root / PACKAGE)], tmp_path, r_env)
     assert result.returncode == 0, result.stderr
     pdf, png = stem.with_suffix(".pdf"), stem.with_suffix(".png")
     assert pdf.read_bytes()[:4] == b"%PDF"
@@ -133,16 +144,95 @@ def test_plot_training_writes_pdf_and_png_from_any_directory(
     assert sorted(p.name for p in stem.parent.iterdir()) == ["nfe.pdf", "nfe.png"]
 
 
-def test_plot_training_bad_input_is_one_clear_error(
-    repo_root: Path, subprocess_env: dict[str, str], tmp_path: Path
+def test_figure_script_bad_input_is_one_clear_error(
+    repo_root: Path, r_env: dict[str, str], tmp_path: Path
 ) -> None:
     train_dir = tmp_path / "train"
-    write_fake_runs(train_dir, runs=(("iceberg", "mlp"),))
+    write_fake_runs(train_dir, runs=(("iceberg", "mlp"), ("mnist", "mlp")))
     epochs_csv = train_dir / "iceberg" / "mlp" / "epochs.csv"
     pd.read_csv(epochs_csv).drop(columns="test_accuracy").to_csv(epochs_csv, index=False)
     stem = tmp_path / "figures" / "accuracy"
-    result = plot_training(repo_root, "accuracy", train_dir, stem, tmp_path, subprocess_env)
+    result = figure(repo_root, ["training", "accuracy", str(train_dir), str(stem)], tmp_path,
+                    r_env)
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
-    assert lines == [f"plot_training.R: error: {epochs_csv} lacks column 'test_accuracy'"]
+    assert lines == [f"pyode figure: error: {epochs_csv} lacks column 'test_accuracy'"]
     assert not stem.parent.exists() or not any(stem.parent.iterdir())
+    # a run whose epochs.csv has only its header does not drop out of the figure: it is named
+    epochs_csv.write_text(",".join(registry.EPOCH_COLUMNS) + "\n")
+    result = figure(repo_root, ["training", "accuracy", str(train_dir), str(stem)], tmp_path,
+                    r_env)
+    assert result.returncode != 0
+    assert f"{epochs_csv} has a header but no rows" in result.stderr
+
+
+def test_figure_script_refuses_a_stale_installed_package(
+    repo_root: Path, r_env: dict[str, str], tmp_path: Path
+) -> None:
+    source = tmp_path / "pyode"
+    shutil.copytree(repo_root / PACKAGE, source)
+    reader = source / "R" / "read.R"
+    reader.write_text(reader.read_text().replace("fail(\"missing file: %s\", path)",
+                                                 "fail(\"no file: %s\", path)", 1))
+    train_dir = tmp_path / "train"
+    write_fake_runs(train_dir, runs=(("mnist", "mlp"),))
+    stem = tmp_path / "figures" / "params"
+    result = figure(repo_root, ["training", "params", str(train_dir), str(stem), str(source)],
+                    tmp_path, r_env)
+    assert result.returncode != 0
+    assert "the installed R package pyode" in result.stderr
+    assert "(function 'read_json_file')" in result.stderr
+    assert not stem.parent.exists()
+
+
+def r_json(code: str, cwd: Path, env: dict[str, str]) -> dict:
+    result = subprocess.run(["Rscript", "--vanilla", "-e", f"library(pyode); {code}"], cwd=cwd,
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_every_registry_figure_and_experiment_has_a_package_plot_function(
+    repo_root: Path, r_env: dict[str, str]
+) -> None:
+    """A new training figure = its plot_<name> + its registry entry; likewise an experiment."""
+    r = r_json(
+        "ns <- asNamespace('pyode'); has <- function(n) vapply(n, function(x) "
+        "exists(paste0('plot_', x), envir = ns), logical(1)); cat(jsonlite::toJSON(list("
+        "training = training_figure_names, experiments = experiment_figure_names, "
+        "training_fun = as.list(has(training_figure_names)), "
+        "experiment_fun = as.list(has(experiment_figure_names)))))",
+        repo_root, r_env,
+    )
+    assert set(registry.TRAINING_FIGURES) <= set(r["training"])
+    assert set(registry.experiment_names()) <= set(r["experiments"])
+    assert all(v == [True] for v in r["training_fun"].values())
+    assert all(v == [True] for v in r["experiment_fun"].values())
+
+
+def test_figure_sizes_are_the_workflow_figure_sizes(repo_root: Path, r_env: dict[str, str]) -> None:
+    names = [*registry.TRAINING_FIGURES, *registry.experiment_names()]
+    r = r_json(f"cat(jsonlite::toJSON(lapply(c({', '.join(repr(n) for n in names)}), "
+               "figure_size)))", repo_root, r_env)
+    sizes = dict(zip(names, (tuple(s) for s in r), strict=True))
+    assert sizes == {
+        "losses": (8, 3.8), "accuracy": (8, 3.5), "nfe": (8, 5), "cost": (8, 5),
+        "params": (8, 3.5), "spiral": (9, 7), "latent": (8, 6), "tolerance": (8, 6),
+        "memory": (7, 4.2), "euler": (10, 3.8),
+    }
+
+
+def test_package_reader_uses_the_registry_columns_and_keys(
+    repo_root: Path, r_env: dict[str, str], tmp_path: Path
+) -> None:
+    r = r_json("ns <- asNamespace('pyode'); cat(jsonlite::toJSON(list("
+               "iterations = ns$iterations_columns, epochs = ns$epochs_columns, "
+               "summary = ns$summary_numbers)))", repo_root, r_env)
+    assert tuple(r["iterations"]) == registry.ITERATION_COLUMNS
+    assert tuple(r["epochs"]) == registry.EPOCH_COLUMNS
+    assert set(r["summary"]) <= set(registry.SUMMARY_NUMBERS)
+    # every registry fact a summary carries reaches the reader's tables
+    write_fake_runs(tmp_path, runs=(("mnist", "odenet"),))
+    columns = r_json(f"cat(jsonlite::toJSON(names(read_runs('{tmp_path}')$summary)))",
+                     repo_root, r_env)
+    assert set(registry.run_labels("mnist", "odenet")) <= set(columns)

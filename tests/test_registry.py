@@ -3,10 +3,7 @@ and the R readers agree with it."""
 
 from __future__ import annotations
 
-import json
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -104,24 +101,6 @@ def test_workflow_resolution_names_the_bad_key(repo_root: Path) -> None:
     config["runs"]["iceberg"] = ["mlp", "rknet"]
     with pytest.raises(ConfigError, match=r"config key 'runs\.iceberg\.1': 'rknet' is not one"):
         resolve_workflow(config)
-
-
-def test_r_readers_use_the_registry_columns_and_keys(repo_root: Path, subprocess_env) -> None:
-    if shutil.which("Rscript", path=subprocess_env["PATH"]) is None:
-        pytest.skip("needs R")
-    script = ('suppressMessages(source("Rscripts/helpers.R")); cat(jsonlite::toJSON(list('
-              'iterations = iterations_columns, epochs = epochs_columns, '
-              'summary = summary_keys, registry = registry_columns)))')
-    result = subprocess.run(["Rscript", "--vanilla", "-e", script], cwd=repo_root,
-                            env=subprocess_env, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    r = json.loads(result.stdout)
-    assert tuple(r["iterations"]) == registry.ITERATION_COLUMNS
-    assert tuple(r["epochs"]) == registry.EPOCH_COLUMNS
-    written = {*registry.SUMMARY_NUMBERS, *registry.SUMMARY_TEXTS, *registry.SUMMARY_FLAGS}
-    assert set(r["summary"]) <= written
-    assert set(r["registry"]) == set(registry.run_labels("mnist", "odenet"))
-    assert set(r["registry"]) <= set(r["summary"])
 
 
 def test_config_readme_describes_every_key(repo_root: Path) -> None:

@@ -22,6 +22,7 @@ EPOCH_COLUMNS = ["epoch", "train_loss", "train_accuracy", "test_loss", "test_acc
                  "nfe_forward_mean", "nfe_backward_mean", "epoch_seconds", "peak_memory_mb"]
 FIGURES = ["losses", "accuracy", "nfe", "cost", "params"]
 EXPERIMENTS = ["spiral", "latent", "tolerance", "memory", "euler"]
+TINY_RUNS: list = []
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +36,7 @@ def tiny_run(repo_root, subprocess_env, tmp_path_factory):
     # About two minutes on two idle cores; the limit leaves room for a busy machine.
     run = snakemake(repo_root, subprocess_env, "--cores", "2", *args, timeout=1500)
     assert run.returncode == 0, run.stdout[-20000:]
+    TINY_RUNS.append((results, args))  # reused by test_workflow_report.py in the same session
     return results, args, run.stdout
 
 

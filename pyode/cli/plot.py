@@ -15,7 +15,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "plot",
         help="draw a training figure (R/ggplot2 through rpy2)",
         description="Read the runs under --train-dir (DATASET/MODEL/{iterations.csv,epochs.csv,"
-        "summary.json}) and write STEM.pdf and STEM.png with the R figure code of Rscripts/.",
+        "summary.json}) and write STEM.pdf and STEM.png with the installed R package pyode.",
     )
     parser.add_argument("figure", choices=FIGURES, help="the figure")
     parser.add_argument(

@@ -236,7 +236,7 @@ def figure_files(stems):
 TRAINING_FIGURE_FILES = figure_files(TRAINING_FIGURES)
 # Experiments without a figure of their own still run: the paper reads their summaries.
 EXPERIMENT_FIGURE_FILES = figure_files(
-    [f"experiment_{name}" for name in registry.figure_experiment_names()]
+    [f"experiment_{name}" for name in registry.experiment_names()]
 )
 EXPERIMENT_SUMMARIES = [
     f"{RESULTS}/experiments/{name}/summary.json" for name in EXPERIMENTS
@@ -248,7 +248,6 @@ PROVENANCE = f"{RESULTS}/report/provenance.json"
 PAPER_SOURCES = [
     "report/paper.Rmd",
     "workflow/scripts/render_paper.R",
-    "Rscripts/helpers.R",
 ]
 # The experiments chapter is optional: the paper includes it only when the file exists.
 EXPERIMENTS_CHILD = "report/experiments.Rmd"

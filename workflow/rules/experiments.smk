@@ -3,9 +3,6 @@
 # experiments.NAME block plus seed and device), so changing one block reruns that experiment only.
 
 
-EXPERIMENT_FIGURE_SCRIPTS = ["Rscripts/plot_experiment.R", "Rscripts/helpers.R"]
-
-
 # Rewritten only when the experiment's resolved settings change (they are its params).
 rule experiment_config:
     output:
@@ -57,7 +54,7 @@ rule experiment:
 rule experiment_figure:
     input:
         summary=f"{RESULTS}/experiments/{{name}}/summary.json",
-        scripts=EXPERIMENT_FIGURE_SCRIPTS,
+        scripts=FIGURE_SCRIPTS,
     output:
         pdf=report(
             f"{RESULTS}/figures/experiment_{{name}}.pdf",
@@ -85,5 +82,5 @@ rule experiment_figure:
         exp_dir=lambda wildcards, input: os.path.dirname(input.summary),
         stem=lambda wildcards, output: output.pdf[: -len(".pdf")],
     shell:
-        "Rscript --vanilla Rscripts/plot_experiment.R {wildcards.name} {params.exp_dir}"
-        " {params.stem} > {log} 2>&1"
+        "Rscript --vanilla Rscripts/figure.R experiment {wildcards.name} {params.exp_dir}"
+        " {params.stem} {R_PACKAGE} > {log} 2>&1"

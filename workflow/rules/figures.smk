@@ -1,15 +1,20 @@
-# Figures of the training runs, drawn by R/ggplot2 from the CSVs and summaries under RESULTS/train.
-TRAINING_FIGURE_SCRIPTS = [
-    "Rscripts/plot_training.R",
-    "Rscripts/figures.R",
-    "Rscripts/helpers.R",
-]
+# Figures of the training runs, drawn by the R package pyode (installed by `make setup`) from the
+# CSVs and summaries under RESULTS/train. Every figure rule checks that the installed package is
+# the source below, and reruns when that source changes.
+import glob
+
+R_PACKAGE = "Rscripts/pyode"
+R_PACKAGE_SOURCES = sorted(
+    [f"{R_PACKAGE}/DESCRIPTION", f"{R_PACKAGE}/NAMESPACE"]
+    + glob.glob(f"{R_PACKAGE}/R/*.R")
+)
+FIGURE_SCRIPTS = ["Rscripts/figure.R", *R_PACKAGE_SOURCES]
 
 
 rule training_figure:
     input:
         runs=run_outputs(["iterations.csv", "epochs.csv", "summary.json"]),
-        scripts=TRAINING_FIGURE_SCRIPTS,
+        scripts=FIGURE_SCRIPTS,
     output:
         pdf=report(
             f"{RESULTS}/figures/{{figure}}.pdf",
@@ -37,5 +42,5 @@ rule training_figure:
         train_dir=f"{RESULTS}/train",
         stem=lambda wildcards, output: output.pdf[: -len(".pdf")],
     shell:
-        "Rscript --vanilla Rscripts/plot_training.R {wildcards.figure} {params.train_dir}"
-        " {params.stem} > {log} 2>&1"
+        "Rscript --vanilla Rscripts/figure.R training {wildcards.figure} {params.train_dir}"
+        " {params.stem} {R_PACKAGE} > {log} 2>&1"

@@ -26,6 +26,7 @@ rule provenance:
 rule paper:
     input:
         sources=paper_sources,
+        package=R_PACKAGE_SOURCES,
         provenance=PROVENANCE,
         data=data_summaries(),
         runs=run_outputs(["epochs.csv", "summary.json"]),
@@ -50,4 +51,4 @@ rule paper:
         scratch=lambda wildcards, output: str(Path(output[0]).parent / ".render"),
     shell:
         "Rscript --vanilla workflow/scripts/render_paper.R report/paper.Rmd {output}"
-        " {params.results} {input.provenance} {params.scratch} > {log} 2>&1"
+        " {params.results} {input.provenance} {params.scratch} {R_PACKAGE} > {log} 2>&1"

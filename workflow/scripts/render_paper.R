@@ -1,5 +1,8 @@
-# Render the R Markdown paper to PDF.
+# Render the R Markdown paper to PDF with the installed R package pyode.
 # Usage: Rscript --vanilla render_paper.R PAPER.Rmd OUTPUT.pdf RESULTS_DIR PROVENANCE.json SCRATCH_DIR
+#          [PACKAGE_SOURCE]
+# With PACKAGE_SOURCE (the package's source folder, Rscripts/pyode) the installed package must be
+# that source: a stale installed copy is an error, not a paper drawn with old code.
 # The PDF is rendered into a private folder under SCRATCH_DIR and renamed into place, so a failed or
 # interrupted render never leaves a partial paper behind.
 render_paper <- function(rmd, output, results, provenance, scratch) {
@@ -36,8 +39,11 @@ render_paper <- function(rmd, output, results, provenance, scratch) {
 }
 
 args <- commandArgs(trailingOnly = TRUE)
-if (length(args) != 5) {
+if (!length(args) %in% c(5, 6)) {
   stop("usage: render_paper.R PAPER.Rmd OUTPUT.pdf RESULTS_DIR PROVENANCE.json SCRATCH_DIR",
-       call. = FALSE)
+       " [PACKAGE_SOURCE]", call. = FALSE)
+}
+if (length(args) == 6) {
+  pyode::check_installed(args[[6]])
 }
 render_paper(args[[1]], args[[2]], args[[3]], args[[4]], args[[5]])

@@ -268,7 +268,9 @@ plot_euler <- function(exp) {
 
 #' The experiments that have a figure
 #' @export
-experiment_figure_names <- c("spiral", "latent", "tolerance", "memory", "euler")
+experiment_figure_names <- c(
+  "spiral", "latent", "tolerance", "memory", "euler", "cnf", "training_nfe"
+)
 
 #' Draw an experiment's figure by name
 #'

@@ -28,7 +28,7 @@ prepare_runs <- function(data, columns, what) {
 # Lines only for runs with two or more points (one-epoch runs are drawn as points alone).
 multi_epoch <- function(data) {
   data |>
-    dplyr::group_by(.data$dataset, .data$model, dplyr::across(dplyr::any_of("pass"))) |>
+    dplyr::group_by(.data$dataset, .data$model, dplyr::across(dplyr::any_of(c("seed", "pass")))) |>
     dplyr::filter(dplyr::n() > 1) |>
     dplyr::ungroup()
 }
@@ -38,7 +38,7 @@ millions <- function(x) paste0(signif(x / 1e6, 3), "M")
 # Every k-th row of each run so that no run has more than `max_points` rows (first and last kept).
 thin_runs <- function(data, max_points = 2000) {
   data |>
-    dplyr::group_by(.data$dataset, .data$model) |>
+    dplyr::group_by(.data$dataset, .data$model, dplyr::across(dplyr::any_of("seed"))) |>
     dplyr::filter({
       n <- dplyr::n()
       step <- max(1, ceiling(n / max_points))
@@ -72,7 +72,8 @@ plot_losses <- function(runs, max_points = 2000) {
   data <- prepared$data |>
     dplyr::arrange(.data$dataset, .data$model, .data$images_seen) |>
     thin_runs(max_points)
-  mapping <- ggplot2::aes(.data$images_seen, colour = .data$model, group = .data$model)
+  data$run <- run_group(data)
+  mapping <- ggplot2::aes(.data$images_seen, colour = .data$model, group = .data$run)
   ggplot2::ggplot(data, mapping) +
     ggplot2::geom_line(ggplot2::aes(y = .data$loss), alpha = 0.2, linewidth = 0.3) +
     ggplot2::geom_line(ggplot2::aes(y = .data$loss_ewm), linewidth = 0.7) +
@@ -88,21 +89,46 @@ plot_losses <- function(runs, max_points = 2000) {
     theme_pyode()
 }
 
+# The line group of a run: its model, and its seed where runs repeat per seed.
+run_group <- function(data) {
+  if ("seed" %in% names(data)) interaction(data$model, data$seed, drop = TRUE) else data$model
+}
+
 #' @rdname training_figures
 #' @export
 plot_accuracy <- function(runs) {
   prepared <- prepare_runs(runs_table(runs, "epochs"), c("epoch", "test_accuracy"), "epochs data")
+  data <- prepared$data
+  data$run <- run_group(data)
+  n_test <- if ("n_test" %in% names(data)) as.numeric(data$n_test) else NA_real_
+  interval <- wilson_interval(data$test_accuracy, dplyr::coalesce(n_test, 1))
+  data$lower <- dplyr::if_else(is.na(n_test), NA_real_, interval$lower)
+  data$upper <- dplyr::if_else(is.na(n_test), NA_real_, interval$upper)
+  sizes <- unique(stats::na.omit(n_test))
+  caption <- if (length(sizes) > 0) {
+    sprintf(
+      "bars: 95%% Wilson intervals from the test-set size (%s test examples)",
+      paste(formatC(sort(sizes), format = "d", big.mark = ","), collapse = "/")
+    )
+  }
   ggplot2::ggplot(
-    prepared$data,
-    ggplot2::aes(.data$epoch, .data$test_accuracy, colour = .data$model, group = .data$model)
+    data,
+    ggplot2::aes(.data$epoch, .data$test_accuracy, colour = .data$model, group = .data$run)
   ) +
-    ggplot2::geom_line(data = multi_epoch, linewidth = 0.7) +
-    ggplot2::geom_point(size = 1.4) +
+    ggplot2::geom_linerange(
+      ggplot2::aes(ymin = .data$lower, ymax = .data$upper),
+      alpha = 0.6, na.rm = TRUE, position = ggplot2::position_dodge(width = 0.3)
+    ) +
+    ggplot2::geom_line(
+      data = function(d) multi_epoch(d), linewidth = 0.7,
+      position = ggplot2::position_dodge(width = 0.3)
+    ) +
+    ggplot2::geom_point(size = 1.4, position = ggplot2::position_dodge(width = 0.3)) +
     ggplot2::facet_wrap(ggplot2::vars(.data$dataset), scales = "free_y") +
     scale_colour_model(prepared$info) +
     ggplot2::scale_x_continuous(breaks = integer_breaks) +
     ggplot2::scale_y_continuous(labels = scales::label_percent(accuracy = 0.1)) +
-    ggplot2::labs(x = "epoch", y = "test accuracy") +
+    ggplot2::labs(x = "epoch", y = "test accuracy", caption = caption) +
     theme_pyode()
 }
 
@@ -116,6 +142,32 @@ continuous_runs <- function(data) {
   data[dplyr::coalesce(as.logical(flag), evaluated), ]
 }
 
+# One sentence per fixed-grid run: its evaluations per pass do not change during training.
+fixed_grid_note <- function(data) {
+  if (!"model_label" %in% names(data)) data$model_label <- as.character(data$model)
+  fixed <- data |>
+    dplyr::filter(.data$solver == "fixed grid") |>
+    dplyr::group_by(.data$dataset, .data$model) |>
+    dplyr::summarise(
+      label = dplyr::coalesce(
+        dplyr::first(.data$model_label), dplyr::first(as.character(.data$model))
+      ),
+      forward = paste(unique(stats::na.omit(.data$nfe_forward_mean)), collapse = "/"),
+      backward = paste(unique(stats::na.omit(.data$nfe_backward_mean)), collapse = "/"),
+      .groups = "drop"
+    )
+  if (nrow(fixed) == 0) {
+    return(NULL)
+  }
+  paste0(
+    "Fixed grid, so a fixed number of evaluations in every epoch: ",
+    paste(sprintf(
+      "%s %s: %s forward%s", fixed$dataset, fixed$label, fixed$forward,
+      dplyr::if_else(nzchar(fixed$backward), paste0(", ", fixed$backward, " backward"), "")
+    ), collapse = "; ")
+  )
+}
+
 #' @rdname training_figures
 #' @export
 plot_nfe <- function(runs) {
@@ -125,9 +177,16 @@ plot_nfe <- function(runs) {
   if (nrow(data) == 0) {
     fail("epochs data has no continuous-depth runs: the NFE figure needs one")
   }
-  prepared <- prepare_runs(data, character(), "epochs data")
+  if (!"solver" %in% names(data)) data$solver <- NA_character_
+  # Adaptive solvers choose their evaluations: only they are drawn when there are any; a
+  # fixed grid costs the same in every epoch, which the caption states with its numbers.
+  adaptive <- dplyr::coalesce(data$solver != "fixed grid", TRUE)
+  note <- fixed_grid_note(prepare_runs(data, character(), "epochs data")$data)
+  drawn <- if (any(adaptive)) data[adaptive, ] else data
+  prepared <- prepare_runs(drawn, character(), "epochs data")
   long <- prepared$data |>
-    dplyr::select("dataset", "model", "epoch",
+    dplyr::mutate(run = run_group(prepared$data)) |>
+    dplyr::select("dataset", "model", "run", "epoch", dplyr::any_of("seed"),
       forward = "nfe_forward_mean", backward = "nfe_backward_mean"
     ) |>
     tidyr::pivot_longer(c("forward", "backward"), names_to = "pass", values_to = "nfe") |>
@@ -135,7 +194,7 @@ plot_nfe <- function(runs) {
     dplyr::mutate(pass = factor(.data$pass, levels = c("forward", "backward")))
   ggplot2::ggplot(long, ggplot2::aes(.data$epoch, .data$nfe,
     colour = .data$model,
-    group = .data$model
+    group = .data$run
   )) +
     ggplot2::geom_line(data = multi_epoch, linewidth = 0.7) +
     ggplot2::geom_point(size = 1.4) +
@@ -146,7 +205,10 @@ plot_nfe <- function(runs) {
     scale_colour_model(prepared$info) +
     ggplot2::scale_x_continuous(breaks = integer_breaks) +
     ggplot2::expand_limits(y = 0) +
-    ggplot2::labs(x = "epoch", y = "function evaluations per mini-batch (mean)") +
+    ggplot2::labs(
+      x = "epoch", y = "function evaluations per mini-batch (mean)",
+      caption = if (is.null(note)) NULL else paste(strwrap(note, 110), collapse = "\n")
+    ) +
     theme_pyode()
 }
 
@@ -211,7 +273,9 @@ figure_specs <- list(
   latent = list(fun = function(exp) plot_latent(exp), size = c(8, 6)),
   tolerance = list(fun = function(exp) plot_tolerance(exp), size = c(8, 6)),
   memory = list(fun = function(exp) plot_memory(exp), size = c(7, 4.2)),
-  euler = list(fun = function(exp) plot_euler(exp), size = c(10, 3.8))
+  euler = list(fun = function(exp) plot_euler(exp), size = c(10, 3.8)),
+  cnf = list(fun = function(exp) plot_cnf(exp), size = c(9, 5)),
+  training_nfe = list(fun = function(exp) plot_training_nfe(exp), size = c(9, 3.8))
 )
 
 #' The names of the training figures
@@ -238,6 +302,10 @@ figure_size <- function(name) {
 }
 
 #' Draw a training figure by name
+#'
+#' Dispatches on the name: figure `name` is drawn by `plot_<name>()`, so a new training figure is
+#' its function plus its entry in the registry's `TRAINING_FIGURES` and in the package's
+#' table of figures (name, function, size; `R/figures.R`).
 #'
 #' @param name One of [training_figure_names].
 #' @param runs The result of [read_runs()].

@@ -49,8 +49,9 @@ snake_case <- function(x) {
 }
 
 # A CSV as a tibble with snake_case names; `numbers` must be present and numeric (empty cells,
-# NA and NaN become NA). Parse failures name the file, column and row.
-read_table <- function(path, numbers = character()) {
+# NA and NaN become NA). Parse failures name the file, column and row. With `rows = TRUE` a file
+# with only its header line is an error too (a run that wrote no rows is broken, not empty).
+read_table <- function(path, numbers = character(), rows = FALSE) {
   if (!file.exists(path)) {
     fail("missing file: %s", path)
   }
@@ -78,6 +79,9 @@ read_table <- function(path, numbers = character()) {
     )
   }
   attr(data, "problems") <- NULL
+  if (rows && nrow(data) == 0) {
+    fail("%s has a header but no rows: the run is broken", path)
+  }
   names(data) <- snake_case(names(data))
   tibble::as_tibble(data)
 }
@@ -121,19 +125,61 @@ read_run_files <- function(dir) {
   check_names(names(summary), summary_numbers, summary_path, kind = "key")
   for (key in summary_numbers) scalar(summary[[key]], summary_path, key)
   list(
-    iterations = read_table(file.path(dir, "iterations.csv"), iterations_columns),
-    epochs = read_table(file.path(dir, "epochs.csv"), epochs_columns),
+    iterations = read_table(file.path(dir, "iterations.csv"), iterations_columns, rows = TRUE),
+    epochs = read_table(file.path(dir, "epochs.csv"), epochs_columns, rows = TRUE),
     summary = summary
   )
+}
+
+# A run folder is DATASET/MODEL or DATASET/MODEL/seed-N: the folder names below the training
+# folder, for runs whose summary lacks them.
+seed_folder <- "^seed-([0-9]+)$"
+folder_identity <- function(dir) {
+  seeded <- grepl(seed_folder, basename(dir))
+  model_dir <- if (seeded) dirname(dir) else dir
+  list(
+    model = basename(model_dir), dataset = basename(dirname(model_dir)),
+    seed = if (seeded) as.numeric(sub(seed_folder, "\\1", basename(dir))) else NA_real_
+  )
+}
+
+# The size of the test set a run's accuracies were measured on: `n_test` of the summary, else
+# the run's data setting `config.data.n_test`, else the count in its data description
+# ("... and 10,000 test images", "... / 24 test"); NA when none of them says.
+test_set_size <- function(summary, path) {
+  direct <- scalar(summary$n_test, path, "n_test")
+  if (!is.na(direct)) {
+    return(direct)
+  }
+  data <- summary$config$data
+  configured <- if (is.list(data)) scalar(data$n_test, path, "config.data.n_test") else NA_real_
+  if (!is.na(configured)) {
+    return(configured)
+  }
+  text <- scalar(summary$data_description, path, "data_description", "text")
+  if (is.na(text)) {
+    return(NA_real_)
+  }
+  found <- regmatches(text, regexec("([0-9][0-9,]*) test\\b", text))[[1]]
+  if (length(found) == 2) as.numeric(gsub(",", "", found[[2]])) else NA_real_
+}
+
+# A fixed-grid solver (`n_steps` or `step_size` set) spends the same number of evaluations on
+# every pass; an adaptive one chooses its steps. NA for runs without a solver.
+solver_kind <- function(summary) {
+  solver <- summary$config$solver
+  if (!is.list(solver) || is.null(solver$method)) {
+    return(NA_character_)
+  }
+  if (!is.null(solver$n_steps) || !is.null(solver$step_size)) "fixed grid" else "adaptive"
 }
 
 # The identifying columns of a run, from its summary (folder names as the fallback).
 run_identity <- function(summary, dir) {
   path <- file.path(dir, "summary.json")
-  model <- dplyr::coalesce(scalar(summary$model, path, "model", "text"), basename(dir))
-  dataset <- dplyr::coalesce(
-    scalar(summary$dataset, path, "dataset", "text"), basename(dirname(dir))
-  )
+  folders <- folder_identity(dir)
+  model <- dplyr::coalesce(scalar(summary$model, path, "model", "text"), folders$model)
+  dataset <- dplyr::coalesce(scalar(summary$dataset, path, "dataset", "text"), folders$dataset)
   label <- scalar(summary$model_label, path, "model_label", "text")
   dataset_label <- scalar(summary$dataset_label, path, "dataset_label", "text")
   tibble::tibble(
@@ -142,7 +188,11 @@ run_identity <- function(summary, dir) {
     model_label = if (is.na(label)) model else label,
     model_rank = scalar(summary$model_rank, path, "model_rank"),
     continuous_depth = scalar(summary$continuous_depth, path, "continuous_depth", "flag"),
-    dataset_label = if (is.na(dataset_label)) dataset else dataset_label
+    dataset_label = if (is.na(dataset_label)) dataset else dataset_label,
+    dataset_rank = scalar(summary$dataset_rank, path, "dataset_rank"),
+    seed = dplyr::coalesce(scalar(summary$seed, path, "seed"), folders$seed),
+    solver = solver_kind(summary),
+    n_test = test_set_size(summary, path)
   )
 }
 
@@ -155,34 +205,45 @@ summary_table <- function(summary, epochs, dir) {
   tibble::as_tibble(c(numbers, list(
     peak_memory_mb = if (length(memory) > 0) max(memory) else NA_real_,
     device = scalar(summary$device, path, "device", "text"),
-    profile = scalar(summary$profile, path, "profile", "text")
+    profile = scalar(summary$profile, path, "profile", "text"),
+    data_source = scalar(summary$data_source, path, "data_source", "text")
   )))
 }
 
 #' Read the training runs of the workflow
 #'
-#' Reads every run folder `train_dir/DATASET/MODEL/` (`iterations.csv`, `epochs.csv`,
-#' `summary.json`). Each table carries the run's `dataset`, `model`, `model_label`,
-#' `model_rank`, `continuous_depth` and `dataset_label` (from `summary.json`; runs without them
-#' fall back to the folder names).
+#' Reads every run folder `train_dir/DATASET/MODEL/` or, for runs repeated per seed,
+#' `train_dir/DATASET/MODEL/seed-N/` (`iterations.csv`, `epochs.csv`, `summary.json`). Each
+#' table carries the run's `dataset`, `model`, `model_label`, `model_rank`, `continuous_depth`,
+#' `dataset_label`, `dataset_rank` and `seed` (from `summary.json`; runs without them fall back
+#' to the folder names), the `solver` kind (`"adaptive"`, `"fixed grid"`, `NA` without a
+#' solver) and the test-set size `n_test` (see [accuracy_table()]). The summary table adds the
+#' `data_source`; `summaries` holds every run's whole `summary.json`, in the summary's row
+#' order. A run file that is missing, malformed
+#' or has a header but no rows is an error naming the file: no run silently drops out.
 #'
 #' @param train_dir The training results folder, `results/train` by default.
 #' @return A list of class `pyode_runs` with tibbles `iterations`, `epochs` and `summary` (one
-#'   row per run).
+#'   row per run) and the list `summaries`.
 #' @export
 read_runs <- function(train_dir = file.path("results", "train")) {
   if (!dir.exists(train_dir)) {
     fail("training folder not found: %s", train_dir)
   }
   dataset_dirs <- list.dirs(train_dir, recursive = FALSE, full.names = TRUE)
-  run_dirs <- unlist(lapply(dataset_dirs, list.dirs, recursive = FALSE, full.names = TRUE))
+  model_dirs <- unlist(lapply(dataset_dirs, list.dirs, recursive = FALSE, full.names = TRUE))
+  seed_dirs <- unlist(lapply(model_dirs, function(d) {
+    inner <- list.dirs(d, recursive = FALSE, full.names = TRUE)
+    inner[grepl(seed_folder, basename(inner))]
+  }))
+  run_dirs <- c(model_dirs, seed_dirs)
   is_run <- vapply(
     run_dirs, function(d) any(file.exists(file.path(d, run_files))), logical(1)
   )
   run_dirs <- sort(run_dirs[is_run])
   if (length(run_dirs) == 0) {
     fail(
-      "no training runs under %s (expected %s/DATASET/MODEL/{%s})", train_dir, train_dir,
+      "no training runs under %s (expected %s/DATASET/MODEL[/seed-N]/{%s})", train_dir, train_dir,
       paste(run_files, collapse = ",")
     )
   }
@@ -192,14 +253,16 @@ read_runs <- function(train_dir = file.path("results", "train")) {
     list(
       iterations = dplyr::bind_cols(id[rep(1, nrow(files$iterations)), ], files$iterations),
       epochs = dplyr::bind_cols(id[rep(1, nrow(files$epochs)), ], files$epochs),
-      summary = dplyr::bind_cols(id, summary_table(files$summary, files$epochs, d))
+      summary = dplyr::bind_cols(id, summary_table(files$summary, files$epochs, d)),
+      raw = files$summary
     )
   })
   structure(
     list(
       iterations = dplyr::bind_rows(lapply(runs, `[[`, "iterations")),
       epochs = dplyr::bind_rows(lapply(runs, `[[`, "epochs")),
-      summary = dplyr::bind_rows(lapply(runs, `[[`, "summary"))
+      summary = dplyr::bind_rows(lapply(runs, `[[`, "summary")),
+      summaries = lapply(runs, `[[`, "raw")
     ),
     class = "pyode_runs"
   )

@@ -1,8 +1,10 @@
 # Fixtures: run folders and experiment folders as the workflow writes them.
 
 write_run <- function(root, dataset, model, label = NULL, rank = NULL, continuous = NULL,
-                      dataset_label = NULL, epochs = 2, nfe = 0) {
+                      dataset_label = NULL, epochs = 2, nfe = 0, seed = NULL, accuracy = 0.85,
+                      n_test = 200, solver = NULL) {
   dir <- file.path(root, dataset, model)
+  if (!is.null(seed)) dir <- file.path(dir, paste0("seed-", seed))
   dir.create(dir, recursive = TRUE, showWarnings = FALSE)
   iterations <- data.frame(
     epoch = rep(seq_len(epochs), each = 3), iteration = seq_len(3 * epochs),
@@ -21,9 +23,10 @@ write_run <- function(root, dataset, model, label = NULL, rank = NULL, continuou
   utils::write.csv(epoch_rows, file.path(dir, "epochs.csv"), row.names = FALSE)
   summary <- list(
     dataset = dataset, model = model, params = 1000, total_seconds = 3,
-    final_test_accuracy = 0.85, best_test_accuracy = 0.85, epochs = epochs, device = "cpu",
-    profile = "test", model_label = label, model_rank = rank, continuous_depth = continuous,
-    dataset_label = dataset_label
+    final_test_accuracy = accuracy, best_test_accuracy = accuracy, epochs = epochs,
+    device = "cpu", profile = "test", model_label = label, model_rank = rank,
+    continuous_depth = continuous, dataset_label = dataset_label, seed = seed, n_test = n_test,
+    config = if (!is.null(solver)) list(solver = solver)
   )
   summary <- summary[!vapply(summary, is.null, logical(1))]
   jsonlite::write_json(summary, file.path(dir, "summary.json"), auto_unbox = TRUE)
@@ -120,6 +123,41 @@ write_experiments <- function(root) {
     "residual_check"
   )
   jsonlite::write_json(list(steps = 4), file.path(euler_dir, "summary.json"))
+
+  # cnf: a 4 x 4 grid and 5 samples at two stages of the CNF and of a planar flow with 2 layers
+  cnf_dir <- file.path(root, "cnf")
+  grid <- expand.grid(x1 = c(-1.5, -0.5, 0.5, 1.5), x2 = c(-1.5, -0.5, 0.5, 1.5))
+  stages <- data.frame(
+    model = c("cnf", "cnf", "planar_2", "planar_2", "planar_2"), stage = c(0, 1, 0, 1, 2),
+    t = c(0, 1, 0, 0.5, 1), layers = c(NA, NA, 0, 1, 2)
+  )
+  densities <- do.call(rbind, lapply(seq_len(nrow(stages)), function(i) {
+    data.frame(stages[rep(i, nrow(grid)), ], grid,
+      row.names = NULL, log_density = -0.5 * (grid$x1^2 + grid$x2^2) * (1 + stages$t[i])
+    )
+  }))
+  samples <- do.call(rbind, lapply(seq_len(nrow(stages)), function(i) {
+    data.frame(stages[rep(i, 5), ],
+      sample = 0:4, row.names = NULL, x1 = seq(-1, 1, length.out = 5) * (1 + stages$t[i]),
+      x2 = c(0.3, -0.2, 0.1, 0.4, -0.5)
+    )
+  }))
+  write_csv_file(densities, cnf_dir, "densities")
+  write_csv_file(samples, cnf_dir, "samples")
+  write_csv_file(data.frame(
+    model = c("cnf", "planar_2"), test_nll = c(2.1, 2.4), test_nll_se = c(0.02, 0.03)
+  ), cnf_dir, "models")
+  jsonlite::write_json(list(nll_cnf = 2.1), file.path(cnf_dir, "summary.json"), auto_unbox = TRUE)
+
+  nfe_dir <- file.path(root, "training_nfe")
+  write_csv_file(data.frame(
+    iteration = 1:6, epoch = 1, loss = seq(2, 1, length.out = 6), accuracy = 0.5,
+    nfe_forward = c(20, 20, 26, 26, 32, 32), nfe_backward = c(14, 14, 20, 20, 20, 26),
+    seconds = 0.1
+  ), nfe_dir, "iterations")
+  jsonlite::write_json(list(test_accuracy = 0.9), file.path(nfe_dir, "summary.json"),
+    auto_unbox = TRUE
+  )
   root
 }
 

@@ -42,7 +42,7 @@ test_that("figure functions reject bad input with a clear error", {
   expect_error(plot_training("nope", list()), "unknown training figure 'nope'")
   expect_error(plot_experiment("nope"), "unknown experiment 'nope'")
   expect_equal(figure_size("losses"), c(8, 3.8))
-  expect_equal(figure_size("cnf"), c(7, 4))
+  expect_equal(figure_size("new_experiment"), c(7, 4))
 })
 
 test_that("every experiment figure draws from its outputs or its folder", {
@@ -55,4 +55,38 @@ test_that("every experiment figure draws from its outputs or its folder", {
   unlink(file.path(root, "euler", "convergence.csv"))
   expect_error(plot_euler(file.path(root, "euler")), "missing experiment output: .*convergence.csv")
   expect_error(plot_latent(list()), "expected the result of read_experiment")
+})
+
+test_that("plot_cnf draws density and samples from noise to data beside the planar flow", {
+  exp <- read_experiment("cnf", write_experiments(withr_tempdir()))
+  plot <- plot_cnf(exp)
+  built <- build(plot)
+  expect_equal(levels(plot$data$flow), c("CNF", "planar, K = 2"))
+  expect_setequal(unique(plot$data$panel), c("stage 0", "stage 1", "stage 2"))
+  expect_equal(nrow(built$data[[1]]), 5 * 16)
+  expect_match(plot$labels$caption, "CNF 2.100 \u00b1 0.020; planar, K = 2 2.400")
+  samples <- plot_cnf(exp, "samples")
+  expect_equal(nrow(build(samples)$data[[1]]), 25)
+  expect_true(all(c("t = 0.00", "t = 1.00", "1 layers") %in% build(samples)$data[[2]]$label))
+  exp$tables$densities <- NULL
+  expect_error(plot_cnf(exp), "missing experiment output: .*cnf/densities.csv")
+})
+
+test_that("plot_training_nfe draws NFE per iteration and backward against forward", {
+  exp <- read_experiment("training_nfe", write_experiments(withr_tempdir()))
+  plot <- plot_training_nfe(exp)
+  per_iteration <- plot$data[plot$data$panel == "NFE per iteration", ]
+  expect_equal(nrow(per_iteration), 12)
+  scatter <- plot$data[plot$data$panel == "backward NFE vs forward NFE", ]
+  expect_equal(scatter$x, c(20, 20, 26, 26, 32, 32))
+  expect_equal(scatter$y, c(14, 14, 20, 20, 20, 26))
+  build(plot)
+  bad <- withr_tempdir()
+  dir.create(file.path(bad, "training_nfe"))
+  write_csv_file(data.frame(iteration = 1, nfe_forward = 2), file.path(bad, "training_nfe"),
+    "iterations")
+  expect_error(
+    plot_training_nfe(read_experiment("training_nfe", bad)),
+    "training_nfe/iterations.csv lacks column 'nfe_backward'"
+  )
 })
