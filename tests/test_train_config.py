@@ -107,6 +107,6 @@ def test_tuned_default_train_section_is_valid(repo_root: Path) -> None:
     train = yaml.safe_load((repo_root / "config" / "config.yaml").read_text())["train"]
     profile = {**PROFILE, "train": train}
     odenet = resolve_config(profile, "mnist", "odenet")
-    assert (odenet["epochs"], odenet["batch_size"], odenet["solver"]["method"]) == (10, 32, "rk4")
+    assert (odenet["epochs"], odenet["batch_size"], odenet["solver"]["method"]) == (8, 32, "rk4")
     assert resolve_config(profile, "mnist", "rknet")["solver"]["adjoint"] is False
     assert resolve_config(profile, "iceberg", "mlp")["epochs"] == 8

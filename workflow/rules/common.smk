@@ -2,6 +2,7 @@
 # Names (datasets, models, experiments, figures) come from pyode's registry and every job's
 # settings from pyode's one configuration path (pyode/settings.py).
 import copy
+import glob
 import json
 import os
 import sys
@@ -289,3 +290,18 @@ wildcard_constraints:
     seed=r"\d+",
     figure="|".join(TRAINING_FIGURES),
     name="|".join(EXPERIMENTS),
+
+
+# ---- the R package that draws the figures and renders the paper ----
+
+R_PACKAGE = "Rscripts/pyode"
+R_PACKAGE_SOURCES = sorted(
+    [f"{R_PACKAGE}/DESCRIPTION", f"{R_PACKAGE}/NAMESPACE"]
+    + glob.glob(f"{R_PACKAGE}/R/*.R")
+)
+FIGURE_SCRIPTS = ["Rscripts/figure.R", *R_PACKAGE_SOURCES]
+
+
+def r_package_source(wildcards):
+    """The package folder the R scripts check the installed package against."""
+    return R_PACKAGE

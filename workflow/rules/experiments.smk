@@ -81,6 +81,7 @@ rule experiment_figure:
     params:
         exp_dir=lambda wildcards, input: os.path.dirname(input.summary),
         stem=lambda wildcards, output: output.pdf[: -len(".pdf")],
+        package=r_package_source,
     shell:
         "Rscript --vanilla Rscripts/figure.R experiment {wildcards.name} {params.exp_dir}"
-        " {params.stem} {R_PACKAGE} > {log} 2>&1"
+        " {params.stem} {params.package} > {log} 2>&1"

@@ -1,16 +1,6 @@
 # Figures of the training runs, drawn by the R package pyode (installed by `make setup`) from the
 # CSVs and summaries under RESULTS/train. Every figure rule checks that the installed package is
 # the source below, and reruns when that source changes.
-import glob
-
-R_PACKAGE = "Rscripts/pyode"
-R_PACKAGE_SOURCES = sorted(
-    [f"{R_PACKAGE}/DESCRIPTION", f"{R_PACKAGE}/NAMESPACE"]
-    + glob.glob(f"{R_PACKAGE}/R/*.R")
-)
-FIGURE_SCRIPTS = ["Rscripts/figure.R", *R_PACKAGE_SOURCES]
-
-
 rule training_figure:
     input:
         runs=run_outputs(["iterations.csv", "epochs.csv", "summary.json"]),
@@ -39,8 +29,9 @@ rule training_figure:
         mem_mb=2000,
         runtime=10,
     params:
-        train_dir=f"{RESULTS}/train",
+        train_dir=lambda wildcards: os.path.join(RESULTS, "train"),
+        package=r_package_source,
         stem=lambda wildcards, output: output.pdf[: -len(".pdf")],
     shell:
         "Rscript --vanilla Rscripts/figure.R training {wildcards.figure} {params.train_dir}"
-        " {params.stem} {R_PACKAGE} > {log} 2>&1"
+        " {params.stem} {params.package} > {log} 2>&1"

@@ -49,6 +49,7 @@ rule paper:
         # RESULTS/report/paper.pdf -> RESULTS
         results=lambda wildcards, output: str(Path(output[0]).parents[1]),
         scratch=lambda wildcards, output: str(Path(output[0]).parent / ".render"),
+        package=r_package_source,
     shell:
         "Rscript --vanilla workflow/scripts/render_paper.R report/paper.Rmd {output}"
-        " {params.results} {input.provenance} {params.scratch} {R_PACKAGE} > {log} 2>&1"
+        " {params.results} {input.provenance} {params.scratch} {params.package} > {log} 2>&1"
