@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import torch
+import yaml
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,3 +29,18 @@ def subprocess_env() -> dict[str, str]:
     env.setdefault("OMP_NUM_THREADS", "1")
     env["PYTHONHASHSEED"] = "0"
     return env
+
+
+def tiny_experiment_settings(name: str) -> dict:
+    """The test profile's sizes of experiment `name` (.test/config.yaml)."""
+    profile = yaml.safe_load((REPO_ROOT / ".test" / "config.yaml").read_text())
+    return dict(profile["experiments"][name])
+
+
+@pytest.fixture
+def one_torch_thread() -> Iterator[None]:
+    """One torch thread for the test, as every training and experiment job uses."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

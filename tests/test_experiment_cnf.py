@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
-import yaml
+from conftest import tiny_experiment_settings
 
 from pyode.experiments import cnf, run
 from pyode.experiments.common import ExperimentError
@@ -30,17 +29,10 @@ from pyode.experiments.settings import validate
 SOLVER = {"method": "dopri5", "rtol": 1e-6, "atol": 1e-6, "adjoint": False}
 
 
-# The tiny sizes: the test profile's block.
-TINY = yaml.safe_load((Path(__file__).parents[1] / ".test/config.yaml").read_text())[
-    "experiments"]["cnf"]
+TINY = tiny_experiment_settings("cnf")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -4,28 +4,20 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
-import yaml
+from conftest import tiny_experiment_settings
 
 from pyode.experiments import run, training_nfe
 from pyode.experiments.common import ExperimentError
 
-# The tiny sizes: the test profile's block.
-TINY = yaml.safe_load((Path(__file__).parents[1] / ".test/config.yaml").read_text())[
-    "experiments"]["training_nfe"]
+TINY = tiny_experiment_settings("training_nfe")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
