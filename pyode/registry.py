@@ -96,7 +96,7 @@ EPOCH_COLUMNS: tuple[str, ...] = (
 # summary.json keys the readers (R and rbridge) require, by type.
 SUMMARY_NUMBERS: tuple[str, ...] = (
     "params", "total_seconds", "final_test_accuracy", "best_test_accuracy", "epochs", "model_rank",
-    "dataset_rank",
+    "dataset_rank", "n_test",
 )
 SUMMARY_TEXTS: tuple[str, ...] = ("device", "profile", "model_label", "dataset_label")
 SUMMARY_FLAGS: tuple[str, ...] = ("continuous_depth",)

@@ -26,7 +26,7 @@ SUMMARY_KEYS = {"dataset", "model", "params", "final_test_accuracy", "best_test_
                 "final_test_error", "best_test_error", "epochs", "total_seconds", "device",
                 "versions", "seed", "git_commit", "config", "data_source", "data_description",
                 "profile", "cpu_threads", "cpus_available", "model_label", "model_rank",
-                "continuous_depth", "dataset_label", "dataset_rank"}
+                "continuous_depth", "dataset_label", "dataset_rank", "n_test"}
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +88,7 @@ def test_tiny_training_writes_every_output(dataset, model, iceberg_file, tmp_pat
     assert 1 <= stored["cpu_threads"] <= stored["cpus_available"]
     assert stored["final_test_accuracy"] == summary["final_test_accuracy"]
     assert stored["final_test_error"] == pytest.approx(1 - stored["final_test_accuracy"])
+    assert stored["n_test"] == config["data"]["n_test"]
     n_train = config["data"]["n_train"]
     assert iterations["images_seen"].iloc[-1] == n_train
     assert iterations["iteration"].tolist() == list(range(1, len(iterations) + 1))

@@ -281,6 +281,8 @@ def summarise(session: Session, progress: Progress) -> dict[str, Any]:
         "best_test_accuracy": max(accuracies),
         "final_test_error": 1.0 - accuracies[-1],
         "best_test_error": 1.0 - max(accuracies),
+        # the number of test examples the accuracies were measured on (the paper's intervals)
+        "n_test": int(session.test_y.shape[0]),
         "epochs": config["epochs"],
         "total_seconds": progress.elapsed(),
         "device": device_name(session.device),
