@@ -69,6 +69,12 @@ test_that("the test-set size comes from the summary, its data settings or its de
   summary$data_description <- "MNIST digits; 5,000 training and 1,000 test images of 28x28"
   jsonlite::write_json(summary, file.path(dir, "summary.json"), auto_unbox = TRUE)
   write_run(root, "mnist", "d", n_test = NULL)
+  # the summary's own n_test wins over the data settings and the description
+  dir <- write_run(root, "mnist", "e", n_test = 48)
+  summary <- jsonlite::fromJSON(file.path(dir, "summary.json"))
+  summary$config <- list(data = list(n_test = 32))
+  summary$data_description <- "MNIST digits; 5,000 training and 1,000 test images of 28x28"
+  jsonlite::write_json(summary, file.path(dir, "summary.json"), auto_unbox = TRUE)
   sizes <- read_runs(root)$summary
-  expect_equal(sizes$n_test[order(sizes$model)], c(64, 32, 1000, NA))
+  expect_equal(sizes$n_test[order(sizes$model)], c(64, 32, 1000, NA, 48))
 })
