@@ -266,12 +266,6 @@ plot_euler <- function(exp) {
     theme_pyode()
 }
 
-#' The experiments that have a figure
-#' @export
-experiment_figure_names <- c(
-  "spiral", "latent", "tolerance", "memory", "euler", "cnf", "training_nfe"
-)
-
 #' Draw an experiment's figure by name
 #'
 #' @param name One of [experiment_figure_names].

@@ -282,6 +282,10 @@ figure_specs <- list(
 #' @export
 training_figure_names <- c("losses", "accuracy", "nfe", "cost", "params")
 
+#' The experiments that have a figure
+#' @export
+experiment_figure_names <- setdiff(names(figure_specs), training_figure_names)
+
 figure_spec <- function(name) {
   if (!is.character(name) || length(name) != 1 || !name %in% names(figure_specs)) {
     fail(
