@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -61,3 +62,21 @@ def test_fresh_session_finds_the_project_python(
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "max error" in result.stdout
+
+
+def test_r_markdown_example_renders(
+    repo_root: Path, subprocess_env: dict[str, str], r_library: Path, tmp_path: Path
+) -> None:
+    """The package's R Markdown example: solve an ODE, read a solver error, train a model."""
+    example = repo_root / PACKAGE / "inst" / "examples" / "pyode-from-r.Rmd"
+    code = (f'rmarkdown::render("{example}", output_dir = "{tmp_path}", '
+            f'intermediates_dir = "{tmp_path}", quiet = TRUE)')
+    result = subprocess.run(
+        ["Rscript", "--vanilla", "-e", code], cwd=tmp_path, env=r_env(subprocess_env, r_library),
+        capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    html = (tmp_path / "pyode-from-r.html").read_text()
+    error = re.search(r"The largest difference from the exact solution is ([0-9.e-]+)\.", html)
+    assert error is not None and float(error.group(1)) < 1e-6
+    assert "no-such-method" in html and "test_accuracy" in html

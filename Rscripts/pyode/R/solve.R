@@ -7,7 +7,9 @@
 #' @param func The vector field, `function(t, y)`.
 #' @param y0 Initial state (numeric vector) at `times[1]`.
 #' @param times Increasing (or decreasing) output times, the first being the initial time.
-#' @param method `"dopri5"`, `"bosh3"`, `"rk4"`, `"midpoint"` or `"euler"`.
+#' @param method Any method of pyode's solver: `"dopri5"`, `"tsit5"`, `"dopri8"`, `"bosh3"`,
+#'   `"fehlberg2"`, `"adaptive_heun"` (adaptive) or `"rk4"`, `"heun3"`, `"midpoint"`, `"euler"`
+#'   (fixed grid: give `step_size` or `n_steps`).
 #' @param rtol,atol Relative and absolute tolerances of the adaptive methods.
 #' @param ... Solver options by name, e.g. `step_size = 0.01` or `max_num_steps = 1000`.
 #' @return A data frame with column `time` and one column per state component (`y1`, `y2`, ...,

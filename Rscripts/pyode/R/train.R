@@ -7,7 +7,8 @@
 #' (`"solver.method" = "rk4"`).
 #'
 #' @param dataset `"mnist"` or `"iceberg"`.
-#' @param model `"mlp"`, `"resnet"`, `"odenet"` or `"rknet"`.
+#' @param model A model of that dataset in pyode's registry, e.g. `"mlp"`, `"resnet"`,
+#'   `"odenet"`, `"rknet"` or `"noblock"` (MNIST).
 #' @param epochs Number of epochs; `NULL` keeps the profile's.
 #' @param ... Settings by name.
 #' @param out The run folder for `iterations.csv`, `epochs.csv`, `summary.json`, `model.pt`.
