@@ -53,6 +53,7 @@ def run_files(out: Path) -> dict[str, bytes]:
 
 @pytest.mark.parametrize(("setting", "key"), [
     ("lr=.inf", "'lr'"), ("lr=.nan", "'lr'"), ("weight_decay=-.inf", "'weight_decay'"),
+    ("lr=1e300", "'lr'"), ("weight_decay=1e39", "'weight_decay'"),
     ("solver.rtol=.inf", "'solver.rtol'"),
     ("solver.method=rk4 --set solver.n_steps= --set solver.step_size=1e-12", "'solver.step_size'"),
     ("solver.method=rk4 --set solver.n_steps=100000000", "'solver.n_steps'"),

@@ -83,6 +83,19 @@ def _positive_number(key: str, value: Any) -> None:
         raise _fail(key, f"expected a finite number > 0, got {value!r}")
 
 
+# The models compute in float32: torch cannot apply a larger learning rate or decay to them.
+FLOAT32_MAX = 3.4028234663852886e38
+
+
+def _float32(check: Callable[[str, Any], None]) -> Callable[[str, Any], None]:
+    def within(key: str, value: Any) -> None:
+        check(key, value)
+        if value > FLOAT32_MAX:
+            raise _fail(key, f"expected a number <= {FLOAT32_MAX:.4g} (the models compute in "
+                             f"float32), got {value!r}")
+    return within
+
+
 def _non_negative_number(key: str, value: Any) -> None:
     if not _is_number(value) or value < 0:
         raise _fail(key, f"expected a finite number >= 0, got {value!r}")
@@ -158,9 +171,9 @@ TRAIN_CHECKS: dict[str, Callable[[str, Any], None]] = {
     "epochs": _positive_int,
     "batch_size": _positive_int,
     "optimizer": _choice(OPTIMIZERS),
-    "lr": _positive_number,
+    "lr": _float32(_positive_number),
     "momentum": _momentum,
-    "weight_decay": _non_negative_number,
+    "weight_decay": _float32(_non_negative_number),
     "lr_schedule": _check_schedule,
     "augment": _boolean,
     "threads": _positive_int,
