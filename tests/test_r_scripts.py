@@ -218,7 +218,7 @@ def test_figure_sizes_are_the_workflow_figure_sizes(repo_root: Path, r_env: dict
     assert sizes == {
         "losses": (8, 3.8), "accuracy": (8, 3.5), "nfe": (8, 5), "cost": (8, 5),
         "params": (8, 3.5), "spiral": (9, 7), "latent": (8, 6), "tolerance": (8, 6),
-        "memory": (7, 4.2), "euler": (10, 3.8),
+        "memory": (7, 4.2), "euler": (10, 3.8), "cnf": (9, 5), "training_nfe": (9, 3.8),
     }
 
 

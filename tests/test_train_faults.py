@@ -219,7 +219,7 @@ def test_a_run_with_only_a_csv_header_is_named_by_the_reader(finished_run, tmp_p
     assert len(read_runs(tmp_path / "train")["epochs"]) == 1
     epochs = run / "epochs.csv"
     epochs.write_text(epochs.read_text().splitlines()[0] + "\n")
-    with pytest.raises(InteropError, match=f"{epochs}: only a header"):
+    with pytest.raises(InteropError, match=f"{epochs} has a header but no rows: the run is broken"):
         read_runs(tmp_path / "train")
 
 
