@@ -34,7 +34,12 @@ import torch
 
 from pyode import registry
 from pyode.atomic import write_csv
-from pyode.experiments.common import ExperimentError, Stopwatch, write_summary
+from pyode.experiments.common import (
+    Stopwatch,
+    check_finite_loss,
+    training_iteration,
+    write_summary,
+)
 from pyode.experiments.flows import (
     CNF,
     T_DATA,
@@ -55,7 +60,6 @@ from pyode.experiments.settings import (
     positive,
 )
 from pyode.runtime import seed_everything
-from pyode.solver.errors import ODESolverError
 from pyode.solver.stats import SolverStats
 
 SETTINGS: dict[str, Setting] = {
@@ -98,15 +102,10 @@ def _train(name: str, model: torch.nn.Module, nll, data: torch.Tensor, s: dict[s
         batch = data[torch.randint(0, len(data), (s["batch_size"],), generator=generator)]
         stats = SolverStats()
         optimizer.zero_grad()
-        try:
+        with training_iteration(f"cnf: the {name}", iteration):
             loss = nll(batch, stats)
-            if not torch.isfinite(loss):
-                raise ExperimentError(f"cnf: the {name} loss is {loss.item()} at iteration "
-                                      f"{iteration}; lower 'lr'")
+            check_finite_loss(loss, f"cnf: the {name}", iteration)
             loss.backward()
-        except ODESolverError as exc:
-            raise ExperimentError(f"cnf: the {name} solver failed at iteration {iteration} "
-                                  f"({exc}); lower 'lr' or the tolerances") from exc
         optimizer.step()
         rows.append({"model": name, "iteration": iteration, "loss": loss.item(),
                      "nfe_forward": stats.nfe_forward if solved else pd.NA,

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import torch
 
 from pyode.atomic import write_json
 from pyode.provenance import git_commit, versions
+from pyode.solver.errors import ODESolverError
 
 
 def rk4_reference(
@@ -74,3 +76,21 @@ def write_summary(
 
 class ExperimentError(RuntimeError):
     """An experiment could not run on its inputs (a failed measurement, an unusable run folder)."""
+
+
+@contextlib.contextmanager
+def training_iteration(subject: str, iteration: int) -> Iterator[None]:
+    """One optimiser iteration of `subject` (e.g. "cnf: the planar_1"): a solver failure inside it
+    becomes an ExperimentError naming the iteration."""
+    try:
+        yield
+    except ODESolverError as exc:
+        raise ExperimentError(f"{subject} solver failed at iteration {iteration} ({exc}); "
+                              "lower 'lr' or the tolerances") from exc
+
+
+def check_finite_loss(loss: torch.Tensor, subject: str, iteration: int) -> None:
+    """Stop training at the first non-finite loss, naming the iteration."""
+    if not torch.isfinite(loss):
+        raise ExperimentError(f"{subject} loss is {loss.item()} at iteration {iteration}; "
+                              "lower 'lr'")

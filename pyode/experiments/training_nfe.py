@@ -29,12 +29,16 @@ import torch.nn.functional as F
 from pyode import registry
 from pyode.atomic import write_csv
 from pyode.data.mnist import MNIST_SOURCES
-from pyode.experiments.common import ExperimentError, Stopwatch, write_summary
+from pyode.experiments.common import (
+    Stopwatch,
+    check_finite_loss,
+    training_iteration,
+    write_summary,
+)
 from pyode.experiments.settings import SEED, Setting, choice, positive
 from pyode.models import count_parameters, ode_blocks
 from pyode.models.mnist import odenet
 from pyode.runtime import seed_everything
-from pyode.solver.errors import ODESolverError
 
 EVAL_BATCH = 500
 
@@ -124,17 +128,12 @@ def run(settings: dict[str, Any], out_dir: Path, run_dir: Path | None = None) ->
         position += s["batch_size"]
         x, y = data.train_x[index], data.train_y[index]
         optimizer.zero_grad()
-        try:
+        with training_iteration("training_nfe: the", iteration):
             logits = model(x)
             loss = F.cross_entropy(logits, y)
-            if not torch.isfinite(loss):
-                raise ExperimentError(f"training_nfe: the loss is {loss.item()} at iteration "
-                                      f"{iteration}; lower 'lr'")
+            check_finite_loss(loss, "training_nfe: the", iteration)
             nfe_forward = _nfe(blocks, "forward")
             loss.backward()
-        except ODESolverError as exc:
-            raise ExperimentError(f"training_nfe: the solver failed at iteration {iteration} "
-                                  f"({exc}); lower 'lr' or the tolerances") from exc
         optimizer.step()
         rows.append({"iteration": iteration, "epoch": epoch, "loss": loss.item(),
                      "accuracy": float((logits.argmax(1) == y).float().mean()),
