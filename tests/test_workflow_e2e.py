@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -25,19 +26,25 @@ EXPERIMENTS = ["spiral", "latent", "tolerance", "memory", "euler"]
 TINY_RUNS: list = []
 
 
-@pytest.fixture(scope="module")
-def tiny_run(repo_root, subprocess_env, tmp_path_factory):
-    """Run the whole DAG once with .test/config.yaml; the results folder and snakemake's output."""
+def run_tiny_workflow(repo_root, env, folder: Path) -> tuple[Path, list[str], str]:
+    """Run the whole DAG once with .test/config.yaml into `folder`/results; the results folder,
+    the snakemake arguments that name it, and snakemake's output."""
     missing = [tool for tool in ("Rscript", "pdflatex", "pandoc") if shutil.which(tool) is None]
     if missing:
         pytest.skip(f"the paper needs {', '.join(missing)} (installed by `make setup`)")
-    results = tmp_path_factory.mktemp("workflow") / "results"
+    results = folder / "results"
     args = ["--configfile", ".test/config.yaml", "--config", f"results={results}"]
     # About two minutes on two idle cores; the limit leaves room for a busy machine.
-    run = snakemake(repo_root, subprocess_env, "--cores", "2", *args, timeout=1500)
+    run = snakemake(repo_root, env, "--cores", "2", *args, timeout=1500)
     assert run.returncode == 0, run.stdout[-20000:]
     TINY_RUNS.append((results, args))  # reused by test_workflow_report.py in the same session
     return results, args, run.stdout
+
+
+@pytest.fixture(scope="module")
+def tiny_run(repo_root, subprocess_env, tmp_path_factory):
+    """The whole DAG run once with .test/config.yaml."""
+    return run_tiny_workflow(repo_root, subprocess_env, tmp_path_factory.mktemp("workflow"))
 
 
 def test_paper_is_a_pdf(tiny_run):

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import re
-import shutil
 
 import pytest
 import test_workflow_e2e as e2e
@@ -26,13 +25,8 @@ DATA_URI = re.compile(
 def tiny_results(repo_root, subprocess_env, tmp_path_factory):
     if e2e.TINY_RUNS:
         return e2e.TINY_RUNS[-1]
-    missing = [tool for tool in ("Rscript", "pdflatex", "pandoc") if shutil.which(tool) is None]
-    if missing:
-        pytest.skip(f"the paper needs {', '.join(missing)} (installed by `make setup`)")
-    results = tmp_path_factory.mktemp("workflow-report") / "results"
-    args = ["--configfile", ".test/config.yaml", "--config", f"results={results}"]
-    run = snakemake(repo_root, subprocess_env, "--cores", "2", *args, timeout=1500)
-    assert run.returncode == 0, run.stdout[-20000:]
+    results, args, _ = e2e.run_tiny_workflow(repo_root, subprocess_env,
+                                             tmp_path_factory.mktemp("workflow-report"))
     return results, args
 
 
