@@ -25,6 +25,9 @@ from pyode.atomic import atomic_open, first_non_finite
 
 # Settings that only steer the workflow and mean nothing to `pyode train` / `pyode experiment`.
 WORKFLOW_ONLY_KEYS = ("results",)
+# `scale: tiny` gives every experiment and data set the smallest sizes that still exercise each
+# step (their modules' TINY tables): the test profile's sizes, kept beside the code they size.
+SCALES = ("full", "tiny")
 # Keys renamed since earlier profiles: the error names the new key.
 RENAMED_KEYS: dict[str, str] = {}
 
@@ -108,6 +111,15 @@ def check_renamed(config: Mapping[str, Any], prefix: str = "") -> None:
             raise ConfigError(f"config key '{dotted}' is now '{RENAMED_KEYS[dotted]}'")
         if isinstance(value, Mapping):
             check_renamed(value, f"{dotted}.")
+
+
+def is_tiny(config: Mapping[str, Any]) -> bool:
+    """Whether the profile asks for the tiny sizes (`scale: tiny`); ConfigError for a bad value."""
+    scale = config.get("scale", "full")
+    if scale not in SCALES:
+        raise ConfigError(f"config key 'scale': expected one of {', '.join(SCALES)}, "
+                          f"got {scale!r}")
+    return scale == "tiny"
 
 
 def pipeline_config(config: Mapping[str, Any], iceberg_file: str | None = None) -> dict[str, Any]:

@@ -32,9 +32,11 @@ def subprocess_env() -> dict[str, str]:
 
 
 def tiny_experiment_settings(name: str) -> dict:
-    """The test profile's sizes of experiment `name` (.test/config.yaml)."""
+    """The test profile's sizes of experiment `name`: its module's TINY (`scale: tiny`)."""
+    from pyode.experiments.settings import experiment_settings
+
     profile = yaml.safe_load((REPO_ROOT / ".test" / "config.yaml").read_text())
-    return dict(profile["experiments"][name])
+    return experiment_settings(profile, name)
 
 
 @pytest.fixture

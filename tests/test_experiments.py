@@ -21,12 +21,13 @@ from pyode.experiments.settings import (
     ExperimentConfigError,
     experiment_settings,
     load,
+    tiny,
     validate,
 )
-from pyode.settings import experiment_settings_path, write_settings
+from pyode.settings import ConfigError, experiment_settings_path, write_settings
 
-# The experiments' tiny sizes: the test profile's blocks.
-TINY = yaml.safe_load((Path(__file__).parents[1] / ".test/config.yaml").read_text())["experiments"]
+# The experiments' tiny sizes: their modules' TINY tables (`scale: tiny`).
+TINY = {name: tiny(name) for name in registry.experiment_names()}
 
 COLUMNS = {
     "spiral": {
@@ -397,3 +398,22 @@ def test_a_failed_memory_probe_names_its_command() -> None:
 
     with pytest.raises(ExperimentError, match=r"memory probe failed .*--steps 2 .*--device nope"):
         probe(2, True, batch=1, channels=2, size=2, device="nope", timeout=120)
+
+
+@pytest.mark.parametrize("name", registry.experiment_names())
+def test_scale_tiny_starts_from_the_modules_tiny_sizes(name: str) -> None:
+    """`scale: tiny` gives each experiment its module's TINY sizes; a block still overrides them."""
+    full = experiment_settings({"seed": 0}, name)
+    small = experiment_settings({"seed": 0, "scale": "tiny"}, name)
+    assert TINY[name], f"experiment {name} has no TINY sizes"
+    assert small == validate(name, {"seed": 0, **TINY[name]})
+    assert small != full
+    key, value = next(iter(TINY[name].items()))
+    overridden = experiment_settings(
+        {"seed": 0, "scale": "tiny", "experiments": {name: {key: full[key]}}}, name)
+    assert overridden[key] == full[key] != value
+
+
+def test_an_unknown_scale_names_the_key() -> None:
+    with pytest.raises(ConfigError, match="config key 'scale': expected one of full, tiny"):
+        experiment_settings({"scale": "small"}, "euler")

@@ -89,6 +89,11 @@ SETTINGS: dict[str, Setting] = {
     "n_stages": Setting(5, "CNF times / planar depths drawn from noise to data", at_least(2)),
     "n_samples": Setting(1000, "samples drawn per stage", positive),
 }
+# The smallest sizes that still exercise every step: the test profile's (config `scale: tiny`).
+TINY: dict[str, Any] = {
+    "n_train": 512, "n_test": 512, "n_iters": 60, "batch_size": 128, "lr": 0.03, "cnf_width": 16,
+    "cnf_hidden": 16, "grid_size": 24, "n_stages": 3, "n_samples": 100
+}
 
 
 def _train(name: str, model: torch.nn.Module, nll, data: torch.Tensor, s: dict[str, Any],

@@ -39,6 +39,9 @@ SETTINGS: dict[str, Setting] = {
     "resnet_size": Setting(8, "height and width of its input", positive),
     "resnet_batch": Setting(4, "batch of its input", positive),
 }
+# The smallest sizes that still exercise every step: the test profile's (config `scale: tiny`).
+TINY: dict[str, Any] = {"n_halvings": 4, "resnet_channels": 4, "resnet_size": 4, "resnet_batch": 2}
+
 
 def euler_path(
     f: Callable[[float, float], float], y0: float, h: float, x_max: float

@@ -57,6 +57,11 @@ SETTINGS: dict[str, Setting] = {
     "n_examples": Setting(4, "test spirals drawn with both models' predictions", positive),
     **solver_settings(rtol=1e-3, atol=1e-4),
 }
+# The smallest sizes that still exercise every step: the test profile's (config `scale: tiny`).
+TINY: dict[str, Any] = {
+    "n_train": 16, "n_test": 8, "n_grid": 30, "n_obs": 8, "n_iters": 3, "batch_size": 8,
+    "hidden": 8, "latent_dim": 2, "n_examples": 2
+}
 
 
 def check_settings(s: dict[str, Any]) -> tuple[str, str] | None:

@@ -33,6 +33,8 @@ SETTINGS: dict[str, Setting] = {
     "jobs": Setting(1, "probes side by side on CPU (the job's threads)", positive),
     "timeout": Setting(600.0, "seconds one probe may take", positive),
 }
+# The smallest sizes that still exercise every step: the test profile's (config `scale: tiny`).
+TINY: dict[str, Any] = {"steps": [1, 32], "batch": 8, "channels": 16, "size": 16, "jobs": 2}
 MODES = {"adjoint": 1, "backprop": 0}
 
 

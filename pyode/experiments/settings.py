@@ -1,9 +1,10 @@
 """The generic validator of experiment settings, and the pieces their tables are built from.
 
 Each experiment module `pyode.experiments.NAME` declares `SETTINGS: dict[str, Setting]` (default,
-one-line description, optional check) and, where settings constrain each other,
-`check_settings(settings) -> (key, problem) | None`. A config's `experiments.NAME` block overrides
-the defaults key by key; an unknown key or a bad value is an `ExperimentConfigError` naming the key.
+one-line description, optional check), `TINY` (the values a profile with `scale: tiny` starts
+from) and, where settings constrain each other, `check_settings(settings) -> (key, problem) | None`.
+A config's `experiments.NAME` block overrides the defaults key by key; an unknown key or a bad
+value is an `ExperimentConfigError` naming the key.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pyode import registry
-from pyode.settings import ConfigError, load_yaml, parse_assignments
+from pyode.settings import ConfigError, is_tiny, load_yaml, parse_assignments
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -134,6 +135,13 @@ def schema(name: str) -> dict[str, Setting]:
     return importlib.import_module(f"pyode.experiments.{name}").SETTINGS
 
 
+def tiny(name: str) -> dict[str, Any]:
+    """The tiny sizes of experiment `name` (its module's TINY): what `scale: tiny` starts from."""
+    schema(name)
+    module = importlib.import_module(f"pyode.experiments.{name}")
+    return copy.deepcopy(dict(getattr(module, "TINY", {})))
+
+
 def _coerce(key: str, kind: str, value: Any) -> Any:
     """The value converted to `kind`, or ExperimentConfigError (bools are never numbers)."""
 
@@ -213,15 +221,16 @@ def _cross_checks(name: str, s: dict[str, Any]) -> None:
 
 
 def experiment_settings(config: Mapping[str, Any], name: str) -> dict[str, Any]:
-    """Validated settings of `name` from a profile: its experiments.NAME block, with the profile's
-    top-level `seed` and `device` where the block does not set them; errors name the config key."""
+    """Validated settings of `name` from a profile: its experiments.NAME block over the module's
+    TINY sizes when the profile says `scale: tiny`, with the profile's top-level `seed` and
+    `device` where the block does not set them; errors name the config key."""
     experiments = config.get("experiments") or {}
     if not isinstance(experiments, Mapping):
         raise ExperimentConfigError("config key 'experiments' must be a mapping")
     block = experiments.get(name) or {}
     if not isinstance(block, Mapping):
         raise ExperimentConfigError(f"config key 'experiments.{name}' must be a mapping")
-    block = dict(block)
+    block = {**(tiny(name) if is_tiny(config) else {}), **block}
     table = schema(name)
     for key in ("seed", "device"):
         if key in table and key not in block and key in config:

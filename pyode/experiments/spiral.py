@@ -51,6 +51,11 @@ SETTINGS: dict[str, Setting] = {
     "snapshots": Setting(4, "learned trajectories drawn during training", positive),
     **solver_settings(rtol=1e-5, atol=1e-6),
 }
+# The smallest sizes that still exercise every step: the test profile's (config `scale: tiny`).
+TINY: dict[str, Any] = {
+    "n_iters": 60, "two_regime_iters": 10, "batch_size": 8, "snapshots": 2, "window_max": 2.0,
+    "rtol": 0.0001, "atol": 1e-05
+}
 
 
 def check_settings(s: dict[str, Any]) -> tuple[str, str] | None:

@@ -47,6 +47,11 @@ SETTINGS: dict[str, Setting] = {
                               positive),
     "data_path": Setting("", "MNIST source file (empty: the training run's)"),
 }
+# The smallest sizes that still exercise every step: the test profile's (config `scale: tiny`).
+TINY: dict[str, Any] = {
+    "n_images": 16, "batch_size": 16, "backward_batch": 4, "timing_repeats": 1,
+    "tolerances": [0.1, 0.001]
+}
 
 def read_run(run_dir: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """The run's summary.json and state_dict, with clear errors for a missing or odd folder."""

@@ -70,6 +70,8 @@ SETTINGS: dict[str, Setting] = {
     "trend_fraction": Setting(0.2, "share of iterations averaged as early and as late NFE, "
                               "in (0, 0.5]", half_or_less),
 }
+# The smallest sizes that still exercise every step: the test profile's (config `scale: tiny`).
+TINY: dict[str, Any] = {"n_train": 64, "n_test": 64, "width": 8, "n_iters": 6, "batch_size": 16}
 
 
 def backward_vs_forward(forward: np.ndarray, backward: np.ndarray) -> dict[str, float | None]:
