@@ -204,8 +204,8 @@ def test_every_registry_figure_and_experiment_has_a_package_plot_function(
         "experiment_fun = as.list(has(experiment_figure_names)))))",
         repo_root, r_env,
     )
-    assert set(registry.TRAINING_FIGURES) <= set(r["training"])
-    assert set(registry.experiment_names()) <= set(r["experiments"])
+    assert list(registry.TRAINING_FIGURES) == r["training"]
+    assert list(registry.experiment_names()) == r["experiments"]
     assert all(v == [True] for v in r["training_fun"].values())
     assert all(v == [True] for v in r["experiment_fun"].values())
 

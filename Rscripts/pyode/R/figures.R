@@ -262,13 +262,16 @@ plot_params <- function(runs) {
     ggplot2::theme(legend.position = "none")
 }
 
-# name -> figure function and size in inches (width, height).
-figure_specs <- list(
+# name -> figure function and size in inches (width, height): the training figures (each takes
+# the runs of read_runs()) and the experiments' figures (each takes read_experiment()).
+training_figure_specs <- list(
   losses = list(fun = plot_losses, size = c(8, 3.8)),
   accuracy = list(fun = plot_accuracy, size = c(8, 3.5)),
   nfe = list(fun = plot_nfe, size = c(8, 5)),
   cost = list(fun = plot_cost, size = c(8, 5)),
-  params = list(fun = plot_params, size = c(8, 3.5)),
+  params = list(fun = plot_params, size = c(8, 3.5))
+)
+experiment_figure_specs <- list(
   spiral = list(fun = function(exp) plot_spiral(exp), size = c(9, 7)),
   latent = list(fun = function(exp) plot_latent(exp), size = c(8, 6)),
   tolerance = list(fun = function(exp) plot_tolerance(exp), size = c(8, 6)),
@@ -277,14 +280,15 @@ figure_specs <- list(
   cnf = list(fun = function(exp) plot_cnf(exp), size = c(9, 5)),
   training_nfe = list(fun = function(exp) plot_training_nfe(exp), size = c(9, 3.8))
 )
+figure_specs <- c(training_figure_specs, experiment_figure_specs)
 
 #' The names of the training figures
 #' @export
-training_figure_names <- c("losses", "accuracy", "nfe", "cost", "params")
+training_figure_names <- names(training_figure_specs)
 
 #' The experiments that have a figure
 #' @export
-experiment_figure_names <- setdiff(names(figure_specs), training_figure_names)
+experiment_figure_names <- names(experiment_figure_specs)
 
 figure_spec <- function(name) {
   if (!is.character(name) || length(name) != 1 || !name %in% names(figure_specs)) {
@@ -309,7 +313,7 @@ figure_size <- function(name) {
 #'
 #' Dispatches on the name: figure `name` is drawn by `plot_<name>()`, so a new training figure is
 #' its function plus its entry in the registry's `TRAINING_FIGURES` and in the package's
-#' table of figures (name, function, size; `R/figures.R`).
+#' table of training figures (name, function, size; `R/figures.R`).
 #'
 #' @param name One of [training_figure_names].
 #' @param runs The result of [read_runs()].
