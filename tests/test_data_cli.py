@@ -84,7 +84,7 @@ def test_prepare_mnist_summarises_or_fails_cleanly(
                  "--out", str(out)]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["source"] == "idx"
-    assert summary["counts"] == {"train": 30, "val": 0, "test": 10}
+    assert summary["counts"] == {"train": 30, "test": 10}
     assert summary["class_balance"]["test"] == [1] * 10
 
     write_idx(folder / "t10k-labels-idx1-ubyte", np.arange(9) % 10)  # one label short

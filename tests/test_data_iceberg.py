@@ -169,7 +169,7 @@ def test_bundle_standardises_with_training_statistics_only(
     bundle_file: tuple[Path, list[dict]]
 ) -> None:
     path, recs = bundle_file
-    bundle = load_dataset("iceberg", source="synthetic", path=path, seed=0, val_fraction=0.2)
+    bundle = load_dataset("iceberg", source="synthetic", path=path, seed=0)
     assert bundle.data_source == "synthetic" and bundle.n_classes == 2
     assert bundle.input_shape == (3, 75, 75) and bundle.train_x.dtype == torch.float32
     assert bundle.train_y.dtype == torch.int64
@@ -233,7 +233,7 @@ def test_split_is_fixed_stratified_and_subsets_follow_the_seed(
     small0 = load_dataset("iceberg", source="kaggle", path=path, seed=0, n_train=40, n_test=10)
     small0b = load_dataset("iceberg", source="kaggle", path=path, seed=0, n_train=40, n_test=10)
     small1 = load_dataset("iceberg", source="kaggle", path=path, seed=1, n_train=40, n_test=10)
-    assert small0.counts() == {"train": 40, "val": 0, "test": 10}
+    assert small0.counts() == {"train": 40, "test": 10}
     assert small0.extras["train_ids"] == small0b.extras["train_ids"]
     assert small0.extras["train_ids"] != small1.extras["train_ids"]
     assert small0.extras["test_ids"] == small1.extras["test_ids"]

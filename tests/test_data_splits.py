@@ -30,13 +30,10 @@ def test_rounding_keeps_the_requested_size() -> None:
 
 def test_select_splits_fixes_the_test_subset_and_checks_sizes() -> None:
     train, test = np.repeat([0, 1], 50), np.repeat([0, 1], 20)
-    a = select_splits(train, test, n_train=40, n_test=10, val_fraction=0.25, seed=1, test_seed=7)
-    b = select_splits(train, test, n_train=40, n_test=10, val_fraction=0.25, seed=2, test_seed=7)
-    assert [len(x) for x in a] == [30, 10, 10]
-    assert np.intersect1d(a[0], a[1]).size == 0
-    assert np.array_equal(a[2], b[2]) and not np.array_equal(a[0], b[0])
+    a = select_splits(train, test, n_train=40, n_test=10, seed=1, test_seed=7)
+    b = select_splits(train, test, n_train=40, n_test=10, seed=2, test_seed=7)
+    assert [len(x) for x in a] == [40, 10]
+    assert np.array_equal(a[1], b[1]) and not np.array_equal(a[0], b[0])
+    assert np.bincount(train[a[0]]).tolist() == [20, 20]  # stratified
     with pytest.raises(DataError, match="n_test=41"):
-        select_splits(train, test, n_train=None, n_test=41, val_fraction=0, seed=0, test_seed=7)
-    with pytest.raises(DataError, match="val_fraction"):
-        select_splits(train, test, n_train=None, n_test=None, val_fraction=1.0, seed=0,
-                      test_seed=7)
+        select_splits(train, test, n_train=None, n_test=41, seed=0, test_seed=7)

@@ -23,7 +23,6 @@ def load_dataset(
     seed: int = 0,
     n_train: int | None = None,
     n_test: int | None = None,
-    val_fraction: float = 0.0,
 ) -> DatasetBundle:
     """Load a data set as normalised tensors.
 
@@ -31,22 +30,19 @@ def load_dataset(
     folder with the four canonical IDX files, gzipped or not) or "torchvision" (path = download
     root, default `resources/`). name "iceberg": source "kaggle" (path = `train.json` or
     `train.json.7z`) or "synthetic" (path = a file written by `write_synthetic`).
-    `n_train` / `n_test` take stratified subsets (the test subset is the same for every `seed`);
-    `val_fraction` holds out that share of the training examples, stratified and seeded.
+    `n_train` / `n_test` take stratified subsets (the test subset is the same for every `seed`).
     Raises DataError for anything wrong with the input.
     """
     if name == "mnist":
         from pyode.data.mnist import load_mnist
 
-        return load_mnist(source, path, seed=seed, n_train=n_train, n_test=n_test,
-                          val_fraction=val_fraction)
+        return load_mnist(source, path, seed=seed, n_train=n_train, n_test=n_test)
     if name == "iceberg":
         from pyode.data.iceberg import load_iceberg
 
         if path is None:
             raise DataError(f"iceberg source {source!r} needs a path to a Kaggle-format "
                             "train.json or train.json.7z", field="path")
-        return load_iceberg(path, source, seed=seed, n_train=n_train, n_test=n_test,
-                            val_fraction=val_fraction)
+        return load_iceberg(path, source, seed=seed, n_train=n_train, n_test=n_test)
     raise DataError(f"unknown data set {name!r}; choose one of {', '.join(DATASETS)}",
                     field="name")

@@ -11,7 +11,7 @@ import torch
 
 @dataclass
 class DatasetBundle:
-    """Normalised tensors for one data set, split into train / (validation) / test.
+    """Normalised tensors for one data set, split into train / test.
 
     Images are float32 (N, C, H, W), labels int64 (N,). For iceberg `n_classes` is 2 and models emit
     one logit (label 1 = iceberg).
@@ -21,8 +21,6 @@ class DatasetBundle:
     train_y: torch.Tensor
     test_x: torch.Tensor
     test_y: torch.Tensor
-    val_x: torch.Tensor | None
-    val_y: torch.Tensor | None
     n_classes: int
     input_shape: tuple[int, int, int]
     data_source: str
@@ -30,17 +28,10 @@ class DatasetBundle:
     extras: dict[str, Any] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
-        """Number of examples per split (validation 0 when absent)."""
-        return {
-            "train": len(self.train_y),
-            "val": 0 if self.val_y is None else len(self.val_y),
-            "test": len(self.test_y),
-        }
+        """Number of examples per split."""
+        return {"train": len(self.train_y), "test": len(self.test_y)}
 
     def class_balance(self) -> dict[str, list[int]]:
-        """Examples per class for each split present."""
-        out = {}
-        for name, y in (("train", self.train_y), ("val", self.val_y), ("test", self.test_y)):
-            if y is not None:
-                out[name] = np.bincount(y.numpy(), minlength=self.n_classes).tolist()
-        return out
+        """Examples per class for each split."""
+        return {name: np.bincount(y.numpy(), minlength=self.n_classes).tolist()
+                for name, y in (("train", self.train_y), ("test", self.test_y))}

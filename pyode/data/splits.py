@@ -52,15 +52,13 @@ def select_splits(
     *,
     n_train: int | None,
     n_test: int | None,
-    val_fraction: float,
     seed: int,
     test_seed: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Indices (train, val, test) into the given training and test pools.
+) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (train, test) into the given training and test pools.
 
     The test subset depends only on `test_seed`, so every model and training seed is scored on the
-    same examples; the training subset and the validation hold-out (taken from the training subset)
-    follow `seed`.
+    same examples; the training subset follows `seed`.
     """
     from pyode.data.errors import DataError
 
@@ -68,15 +66,8 @@ def select_splits(
         if value is not None and not 1 <= value <= len(pool):
             raise DataError(f"{name}={value} is outside 1..{len(pool)} (examples available)",
                             field=name)
-    if not 0.0 <= val_fraction < 1.0:
-        raise DataError(f"val_fraction={val_fraction} must be in [0, 1)", field="val_fraction")
     test_idx = (np.arange(len(test_labels)) if n_test is None
                 else stratified_subsample(test_labels, n_test, test_seed))
     train_idx = (np.arange(len(train_labels)) if n_train is None
                  else stratified_subsample(train_labels, n_train, seed))
-    n_val = round(val_fraction * len(train_idx))
-    if val_fraction > 0 and not 1 <= n_val < len(train_idx):
-        raise DataError(f"val_fraction={val_fraction} of {len(train_idx)} training examples "
-                        "leaves an empty split", field="val_fraction")
-    keep, val = stratified_split(train_labels[train_idx], n_val, seed + 1)
-    return train_idx[keep], train_idx[val], test_idx
+    return train_idx, test_idx
