@@ -122,12 +122,41 @@ def is_tiny(config: Mapping[str, Any]) -> bool:
     return scale == "tiny"
 
 
-def pipeline_config(config: Mapping[str, Any], iceberg_file: str | None = None) -> dict[str, Any]:
-    """The profile as pyode sees it: workflow-only keys dropped, the iceberg file made concrete."""
+def pipeline_config(config: Mapping[str, Any], results: str | None = None) -> dict[str, Any]:
+    """The profile as pyode sees it: workflow-only keys dropped and every registered data set's
+    settings complete (`data_blocks`), generated files placed below `results`."""
     resolved = {k: copy.deepcopy(v) for k, v in config.items() if k not in WORKFLOW_ONLY_KEYS}
-    if iceberg_file is not None:
-        resolved["data"]["iceberg"]["path"] = iceberg_file
+    resolved["data"] = data_blocks(config, results)
     return resolved
+
+
+def data_blocks(config: Mapping[str, Any], results: str | None = None) -> dict[str, Any]:
+    """The validated `data.NAME` settings of every registered data set (defaults where the profile
+    has no block, TINY sizes under `scale: tiny`); with `results`, the files the workflow
+    generates lie in RESULTS/data/NAME. Errors name the config key."""
+    from pyode.data import data_settings, resolve_paths
+
+    data = config.get("data") or {}
+    if not isinstance(data, Mapping):
+        raise ConfigError("config key 'data': expected a mapping of data sets")
+    for name in data:
+        if name not in registry.dataset_names():
+            raise ConfigError(f"config key 'data.{name}': unknown data set; choose one of "
+                              f"{', '.join(registry.dataset_names())}")
+    blocks = {}
+    for name in registry.dataset_names():
+        try:
+            settings = data_settings(name, data.get(name), tiny=is_tiny(config))
+        except ConfigError as exc:
+            raise ConfigError(f"config key 'data.{name}': {exc}") from None
+        blocks[name] = (settings if results is None
+                        else resolve_paths(name, settings, data_dir(results, name)))
+    return blocks
+
+
+def data_dir(results: str, name: str) -> str:
+    """Where the workflow prepares data set `name`: its summary.json and generated files."""
+    return f"{results}/data/{name}"
 
 
 def configured_runs(config: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -176,7 +205,8 @@ def run_path(dataset: str, model: str, seed: int | str | None = None) -> str:
 
 def resolve_workflow(config: Mapping[str, Any]) -> dict[str, dict[Any, dict[str, Any]]]:
     """Every job's validated settings: {'runs': {(dataset, model, seed): …},
-    'experiments': {name: …}}, one run per training seed (`training_seeds`).
+    'experiments': {name: …}, 'data': {dataset: …}}, one run per training seed
+    (`training_seeds`) and the data sets those runs use.
 
     `config` is a `pipeline_config`; the first problem is a ConfigError naming the key.
     """
@@ -195,7 +225,9 @@ def resolve_workflow(config: Mapping[str, Any]) -> dict[str, dict[Any, dict[str,
     settings = {name: experiment_settings(config, name) for name in registry.experiment_names()}
     for name, values in settings.items():
         check_finite(values, f"experiments.{name}")
-    return {"runs": runs, "experiments": settings}
+    data = data_blocks(config) if "data" not in config else config["data"]
+    used = {dataset: data[dataset] for dataset, _, _ in runs}
+    return {"runs": runs, "experiments": settings, "data": used}
 
 
 def check_finite(settings: Mapping[str, Any], prefix: str) -> None:
@@ -211,6 +243,10 @@ def run_settings_path(results: str, dataset: str, model: str,
     return f"{results}/config/runs/{run_path(dataset, model, seed)}.yaml"
 
 
+def data_settings_path(results: str, name: str) -> str:
+    return f"{results}/config/data/{name}.yaml"
+
+
 def experiment_settings_path(results: str, name: str) -> str:
     return f"{results}/config/experiments/{name}.yaml"
 
@@ -220,3 +256,15 @@ def write_settings(path: str | os.PathLike[str], settings: Mapping[str, Any]) ->
     with atomic_open(path, "w", encoding="utf-8") as handle:
         handle.write("# Written by the workflow from the config; edit config/*.yaml instead.\n")
         yaml.safe_dump(dict(settings), handle, sort_keys=False, default_flow_style=False)
+
+
+def describe() -> str:
+    """Every data set's and experiment's settings as Markdown tables (config/README.md)."""
+    from pyode.data import dataset_module
+    from pyode.experiments.settings import schema
+    from pyode.setting_tables import markdown
+
+    parts = [markdown(f"data.{name}", dataset_module(name).SETTINGS)
+             for name in registry.dataset_names()]
+    parts += [markdown(f"experiments.{name}", schema(name)) for name in registry.experiment_names()]
+    return "\n\n".join(parts) + "\n"

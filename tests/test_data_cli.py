@@ -135,3 +135,55 @@ def test_check_refuses_numbers_and_nesting_json_cannot_hold(
     assert "\n" not in line and "Traceback" not in line
     assert line.startswith(f"pyode data: error: {path}: ")
     assert expected.format(id2=records[2]["id"]) in line
+
+
+def test_prepare_generates_checks_and_summarises_any_registered_data_set(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`pyode data prepare NAME --settings FILE`: the workflow's one data rule, any data set."""
+    import yaml
+
+    from pyode import registry
+    from pyode.data import data_settings, resolve_paths
+
+    for name in registry.dataset_names():
+        out = tmp_path / name
+        settings = resolve_paths(name, data_settings(name, None, tiny=True), str(out))
+        (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(settings))
+        assert main(["data", "prepare", name, "--settings", str(tmp_path / f"{name}.yaml"),
+                     "--out", str(out)]) == 0
+        summary = json.loads((out / "summary.json").read_text())
+        assert summary["dataset"] == name and summary["dataset_label"] == registry.dataset(
+            name).label
+        assert sum(summary["counts"].values()) > 0 and summary["description"]
+    assert len(load_records(tmp_path / "iceberg" / "train.json").ids) == 120  # TINY n, generated
+
+    missing = tmp_path / "nowhere" / "train.json.7z"
+    (tmp_path / "kaggle.yaml").write_text(yaml.safe_dump({"source": "kaggle",
+                                                          "path": str(missing)}))
+    (tmp_path / "nopath.yaml").write_text(yaml.safe_dump({"source": "kaggle"}))
+    capsys.readouterr()
+    for settings, message in (("kaggle.yaml", "kaggle competitions download"),
+                              ("nopath.yaml", "setting 'path' of data set 'iceberg' is required")):
+        out = tmp_path / "failed"
+        assert main(["data", "prepare", "iceberg", "--settings", str(tmp_path / settings),
+                     "--out", str(out)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and message in err, err
+        assert not (out / "summary.json").exists()
+    assert main(["data", "prepare", "cifar", "--settings", str(tmp_path / "nopath.yaml"),
+                 "--out", str(tmp_path / "x")]) == 2
+    assert "unknown data set 'cifar'; choose one of mnist, iceberg" in capsys.readouterr().err
+
+
+def test_every_registered_data_set_module_declares_its_table() -> None:
+    """A new data set = its module (SETTINGS, TINY, load_bundle), its models and registry entry."""
+    from pyode import registry
+    from pyode.data import data_settings, dataset_module
+
+    for name in registry.dataset_names():
+        module = dataset_module(name)
+        assert callable(module.load_bundle)
+        assert {"source", "path", "n_train", "n_test"} <= set(module.SETTINGS)
+        tiny = data_settings(name, None, tiny=True)
+        assert tiny != data_settings(name, None) and set(module.TINY) <= set(tiny)

@@ -68,14 +68,23 @@ def test_schema_copies_no_registry_list(repo_root: Path) -> None:
                                      ".test/config.yaml"])
 def test_every_profile_resolves(repo_root: Path, profile: str) -> None:
     config = yaml.safe_load((repo_root / profile).read_text())
-    settings = resolve_workflow(pipeline_config(config, "train.json"))
+    pipeline = pipeline_config(config, "out")
+    settings = resolve_workflow(pipeline)
     seeds = config.get("seeds", [config["seed"]])
     assert len(settings["runs"]) == 8 * len(seeds)
     assert set(settings["experiments"]) == set(registry.experiment_names())
+    assert set(settings["data"]) == set(registry.dataset_names())
     for (dataset, _, seed), run in settings["runs"].items():
         assert run["seed"] == seed
-        assert run["dataset"] == dataset and run["data"] == config["data"][dataset] | (
-            {"path": "train.json"} if dataset == "iceberg" else {})
+        assert run["dataset"] == dataset and run["data"] == settings["data"][dataset]
+        block = (config.get("data") or {}).get(dataset) or {}
+        assert {k: run["data"][k] for k in block if k != "path"} == {
+            k: v for k, v in block.items() if k != "path"}
+    iceberg = settings["data"]["iceberg"]
+    if iceberg["source"] == "synthetic":  # generated into the results folder, wherever it is
+        assert iceberg["path"] == "out/data/iceberg/train.json"
+    if config.get("scale") == "tiny":
+        assert settings["data"]["mnist"]["n_train"] == 256 and iceberg["n"] == 120
 
 
 @pytest.mark.parametrize(("seeds", "message"), [
@@ -114,11 +123,16 @@ def test_config_readme_describes_every_key(repo_root: Path) -> None:
 
 
 def test_every_experiment_setting_is_described() -> None:
-    """The experiments' settings are documented by their own tables (config/README.md says how)."""
-    from pyode.experiments.settings import describe, schema
+    """The data sets' and experiments' settings are documented by their own tables
+    (config/README.md says how)."""
+    from pyode.data import dataset_module
+    from pyode.experiments.settings import schema
+    from pyode.settings import describe
 
     text = describe()
-    for name in registry.experiment_names():
-        for key, setting in schema(name).items():
-            assert setting.description.strip(), (name, key)
-            assert f"| `{key}` |" in text.split(f"`experiments.{name}`")[1].split("###")[0]
+    tables = {f"experiments.{name}": schema(name) for name in registry.experiment_names()}
+    tables |= {f"data.{name}": dataset_module(name).SETTINGS for name in registry.dataset_names()}
+    for title, table in tables.items():
+        for key, setting in table.items():
+            assert setting.description.strip(), (title, key)
+            assert f"| `{key}` |" in text.split(f"`{title}`")[1].split("###")[0]

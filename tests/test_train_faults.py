@@ -253,9 +253,9 @@ def test_non_finite_experiment_settings_are_refused_before_any_job(repo_root, tm
     from pyode.settings import pipeline_config, resolve_workflow
 
     profile = yaml.safe_load((repo_root / ".test/config.yaml").read_text())
-    profile["experiments"]["spiral"]["rtol"] = float("inf")
+    profile["experiments"]["spiral"] = {"rtol": float("inf")}
     with pytest.raises(ConfigError, match=r"'experiments\.spiral\.rtol': expected a finite"):
-        resolve_workflow(pipeline_config(profile, str(tmp_path / "train.json")))
+        resolve_workflow(pipeline_config(profile, str(tmp_path)))
     code = main(["experiment", "spiral", "--config", ".test/config.yaml", "--set", "rtol=.inf",
                  "--out", str(tmp_path / "out")])
     assert code == 2

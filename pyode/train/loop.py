@@ -41,7 +41,6 @@ from pyode.train.schedule import build_optimizer, build_scheduler
 
 ITERATION_COLUMNS = list(registry.ITERATION_COLUMNS)
 EPOCH_COLUMNS = list(registry.EPOCH_COLUMNS)
-AUGMENT_PADDING = {"mnist": 2, "iceberg": 4}
 # Called after every optimiser step with (epoch, iteration within the epoch).
 OnIteration = Callable[[int, int], None]
 
@@ -160,7 +159,7 @@ def set_up(config: dict[str, Any], data_path: str | os.PathLike[str] | None) -> 
         optimizer=optimizer, scheduler=scheduler,
         shuffle_gen=torch.Generator().manual_seed(config["seed"]),
         augment_gen=torch.Generator(device=device).manual_seed(config["seed"] + 1),
-        padding=AUGMENT_PADDING[config["dataset"]] if config["augment"] else 0,
+        padding=bundle.augment_padding if config["augment"] else 0,
     )
 
 

@@ -1,13 +1,38 @@
-# Data: MNIST from the configured source; iceberg either generated (synthetic) or Kaggle's file checked.
+# Data: one rule for every data set of pyode's registry. `pyode data prepare NAME` generates what
+# the data set needs (a synthetic source), checks it by loading it and writes its summary.json.
 
 
-rule mnist_data:
+# Rewritten only when the data set's resolved settings change (they are its params).
+rule data_config:
     output:
-        f"{RESULTS}/data/mnist/summary.json",
+        data_settings_file("{dataset}"),
     log:
-        f"{LOGS}/data/mnist.log",
+        f"{LOGS}/config/data/{{dataset}}.log",
     benchmark:
-        f"{BENCHMARKS}/data/mnist.tsv"
+        f"{BENCHMARKS}/config/data/{{dataset}}.tsv"
+    localrule: True
+    conda:
+        SOFTWARE_ENV
+    threads: 1
+    resources:
+        mem_mb=200,
+        runtime=5,
+    params:
+        settings=data_settings_of,
+    run:
+        write_yaml(output[0], json.loads(params.settings), log[0])
+
+
+rule data:
+    input:
+        settings=data_settings_file("{dataset}"),
+        source=data_source_files,
+    output:
+        f"{RESULTS}/data/{{dataset}}/summary.json",
+    log:
+        f"{LOGS}/data/{{dataset}}.log",
+    benchmark:
+        f"{BENCHMARKS}/data/{{dataset}}.tsv"
     conda:
         SOFTWARE_ENV
     threads: 1
@@ -15,53 +40,7 @@ rule mnist_data:
         mem_mb=4000,
         runtime=30,
     params:
-        source=config["data"]["mnist"]["source"],
-        path=mnist_path_flag(),
         out=lambda wildcards, output: str(Path(output[0]).parent),
     shell:
-        "pyode data prepare-mnist --source {params.source} {params.path} --out {params.out}"
+        "pyode data prepare {wildcards.dataset} --settings {input.settings} --out {params.out}"
         " > {log} 2>&1 || {{ cat {log} >&2; exit 1; }}"
-
-
-rule iceberg_synthetic:
-    output:
-        f"{RESULTS}/data/iceberg/train.json",
-    log:
-        f"{LOGS}/data/iceberg_synthetic.log",
-    benchmark:
-        f"{BENCHMARKS}/data/iceberg_synthetic.tsv"
-    conda:
-        SOFTWARE_ENV
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=10,
-    params:
-        seed=config["data"]["iceberg"].get("seed", 0),
-        n=config["data"]["iceberg"].get("n", 1604),
-    shell:
-        "pyode data iceberg-synthetic --out {output} --seed {params.seed} --n {params.n}"
-        " > {log} 2>&1 || {{ cat {log} >&2; exit 1; }}"
-
-
-rule iceberg_check:
-    input:
-        iceberg_file_if_present,
-    output:
-        f"{RESULTS}/data/iceberg/check.json",
-    log:
-        f"{LOGS}/data/iceberg_check.log",
-    benchmark:
-        f"{BENCHMARKS}/data/iceberg_check.tsv"
-    conda:
-        SOFTWARE_ENV
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=10,
-    params:
-        path=ICEBERG_FILE,
-    shell:
-        "pyode data check '{params.path}' --json > {output}.tmp 2> {log}"
-        " && mv {output}.tmp {output}"
-        " || {{ rm -f {output}.tmp; cat {log} >&2; exit 1; }}"
