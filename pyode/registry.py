@@ -3,9 +3,12 @@
 The CLI, the settings validation, the Snakemake workflow (workflow/rules/common.smk), the run
 files and, through the labels and ranks written into every summary.json, the R figures all read
 these tables. Adding a model means its builder in `pyode/models/<dataset>.py` plus a `Model`
-entry here; an experiment means its module (with its SETTINGS), an `Experiment` entry here, its
-figure `plot_<name>()` in the R package (Rscripts/pyode/R/) and its section of the paper; a solver
-method is a tableau in `pyode.solver.tableaus`, which `METHODS` reads.
+entry here; an experiment means its module (with its SETTINGS and TINY), an `Experiment` entry
+here, its figure `plot_<name>()` in the R package (Rscripts/pyode/R/) and its section of the
+paper; a data set means its module `pyode/data/<name>.py` (SETTINGS, TINY, load_bundle), its
+models' builders, a `Dataset` entry here and a `runs` line in a profile; a solver method is a
+tableau in `pyode.solver.tableaus`, which `METHODS` reads (tests/test_extending.py adds a data
+set, a model and an experiment this way).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from pyode.solver import TABLEAUS
 
 @dataclass(frozen=True)
 class Dataset:
-    name: str
+    name: str  # its module pyode.data.NAME: settings table, tiny sizes, loader (pyode/data)
     label: str  # display name in figures and the paper
 
 

@@ -7,7 +7,10 @@ import torch
 from torch import nn
 
 import pyode
-from pyode.models import MODELS, PAPER_PARAMS, build_model, count_parameters, ode_blocks
+from pyode import registry
+from pyode.models import PAPER_PARAMS, build_model, count_parameters, ode_blocks
+
+MODELS = {d: registry.model_names(d) for d in registry.dataset_names()}
 
 FAST = {"method": "rk4", "n_steps": 1, "adjoint": True, "rtol": 1e-3, "atol": 1e-3}
 SHAPES = {"mnist": (1, 28, 28), "iceberg": (3, 75, 75)}

@@ -9,8 +9,6 @@ from torch import nn
 
 from pyode import registry
 
-MODELS: dict[str, tuple[str, ...]] = {d: registry.model_names(d) for d in registry.dataset_names()}
-
 # Parameter counts of Chen et al. (2018), Table 1.
 PAPER_PARAMS = {m.name: m.paper_params for m in registry.MODELS if m.paper_params is not None}
 
@@ -18,11 +16,12 @@ PAPER_PARAMS = {m.name: m.paper_params for m in registry.MODELS if m.paper_param
 def build_model(dataset: str, model: str, *, solver: dict[str, Any] | None = None) -> nn.Module:
     """A freshly initialised model from `pyode.models.<dataset>.<model>`; `solver` (method, rtol,
     atol, step_size, n_steps, adjoint) configures the ODE block of continuous-depth models."""
-    if dataset not in MODELS:
-        raise ValueError(f"unknown dataset {dataset!r}; choose one of {', '.join(MODELS)}")
-    if model not in MODELS[dataset]:
+    if dataset not in registry.dataset_names():
+        raise ValueError(f"unknown dataset {dataset!r}; choose one of "
+                         f"{', '.join(registry.dataset_names())}")
+    if model not in registry.model_names(dataset):
         raise ValueError(f"unknown model {model!r} for {dataset}; choose one of "
-                         f"{', '.join(MODELS[dataset])}")
+                         f"{', '.join(registry.model_names(dataset))}")
     builder = getattr(importlib.import_module(f"pyode.models.{dataset}"), model)
     if registry.model(model).continuous_depth:
         return builder(dict(solver or {}))

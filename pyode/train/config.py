@@ -16,7 +16,6 @@ from typing import Any
 
 from pyode import registry
 from pyode.data import data_settings, resolve_paths
-from pyode.models import MODELS
 from pyode.models.layers import ODE_BLOCK_TIME
 from pyode.settings import (
     ConfigError,
@@ -223,8 +222,8 @@ def validate_run_config(config: Mapping[str, Any]) -> None:
     for name in ("dataset", "model", "data", *TRAIN_CHECKS):
         if name not in config:
             raise ConfigError(f"setting '{name}' is missing")
-    _choice(tuple(MODELS))("dataset", config["dataset"])
-    _choice(MODELS[config["dataset"]])("model", config["model"])
+    _choice(registry.dataset_names())("dataset", config["dataset"])
+    _choice(registry.model_names(config["dataset"]))("model", config["model"])
     _non_negative_int("seed", config.get("seed", 0))
     _choice(DEVICES)("device", config.get("device", "auto"))
     if not isinstance(config.get("profile", ""), str):
@@ -252,15 +251,15 @@ def resolve_config(
     """The validated settings of one run: merged profile levels, then dotted `overrides`."""
     if not isinstance(profile, Mapping):
         raise ConfigError(f"the profile must be a mapping, got {type(profile).__name__}")
-    _choice(tuple(MODELS))("dataset", dataset)
-    _choice(MODELS[dataset])("model", model)
+    _choice(registry.dataset_names())("dataset", dataset)
+    _choice(registry.model_names(dataset))("model", model)
     train = _section(profile, "train", profile.get("train"))
-    _check_keys("train", train, ("defaults", *MODELS))
+    _check_keys("train", train, ("defaults", *registry.dataset_names()))
     defaults = _section(profile, "train.defaults", train.get("defaults"))
     check_train_settings("train.defaults", defaults)
-    for name in MODELS:
+    for name in registry.dataset_names():
         per_dataset = _section(profile, f"train.{name}", train.get(name))
-        _check_keys(f"train.{name}", per_dataset, ("defaults", *MODELS[name]))
+        _check_keys(f"train.{name}", per_dataset, ("defaults", *registry.model_names(name)))
         for level, settings in per_dataset.items():
             check_train_settings(f"train.{name}.{level}",
                                  _section(profile, f"train.{name}.{level}", settings))

@@ -1,0 +1,124 @@
+"""A new data set, model and experiment need only the pieces the README's "Extending pyode" table
+lists: here each is added in-process (a module and a registry entry, nothing else) and goes through
+settings resolution, data preparation, training and the experiment runner."""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+
+from pyode import registry
+from pyode.data import DatasetBundle, data_settings, prepare_dataset
+from pyode.setting_tables import Setting, choice, positive
+from pyode.settings import ConfigError, pipeline_config, resolve_workflow
+
+
+def _toy_data_module() -> types.ModuleType:
+    """A two-class data set of 1x4x4 images whose class is the sign of their mean."""
+    module = types.ModuleType("pyode.data.toy")
+    module.SETTINGS = {
+        "source": Setting("random", "where the images come from", choice("random")),
+        "path": Setting(None, "unused", kind="str", nullable=True),
+        "n_train": Setting(64, "training images", positive, kind="int", nullable=True),
+        "n_test": Setting(32, "test images", positive, kind="int", nullable=True),
+    }
+    module.TINY = {"n_train": 16}
+
+    def load_bundle(source: str, path: Any, *, seed: int, n_train: int | None,
+                    n_test: int | None) -> DatasetBundle:
+        generator = torch.Generator().manual_seed(seed)
+        x = torch.randn((n_train or 64) + (n_test or 32), 1, 4, 4, generator=generator)
+        y = (x.mean(dim=(1, 2, 3)) > 0).long()
+        n = n_train or 64
+        return DatasetBundle(train_x=x[:n], train_y=y[:n], test_x=x[n:], test_y=y[n:],
+                             n_classes=2, input_shape=(1, 4, 4), data_source=source,
+                             description="Random 4x4 images.", augment_padding=1)
+
+    module.load_bundle = load_bundle
+    return module
+
+
+def _toy_models_module() -> types.ModuleType:
+    module = types.ModuleType("pyode.models.toy")
+    module.linear = lambda: nn.Sequential(nn.Flatten(), nn.Linear(16, 1))  # one logit: 2 classes
+    return module
+
+
+def _toy_experiment_module() -> types.ModuleType:
+    from pyode.atomic import write_csv
+    from pyode.experiments.common import write_summary
+    from pyode.experiments.settings import SEED
+
+    module = types.ModuleType("pyode.experiments.toy")
+    module.SETTINGS = {"seed": SEED, "n": Setting(100, "values written", positive)}
+    module.TINY = {"n": 3}
+
+    def run(settings: dict[str, Any], out: Path, run_dir: Path | None) -> dict[str, Any]:
+        write_csv(out / "values.csv", pd.DataFrame({"value": range(settings["n"])}))
+        return write_summary(out, "toy", settings, {"n": settings["n"]})
+
+    module.run = run
+    return module
+
+
+@pytest.fixture
+def toy_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "pyode.data.toy", _toy_data_module())
+    monkeypatch.setitem(sys.modules, "pyode.models.toy", _toy_models_module())
+    monkeypatch.setitem(sys.modules, "pyode.experiments.toy", _toy_experiment_module())
+    monkeypatch.setattr(registry, "DATASETS", (*registry.DATASETS, registry.Dataset("toy", "Toy")))
+    monkeypatch.setattr(registry, "MODELS", (*registry.MODELS,
+                                             registry.Model("linear", "Linear", False, ("toy",))))
+    monkeypatch.setattr(registry, "EXPERIMENTS", (
+        *registry.EXPERIMENTS, registry.Experiment("toy", ("values.csv",), mem_mb=100, runtime=1)))
+
+
+PROFILE = {
+    "profile": "test", "seed": 0, "device": "cpu", "scale": "tiny",
+    "runs": {"toy": ["linear"]},
+    "train": {"defaults": {"epochs": 1, "batch_size": 8, "threads": 1, "quiet": True,
+                           "augment": True}},
+    "experiments": {},
+}
+
+
+def test_a_new_data_set_and_model_are_a_module_each_and_registry_entries(
+    toy_registry: None, tmp_path: Path
+) -> None:
+    from pyode.train import train
+
+    settings = resolve_workflow(pipeline_config(PROFILE, str(tmp_path)))
+    assert list(settings["runs"]) == [("toy", "linear", 0)]
+    assert settings["data"] == {"toy": {"source": "random", "path": None, "n_train": 16,
+                                        "n_test": 32}}  # TINY over the defaults
+    summary = prepare_dataset("toy", settings["data"]["toy"], tmp_path / "data" / "toy")
+    assert summary["counts"] == {"train": 16, "test": 32} and summary["dataset_label"] == "Toy"
+
+    run = train(settings["runs"]["toy", "linear", 0], tmp_path / "train" / "toy" / "linear")
+    assert (run["dataset_label"], run["model_label"]) == ("Toy", "Linear")
+    epochs = pd.read_csv(tmp_path / "train" / "toy" / "linear" / "epochs.csv")
+    assert list(epochs.columns) == list(registry.EPOCH_COLUMNS) and len(epochs) == 1
+
+    with pytest.raises(ConfigError, match=r"config key 'data\.toy': setting 'n_test' of data "
+                                          r"set 'toy' must be > 0"):
+        pipeline_config({**PROFILE, "data": {"toy": {"n_test": 0}}})
+    assert data_settings("toy", None)["n_train"] == 64
+
+
+def test_a_new_experiment_is_its_module_and_registry_entry(toy_registry: None,
+                                                          tmp_path: Path) -> None:
+    import pyode.experiments
+
+    settings = resolve_workflow(pipeline_config(PROFILE, str(tmp_path)))["experiments"]["toy"]
+    assert settings == {"seed": 0, "n": 3}  # TINY under scale: tiny
+    pyode.experiments.run("toy", settings, tmp_path / "toy")
+    assert json.loads((tmp_path / "toy" / "summary.json").read_text())["n"] == 3
+    assert len(pd.read_csv(tmp_path / "toy" / "values.csv")) == 3
