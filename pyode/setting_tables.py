@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,14 +22,18 @@ class SettingError(ConfigError):
 
 
 Check = Callable[[Any], str | None]  # returns a message when the value is bad
+# Relates the settings of a table to each other: (key, problem) for the first that fails.
+CrossCheck = Callable[[dict[str, Any]], "tuple[str, str] | None"]
 
 
 @dataclass(frozen=True)
 class Setting:
-    """One setting of an experiment: its default, a one-line description and an optional check.
+    """One setting: its default, a one-line description and an optional check.
 
     The type is the default's (a float setting accepts integers; a list takes its first element's
-    type), or `kind` where the default cannot say it.
+    type), or `kind` where the default cannot say it. A setting that is itself a mapping of
+    settings (say `solver`) has the `table` they are checked against, and `table_check` to relate
+    them to each other.
     """
 
     default: Any
@@ -36,8 +41,12 @@ class Setting:
     check: Check | None = None
     kind: str = ""  # int | float | bool | str | list[int] | list[float]; empty: from the default
     nullable: bool = False  # null (None) is allowed and skips the check
+    table: Mapping[str, Setting] | None = None
+    table_check: CrossCheck | None = None
 
     def __post_init__(self) -> None:
+        if self.table is not None:
+            object.__setattr__(self, "kind", "table")
         if not self.kind:
             object.__setattr__(self, "kind", _kind_of(self.default))
 
@@ -54,6 +63,10 @@ def _kind_of(value: Any) -> str:
 def positive(value: Any) -> str | None:
     values = value if isinstance(value, list) else [value]
     return None if all(v > 0 for v in values) else "must be > 0"
+
+
+def finite_positive(value: Any) -> str | None:
+    return None if 0 < value < math.inf else "must be a finite number > 0"
 
 
 def non_negative(value: Any) -> str | None:
@@ -104,14 +117,16 @@ def fraction(value: float) -> str | None:
     return None if 0 < value < 1 else "must be strictly between 0 and 1"
 
 
+_KIND_WORDS = {"int": "an integer", "float": "a number", "bool": "true or false", "str": "text",
+               "list[int]": "a list of integers", "list[float]": "a list of numbers",
+               "list[str]": "a list of names", "list[bool]": "a list of true/false"}
+
+
 def coerce(key: str, kind: str, value: Any) -> Any:
     """The value converted to `kind`, or SettingError (bools are never numbers)."""
 
     def wrong() -> SettingError:
-        return SettingError(
-            f"setting '{key}' must be {kind.replace('list[', 'a list of ').rstrip(']')}, "
-            f"got {value!r} ({type(value).__name__})"
-        )
+        return SettingError(f"setting '{key}' must be {_KIND_WORDS[kind]}, got {value!r}")
 
     if kind == "bool":
         if isinstance(value, bool):
@@ -145,39 +160,46 @@ def coerce(key: str, kind: str, value: Any) -> Any:
 def validate_table(
     table: Mapping[str, Setting],
     settings: Mapping[str, Any] | None,
-    owner: str,
-    cross_check: Callable[[dict[str, Any]], tuple[str, str] | None] | None = None,
+    owner: str = "",
+    cross_check: CrossCheck | None = None,
     prefix: str = "",
+    fill: bool = True,
 ) -> dict[str, Any]:
-    """The defaults of `table` overridden by `settings`, converted and checked.
+    """`settings` converted and checked against `table`, over its defaults when `fill`.
 
     `owner` names whose settings they are in errors ("experiment 'spiral'"); `cross_check`
-    relates settings to each other and returns (key, problem) for the first that fails. Errors
-    name a key as `prefix` + key ("data." + "n_train"). Raises SettingError.
+    relates settings to each other. Errors name a key as `prefix` + key ("data." + "n_train");
+    nested tables (a Setting's `table`) are checked without filling their defaults.
+    Raises SettingError.
     """
+    of = f" of {owner}" if owner else ""
     if settings is None:
         settings = {}
     if not isinstance(settings, Mapping):
-        raise SettingError(f"the settings of {owner} must be a mapping, "
-                           f"got {type(settings).__name__}")
-    resolved = {key: copy.deepcopy(s.default) for key, s in table.items()}
+        where = f"'{prefix.rstrip('.')}'" if prefix else f"the settings{of}"
+        raise SettingError(f"{where} must be a mapping of settings, got {settings!r}")
+    resolved = {key: copy.deepcopy(s.default) for key, s in table.items()} if fill else {}
     for key, value in settings.items():
         if key not in table:
-            raise SettingError(f"unknown setting '{prefix}{key}' for {owner} "
+            raise SettingError(f"unknown setting '{prefix}{key}'{of} "
                                f"(known: {', '.join(sorted(table))})")
         spec = table[key]
         if value is None and spec.nullable:
             resolved[key] = None
             continue
+        if spec.table is not None:
+            resolved[key] = validate_table(spec.table, value, owner, spec.table_check,
+                                           prefix=f"{prefix}{key}.", fill=False)
+            continue
         value = coerce(prefix + key, spec.kind, value)
         problem = spec.check(value) if spec.check else None
         if problem:
-            raise SettingError(f"setting '{prefix}{key}' of {owner} {problem}")
+            raise SettingError(f"setting '{prefix}{key}'{of} {problem}, got {value!r}")
         resolved[key] = value
     problem = cross_check(resolved) if cross_check else None
     if problem:
         key, message = problem
-        raise SettingError(f"setting '{prefix}{key}' of {owner} {message}")
+        raise SettingError(f"setting '{prefix}{key}'{of} {message}")
     return resolved
 
 

@@ -259,12 +259,16 @@ def write_settings(path: str | os.PathLike[str], settings: Mapping[str, Any]) ->
 
 
 def describe() -> str:
-    """Every data set's and experiment's settings as Markdown tables (config/README.md)."""
+    """Every training, data set and experiment setting as Markdown tables (config/README.md)."""
     from pyode.data import dataset_module
     from pyode.experiments.settings import schema
     from pyode.setting_tables import markdown
+    from pyode.train.config import TRAIN_SETTINGS
 
-    parts = [markdown(f"data.{name}", dataset_module(name).SETTINGS)
-             for name in registry.dataset_names()]
+    parts = [markdown("train.LEVEL", TRAIN_SETTINGS)]
+    parts += [markdown(f"train.LEVEL.{key}", s.table) for key, s in TRAIN_SETTINGS.items()
+              if s.table is not None]
+    parts += [markdown(f"data.{name}", dataset_module(name).SETTINGS)
+              for name in registry.dataset_names()]
     parts += [markdown(f"experiments.{name}", schema(name)) for name in registry.experiment_names()]
     return "\n\n".join(parts) + "\n"

@@ -113,11 +113,11 @@ def test_workflow_resolution_names_the_bad_key(repo_root: Path) -> None:
 
 
 def test_config_readme_describes_every_key(repo_root: Path) -> None:
-    from pyode.train.config import SOLVER_CHECKS, TRAIN_CHECKS
+    from pyode.train.config import SOLVER_SETTINGS, TRAIN_SETTINGS
 
     text = (repo_root / "config/README.md").read_text()
-    keys = {*(k for k in TRAIN_CHECKS if k != "solver"), "experiments"}
-    keys |= {f"solver.{k}" for k in SOLVER_CHECKS}
+    keys = {*(k for k in TRAIN_SETTINGS if k != "solver"), "experiments"}
+    keys |= {f"solver.{k}" for k in SOLVER_SETTINGS}
     missing = sorted(k for k in keys if f"`{k}`" not in text)
     assert not missing, missing
 
@@ -128,10 +128,12 @@ def test_every_experiment_setting_is_described() -> None:
     from pyode.data import dataset_module
     from pyode.experiments.settings import schema
     from pyode.settings import describe
+    from pyode.train.config import SOLVER_SETTINGS, TRAIN_SETTINGS
 
     text = describe()
     tables = {f"experiments.{name}": schema(name) for name in registry.experiment_names()}
     tables |= {f"data.{name}": dataset_module(name).SETTINGS for name in registry.dataset_names()}
+    tables |= {"train.LEVEL": TRAIN_SETTINGS, "train.LEVEL.solver": SOLVER_SETTINGS}
     for title, table in tables.items():
         for key, setting in table.items():
             assert setting.description.strip(), (title, key)
