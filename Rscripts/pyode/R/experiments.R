@@ -179,12 +179,8 @@ plot_tolerance <- function(exp) {
       )
   ) |>
     dplyr::mutate(panel = factor(.data$panel, levels = panel_levels))
-  identity_line <- tibble::tibble(panel = factor(panel_levels[3], levels = panel_levels))
   ggplot2::ggplot(long, ggplot2::aes(.data$x, .data$y, colour = .data$series)) +
-    ggplot2::geom_abline(
-      data = identity_line, ggplot2::aes(slope = 1, intercept = 0),
-      linetype = "dotted", colour = "grey50"
-    ) +
+    identity_line_in(panel_levels[3], panel_levels) +
     ggplot2::geom_line() +
     ggplot2::geom_point() +
     ggplot2::facet_wrap(ggplot2::vars(.data$panel), scales = "free", ncol = 2, drop = FALSE) +

@@ -35,6 +35,15 @@ multi_epoch <- function(data) {
 
 millions <- function(x) paste0(signif(x / 1e6, 3), "M")
 
+# A dotted y = x line drawn in one facet panel only: where backward NFE is plotted against
+# forward NFE, the line is what "the backward pass costs as much as the forward" looks like.
+identity_line_in <- function(panel, levels) {
+  ggplot2::geom_abline(
+    data = tibble::tibble(panel = factor(panel, levels = levels)),
+    ggplot2::aes(slope = 1, intercept = 0), linetype = "dotted", colour = "grey50"
+  )
+}
+
 # Every k-th row of each run so that no run has more than `max_points` rows (first and last kept).
 thin_runs <- function(data, max_points = 2000) {
   data |>

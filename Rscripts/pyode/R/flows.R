@@ -86,12 +86,8 @@ plot_training_nfe <- function(exp) {
   ) |>
     dplyr::filter(!is.na(.data$y)) |>
     dplyr::mutate(panel = factor(.data$panel, levels = panel_levels))
-  identity_line <- tibble::tibble(panel = factor(panel_levels[2], levels = panel_levels))
   ggplot2::ggplot(long, ggplot2::aes(.data$x, .data$y, colour = .data$pass)) +
-    ggplot2::geom_abline(
-      data = identity_line, ggplot2::aes(slope = 1, intercept = 0),
-      linetype = "dotted", colour = "grey50"
-    ) +
+    identity_line_in(panel_levels[2], panel_levels) +
     ggplot2::geom_point(size = 0.7, alpha = 0.6) +
     ggplot2::facet_wrap(ggplot2::vars(.data$panel), scales = "free") +
     ggplot2::scale_colour_manual(
