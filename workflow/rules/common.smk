@@ -80,17 +80,6 @@ def validate_config(cfg):
         ) from None
 
 
-def deep_merge(base, override):
-    """A copy of `base` with `override` merged in, nested mappings key by key."""
-    merged = copy.deepcopy(base)
-    for key, value in (override or {}).items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = deep_merge(merged[key], value)
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
-
-
 def use_cli_profile_alone(cfg):
     """A profile given with --configfile replaces config/config.yaml instead of extending it, so that
     settings present only in the default profile (say train.mnist.mlp.epochs) never leak into it.
