@@ -9,6 +9,9 @@ import torch
 
 from pyode.settings import ConfigError
 
+# The `device` setting of runs and experiments.
+DEVICES = ("auto", "cpu", "cuda")
+
 
 def resolve_device(name: str) -> torch.device:
     """'auto' → CUDA when available (honouring CUDA_VISIBLE_DEVICES), else CPU; asking for CUDA

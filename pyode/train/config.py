@@ -17,6 +17,7 @@ from typing import Any
 from pyode import registry
 from pyode.data import data_settings, resolve_paths
 from pyode.models.layers import ODE_BLOCK_TIME
+from pyode.runtime import DEVICES
 from pyode.setting_tables import (
     Check,
     Setting,
@@ -43,7 +44,6 @@ __all__ = ["ConfigError", "check_train_settings", "load_profile", "parse_assignm
 
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("constant", "step", "cosine")
-DEVICES = ("auto", "cpu", "cuda")
 # Bound on a fixed grid's steps over an ODE block's time span: a finer grid would not finish.
 MAX_FIXED_GRID_STEPS = 10_000
 ODE_BLOCK_SPAN = ODE_BLOCK_TIME[1] - ODE_BLOCK_TIME[0]
