@@ -51,6 +51,10 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q --no-compile -e '.[dev]'
+	@# Byte-compile the installed libraries once, on every core: every pyode, snakemake and test
+	@# process imports torch, which costs seconds more from source, and an environment with
+	@# PYTHONDONTWRITEBYTECODE never caches it. (Template files of some libraries do not compile.)
+	-@$(PY) -m compileall -q -j0 $$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') >/dev/null 2>&1
 	touch $@
 
 # The R package pyode, installed into the first writable R library (else the user library). The

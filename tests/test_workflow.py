@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from snakemake import utils as snakemake_utils
 
-from pyode.settings import pipeline_config, resolve_workflow
+from pyode import registry
+from pyode.settings import ConfigError, pipeline_config, resolve_workflow
 
 TIMEOUT = 300
 
@@ -74,6 +76,35 @@ def test_snakefmt_is_clean(repo_root, subprocess_env):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def rejected(repo_root: Path, env: dict[str, str], tmp_path: Path, **changes) -> str:
+    """The output of a dry run of the test profile with `changes`, which must stop before planning
+    anything and before creating the results folder."""
+    bad = write_config(tmp_path / "bad.yaml", repo_root / ".test/config.yaml", **changes)
+    result = snakemake(repo_root, env, "-n", "--configfile", str(bad),
+                       "--config", f"results={tmp_path / 'results'}")
+    assert result.returncode != 0
+    assert "invalid workflow configuration" in result.stdout, result.stdout
+    assert "Job stats" not in result.stdout
+    assert not (tmp_path / "results").exists()
+    return result.stdout
+
+
+def test_schema_names_every_bad_key_at_once(repo_root, subprocess_env, tmp_path):
+    output = rejected(repo_root, subprocess_env, tmp_path, trian={}, device="gpu", seeds=[-2, -2])
+    for message in ("config key '<top level>': unknown key(s) 'trian'",
+                    "config key 'device': 'gpu' is not one of ['auto', 'cpu', 'cuda']",
+                    "config key 'seeds': [-2, -2] has non-unique elements",
+                    "config key 'seeds.0': -2 is less than the minimum of 0"):
+        assert message in output, output
+
+
+def test_workflow_stops_on_a_bad_setting_naming_its_key(repo_root, subprocess_env, tmp_path):
+    output = rejected(repo_root, subprocess_env, tmp_path, train__defaults__epochs=0)
+    assert "setting 'train.defaults.epochs' must be > 0, got 0" in output, output
+
+
+# The settings the workflow resolves before planning (`pipeline_config`, `resolve_workflow`, as
+# common.smk calls them); the test above shows that the workflow stops with their message.
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
@@ -83,29 +114,22 @@ def test_snakefmt_is_clean(repo_root, subprocess_env):
         ({"data__iceberg__n": 2},
          "config key 'data.iceberg': setting 'n' of data set 'iceberg' must be >= 4, got 2"),
         ({"data__cifar": {}}, "config key 'data.cifar': unknown data set; choose one of"),
-        ({"trian": {}}, "config key '<top level>': unknown key(s) 'trian'"),
-        ({"device": "gpu"}, "config key 'device': 'gpu' is not one of ['auto', 'cpu', 'cuda']"),
-        ({"runs__mnist": ["odenet", "transformer"]}, "config key 'runs.mnist.1': 'transformer'"),
-        ({"runs__iceberg": ["rknet"]}, "config key 'runs.iceberg.0': 'rknet' is not one of"),
-        ({"train__defaults__epochs": 0},
-         "setting 'train.defaults.epochs' must be > 0, got 0"),
         ({"train__mnist__odenet": {"solver": {"method": "rk5"}}},
          "setting 'train.mnist.odenet.solver.method' must be one of"),
         ({"experiments__tolerance__tolerances": "small"},
          "experiments.tolerance: setting 'tolerances' must be a list of numbers, got 'small'"),
         ({"experiments__spirals": {}}, "config key 'experiments.spirals': unknown experiment"),
-        ({"seeds": [1, 1]}, "config key 'seeds': [1, 1] has non-unique elements"),
-        ({"seeds": [0, -2]}, "config key 'seeds.1': -2 is less than the minimum of 0"),
+        ({"runs__mnist": ["odenet", "transformer"]}, "config key 'runs.mnist.1': 'transformer'"),
+        ({"runs__iceberg": ["rknet"]}, "config key 'runs.iceberg.0': 'rknet' is not one of"),
     ],
 )
-def test_config_schema_rejects_bad_config(repo_root, subprocess_env, tmp_path, changes, message):
+def test_bad_settings_are_refused_naming_the_key(repo_root, tmp_path, changes, message):
     bad = write_config(tmp_path / "bad.yaml", repo_root / ".test/config.yaml", **changes)
-    result = snakemake(repo_root, subprocess_env, "-n", "--configfile", str(bad),
-                       "--config", f"results={tmp_path / 'results'}")
-    assert result.returncode != 0
-    assert "invalid workflow configuration" in result.stdout, result.stdout
-    assert message in result.stdout, result.stdout
-    assert "Job stats" not in result.stdout
+    config = yaml.safe_load(bad.read_text())
+    snakemake_utils.validate(config, str(repo_root / "workflow/schemas/config.schema.yaml"))
+    with pytest.raises(ConfigError) as error:
+        resolve_workflow(pipeline_config(config, str(tmp_path / "results")))
+    assert message in str(error.value)
     assert not (tmp_path / "results").exists()
 
 
@@ -192,6 +216,23 @@ def test_slurm_profile_plans_with_gpu_requests(repo_root, subprocess_env, tmp_pa
         assert "gpu=1" in resources
         assert "slurm_partition=gpu" in resources
     assert "slurm_partition=cpu" in result.stdout  # every other job: the default partition
+    experiments = result.stdout.split("rule experiment:")[1:]
+    assert len(experiments) == len(registry.experiment_names())
+    for job in experiments:
+        name = re.search(r"wildcards: name=(\w+)", job).group(1)
+        resources = re.search(r"resources: (.*)", job).group(1)
+        assert "slurm_partition=gpu" in resources
+        assert ("gpu=1" in resources) == registry.experiment(name).uses_gpu, (name, resources)
+
+
+def test_slurm_profile_names_only_rules_of_the_workflow(repo_root):
+    # Snakemake ignores set-resources of a rule that does not exist: a renamed rule would silently
+    # lose its partition.
+    profile = yaml.safe_load((repo_root / "profiles/slurm/config.yaml").read_text())
+    sources = "".join(p.read_text() for p in (repo_root / "workflow/rules").glob("*.smk"))
+    rules = set(re.findall(r"^rule (\w+):", sources, flags=re.MULTILINE))
+    assert {"train", "experiment"} <= rules
+    assert set(profile["set-resources"]) <= rules, set(profile["set-resources"]) - rules
 
 
 def test_missing_kaggle_file_fails_in_the_data_rule(repo_root, subprocess_env, tmp_path):
