@@ -13,7 +13,7 @@ import pytest
 import yaml
 from snakemake import utils as snakemake_utils
 
-from pyode import registry
+from pyode import registry, settings
 from pyode.settings import ConfigError, pipeline_config, resolve_workflow
 
 TIMEOUT = 300
@@ -131,6 +131,17 @@ def test_bad_settings_are_refused_naming_the_key(repo_root, tmp_path, changes, m
         resolve_workflow(pipeline_config(config, str(tmp_path / "results")))
     assert message in str(error.value)
     assert not (tmp_path / "results").exists()
+
+
+def test_a_renamed_key_is_refused_naming_its_new_name(repo_root, tmp_path, monkeypatch):
+    monkeypatch.setitem(settings.RENAMED_KEYS, "train.defaults.learning_rate", "train.defaults.lr")
+    config = yaml.safe_load(write_config(tmp_path / "old.yaml", repo_root / ".test/config.yaml",
+                                         train__defaults__learning_rate=0.1).read_text())
+    snakemake_utils.validate(config, str(repo_root / "workflow/schemas/config.schema.yaml"))
+    with pytest.raises(ConfigError) as error:
+        resolve_workflow(pipeline_config(config, str(tmp_path / "results")))
+    assert str(error.value) == ("config key 'train.defaults.learning_rate' is now "
+                                "'train.defaults.lr'")
 
 
 # Each profile's training runs: eight (dataset, model) pairs times its training seeds.

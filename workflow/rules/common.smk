@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(workflow.basedir).resolve()))
 from pyode import registry
 from pyode.settings import (
     ConfigError,
+    check_renamed,
     data_dir,
     data_settings_path,
     experiment_settings_path,
@@ -94,6 +95,11 @@ def invalid(problems):
 
 
 use_cli_profile_alone(config)
+try:
+    # before the schema, which would call a renamed key unknown without naming its new name
+    check_renamed(config)
+except ConfigError as error:
+    raise invalid([str(error)]) from None
 validate_config(config)
 
 RESULTS = str(config["results"]).rstrip("/")
