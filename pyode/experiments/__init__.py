@@ -7,12 +7,17 @@ with `SETTINGS` (its settings: default, one-line description, check), optionally
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 from typing import Any
 
 from pyode import registry
-from pyode.experiments.settings import ExperimentConfigError, defaults, load, validate
+from pyode.experiments.settings import (
+    ExperimentConfigError,
+    defaults,
+    experiment_module,
+    load,
+    validate,
+)
 
 EXPERIMENTS = registry.experiment_names()
 NEEDS_RUN_DIR = frozenset(e.name for e in registry.EXPERIMENTS if e.needs_run is not None)
@@ -36,6 +41,5 @@ def run(
         raise ExperimentConfigError(f"experiment '{name}' needs a training run folder (run_dir)")
     # No folder is created up front: outputs are written atomically at the end (creating it), so a
     # failed run leaves nothing behind.
-    out = Path(out_dir)
-    module = importlib.import_module(f"pyode.experiments.{name}")
-    return module.run(resolved, out, Path(run_dir) if run_dir is not None else None)
+    run_folder = Path(run_dir) if run_dir is not None else None
+    return experiment_module(name).run(resolved, Path(out_dir), run_folder)

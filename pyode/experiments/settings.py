@@ -13,6 +13,7 @@ import copy
 import importlib
 from collections.abc import Mapping
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from pyode import registry
@@ -55,19 +56,23 @@ def solver_settings(rtol: float, atol: float) -> dict[str, Setting]:
     }
 
 
-def schema(name: str) -> dict[str, Setting]:
-    """The SETTINGS table of experiment `name` (its module `pyode.experiments.NAME`)."""
+def experiment_module(name: str) -> ModuleType:
+    """The module `pyode.experiments.NAME` of a registered experiment; ExperimentConfigError for
+    an unknown name."""
     if name not in registry.experiment_names():
         known = ", ".join(registry.experiment_names())
         raise ExperimentConfigError(f"unknown experiment '{name}' (expected one of {known})")
-    return importlib.import_module(f"pyode.experiments.{name}").SETTINGS
+    return importlib.import_module(f"pyode.experiments.{name}")
+
+
+def schema(name: str) -> dict[str, Setting]:
+    """The SETTINGS table of experiment `name`."""
+    return experiment_module(name).SETTINGS
 
 
 def tiny(name: str) -> dict[str, Any]:
     """The tiny sizes of experiment `name` (its module's TINY): what `scale: tiny` starts from."""
-    schema(name)
-    module = importlib.import_module(f"pyode.experiments.{name}")
-    return copy.deepcopy(dict(getattr(module, "TINY", {})))
+    return copy.deepcopy(dict(getattr(experiment_module(name), "TINY", {})))
 
 
 def defaults(name: str) -> dict[str, Any]:
@@ -78,14 +83,13 @@ def defaults(name: str) -> dict[str, Any]:
 def validate(name: str, settings: Mapping[str, Any] | None) -> dict[str, Any]:
     """Defaults of `name` overridden by `settings`, type-checked and cross-checked (the module's
     `check_settings`); raises ExperimentConfigError naming the key."""
-    table = schema(name)
+    module = experiment_module(name)
     if settings is not None and not isinstance(settings, Mapping):
         raise ExperimentConfigError(
             f"experiments.{name} must be a mapping of settings, got {type(settings).__name__}"
         )
-    module = importlib.import_module(f"pyode.experiments.{name}")
     try:
-        return validate_table(table, settings, f"experiment '{name}'",
+        return validate_table(module.SETTINGS, settings, f"experiment '{name}'",
                               getattr(module, "check_settings", None))
     except SettingError as exc:
         raise ExperimentConfigError(str(exc)) from None
