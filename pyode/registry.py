@@ -13,7 +13,8 @@ set, a model and an experiment this way).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
 from pyode.solver import TABLEAUS
@@ -39,7 +40,11 @@ class Model:
 @dataclass(frozen=True)
 class Experiment:
     name: str
-    outputs: tuple[str, ...]  # files written next to summary.json in results/experiments/NAME
+    # Its CSVs (written next to summary.json in results/experiments/NAME), each with its columns
+    # in order: the experiment writes through this declaration and copies it into summary.json,
+    # where the R readers check the files against it.
+    outputs: Mapping[str, tuple[str, ...]] = field(hash=False)
+    figure: tuple[float, float]  # its figure's width and height in inches
     mem_mb: int
     runtime: int  # minutes (a cluster's time limit)
     uses_gpu: bool = False  # asks the cluster for a GPU when the config's device is cuda
@@ -62,19 +67,48 @@ MODELS: tuple[Model, ...] = (
 )
 
 EXPERIMENTS: tuple[Experiment, ...] = (
-    Experiment("spiral", ("trajectories.csv", "training.csv", "fits.csv", "matrices.csv"),
-               mem_mb=2000, runtime=60),
-    Experiment("latent", ("training.csv", "metrics.csv", "examples.csv"), mem_mb=2000,
-               runtime=120),
-    Experiment("tolerance", ("tolerance.csv", "nfe_epochs.csv"), mem_mb=8000, runtime=120,
-               uses_gpu=True, needs_run=("mnist", "odenet")),
-    Experiment("memory", ("memory.csv",), mem_mb=4000, runtime=60, uses_gpu=True,
-               parallel_setting="jobs"),
-    Experiment("euler", ("exponential.csv", "convergence.csv", "relaxation.csv",
-                         "residual_check.csv"), mem_mb=1000, runtime=10),
-    Experiment("cnf", ("training.csv", "densities.csv", "samples.csv", "models.csv",
-                       "test_points.csv"), mem_mb=2000, runtime=60),
-    Experiment("training_nfe", ("iterations.csv",), mem_mb=2000, runtime=60),
+    Experiment("spiral", {
+        "trajectories.csv": ("system", "series", "model", "iteration", "t", "z1", "z2"),
+        "training.csv": ("system", "model", "iteration", "loss", "window", "nfe_forward",
+                         "nfe_backward", "seconds"),
+        "fits.csv": ("system", "model", "iterations", "trajectory_mse", "observed_mse",
+                     "final_loss", "seconds", "a_max_abs_error"),
+        "matrices.csv": ("matrix", "row", "col", "value"),
+    }, figure=(9, 7), mem_mb=2000, runtime=60),
+    Experiment("latent", {
+        "training.csv": ("model", "iteration", "neg_elbo", "nfe_forward", "nfe_backward",
+                         "seconds"),
+        "metrics.csv": ("model", "part", "mse", "mse_sd", "n_spirals", "train_seconds",
+                        "final_neg_elbo"),
+        "examples.csv": ("series", "spiral", "t", "x", "y", "direction"),
+    }, figure=(8, 6), mem_mb=2000, runtime=120),
+    Experiment("tolerance", {
+        "tolerance.csv": ("tolerance", "nfe_forward", "nfe_backward", "accuracy",
+                          "seconds_per_forward", "n_images", "timing_batch"),
+        "nfe_epochs.csv": ("epoch", "nfe_forward_mean", "nfe_backward_mean"),
+    }, figure=(8, 6), mem_mb=8000, runtime=120, uses_gpu=True, needs_run=("mnist", "odenet")),
+    Experiment("memory", {
+        "memory.csv": ("steps", "adjoint", "mode", "peak_bytes", "peak_mb", "device"),
+    }, figure=(7, 4.2), mem_mb=4000, runtime=60, uses_gpu=True, parallel_setting="jobs"),
+    Experiment("euler", {
+        "exponential.csv": ("x", "euler", "pyode_euler", "exact"),
+        "convergence.csv": ("h", "n_steps", "euler", "exact", "abs_error", "rel_error", "order"),
+        "relaxation.csv": ("y0", "method", "x", "y"),
+        "residual_check.csv": ("output_max_abs_diff", "gradient_max_abs_diff", "output_max_abs",
+                               "dtype"),
+    }, figure=(10, 3.8), mem_mb=1000, runtime=10),
+    Experiment("cnf", {
+        "training.csv": ("model", "iteration", "loss", "nfe_forward", "nfe_backward", "seconds"),
+        "densities.csv": ("model", "stage", "t", "layers", "x1", "x2", "log_density"),
+        "samples.csv": ("model", "stage", "t", "layers", "sample", "x1", "x2"),
+        "models.csv": ("model", "test_nll", "test_nll_se", "grid_mass", "parameters",
+                       "train_seconds", "nfe_forward_mean", "nfe_backward_mean"),
+        "test_points.csv": ("x1", "x2"),
+    }, figure=(9, 5), mem_mb=2000, runtime=60),
+    Experiment("training_nfe", {
+        "iterations.csv": ("iteration", "epoch", "loss", "accuracy", "nfe_forward",
+                           "nfe_backward", "seconds"),
+    }, figure=(9, 3.8), mem_mb=2000, runtime=60),
 )
 
 # Figures of the training runs; each is drawn by `plot_<name>()` of the R package.

@@ -29,48 +29,6 @@ from pyode.settings import ConfigError, experiment_settings_path, write_settings
 # The experiments' tiny sizes: their modules' TINY tables (`scale: tiny`).
 TINY = {name: tiny(name) for name in registry.experiment_names()}
 
-COLUMNS = {
-    "spiral": {
-        "trajectories.csv": ["system", "series", "model", "iteration", "t", "z1", "z2"],
-        "training.csv": ["system", "model", "iteration", "loss", "window", "nfe_forward",
-                         "nfe_backward", "seconds"],
-        "fits.csv": ["system", "model", "iterations", "trajectory_mse", "observed_mse",
-                     "final_loss", "seconds", "a_max_abs_error"],
-        "matrices.csv": ["matrix", "row", "col", "value"],
-    },
-    "latent": {
-        "training.csv": ["model", "iteration", "neg_elbo", "nfe_forward", "nfe_backward",
-                         "seconds"],
-        "metrics.csv": ["model", "part", "mse", "mse_sd", "n_spirals", "train_seconds",
-                        "final_neg_elbo"],
-        "examples.csv": ["series", "spiral", "t", "x", "y", "direction"],
-    },
-    "tolerance": {
-        "tolerance.csv": ["tolerance", "nfe_forward", "nfe_backward", "accuracy",
-                          "seconds_per_forward", "n_images", "timing_batch"],
-        "nfe_epochs.csv": ["epoch", "nfe_forward_mean", "nfe_backward_mean"],
-    },
-    "memory": {"memory.csv": ["mode", "steps", "peak_bytes", "peak_mb", "device"]},
-    "cnf": {
-        "training.csv": ["model", "iteration", "loss", "nfe_forward", "nfe_backward", "seconds"],
-        "densities.csv": ["model", "stage", "t", "layers", "x1", "x2", "log_density"],
-        "samples.csv": ["model", "stage", "t", "layers", "sample", "x1", "x2"],
-        "models.csv": ["model", "test_nll", "test_nll_se", "grid_mass", "parameters",
-                       "train_seconds"],
-        "test_points.csv": ["x1", "x2"],
-    },
-    "training_nfe": {
-        "iterations.csv": ["iteration", "epoch", "loss", "accuracy", "nfe_forward",
-                           "nfe_backward", "seconds"],
-    },
-    "euler": {
-        "exponential.csv": ["x", "euler", "pyode_euler", "exact"],
-        "convergence.csv": ["h", "n_steps", "euler", "exact", "abs_error", "rel_error", "order"],
-        "relaxation.csv": ["y0", "method", "x", "y"],
-        "residual_check.csv": ["output_max_abs_diff", "gradient_max_abs_diff", "output_max_abs",
-                               "dtype"],
-    },
-}
 FIGURES = registry.experiment_names()  # each drawn by plot_<name>() of the R package
 TIMING_COLUMNS = {"seconds", "train_seconds", "seconds_per_forward"}
 
@@ -128,14 +86,18 @@ def read(outputs: Path, name: str, file: str) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("name", EXPERIMENTS)
-def test_outputs_have_the_documented_columns_and_provenance(outputs: Path, name: str) -> None:
-    for file, columns in COLUMNS[name].items():
+def test_outputs_have_the_declared_columns_and_provenance(outputs: Path, name: str) -> None:
+    entry = registry.experiment(name)
+    csvs = sorted(p.name for p in (outputs / name).glob("*.csv"))
+    assert csvs == sorted(entry.outputs), name  # every file declared, nothing else written
+    for file, columns in entry.outputs.items():
         frame = read(outputs, name, file)
-        assert set(columns) <= set(frame.columns), (name, file, list(frame.columns))
-        assert len(frame) > 0
-    for file in registry.experiment(name).outputs:
-        assert (outputs / name / file).is_file(), (name, file)
+        assert list(frame.columns) == list(columns), (name, file)
+        assert len(frame) > 0, (name, file)
     summary = json.loads((outputs / name / "summary.json").read_text())
+    # the declaration travels with the files, for readers without Python (the R package)
+    assert summary["outputs"] == {file: list(cols) for file, cols in entry.outputs.items()}
+    assert (summary["figure"]["width"], summary["figure"]["height"]) == entry.figure
     assert summary["experiment"] == name
     assert summary["seed"] == 0
     expected = validate(name, TINY[name])
@@ -207,7 +169,7 @@ def test_latent_runs_and_compares_both_decoders(outputs: Path) -> None:
 
 def test_latent_is_deterministic_for_a_seed(outputs: Path, tmp_path: Path) -> None:
     run("latent", TINY["latent"], tmp_path)
-    for file in COLUMNS["latent"]:
+    for file in registry.experiment("latent").outputs:
         again, first = pd.read_csv(tmp_path / file), read(outputs, "latent", file)
         keep = [c for c in first.columns if c not in TIMING_COLUMNS]
         pd.testing.assert_frame_equal(again[keep], first[keep])
@@ -417,3 +379,58 @@ def test_scale_tiny_starts_from_the_modules_tiny_sizes(name: str) -> None:
 def test_an_unknown_scale_names_the_key() -> None:
     with pytest.raises(ConfigError, match="config key 'scale': expected one of full, tiny"):
         experiment_settings({"scale": "small"}, "euler")
+
+
+def test_an_experiment_writes_exactly_its_declared_files_and_columns(tmp_path: Path) -> None:
+    from pyode.experiments.common import ExperimentError, ExperimentRun
+
+    experiment = ExperimentRun("euler", {"seed": 0}, tmp_path)
+    good = {"y0": 1.0, "method": "euler", "x": 0.0, "y": 1.0}
+    with pytest.raises(ExperimentError, match=r"euler' relaxation\.csv in row 2: columns differ "
+                                              r"from its registry entry \(missing: y; "
+                                              r"undeclared: z\)"):
+        experiment.write("relaxation.csv", [good, {**{k: v for k, v in good.items() if k != "y"},
+                                                   "z": 0.0}])
+    with pytest.raises(ExperimentError, match=r"writes other\.csv, which its registry entry "
+                                              r"does not declare"):
+        experiment.write("other.csv", [good])
+    with pytest.raises(ExperimentError, match=r"exponential\.csv: columns differ .*missing: "
+                                              r"pyode_euler, exact"):
+        experiment.write("exponential.csv", pd.DataFrame({"x": [0.0], "euler": [1.0]}))
+    assert not list(tmp_path.iterdir())  # nothing written by a refused table
+    # columns in any order are written in the declared order
+    experiment.write("relaxation.csv", pd.DataFrame([good])[["y", "x", "method", "y0"]])
+    assert list(pd.read_csv(tmp_path / "relaxation.csv").columns) == ["y0", "method", "x", "y"]
+    with pytest.raises(ExperimentError, match=r"did not write exponential\.csv, "
+                                              r"convergence\.csv, residual_check\.csv"):
+        experiment.finish({})
+    assert not (tmp_path / "summary.json").exists()
+
+
+def test_training_stops_at_a_non_finite_loss_or_a_solver_failure() -> None:
+    from pyode.experiments.common import ExperimentError, train
+    from pyode.solver.errors import ODESolverError
+
+    weight = torch.nn.Parameter(torch.ones(()))
+
+    def diverging(iteration, stats):
+        return weight * (float("nan") if iteration == 2 else 1.0), {}
+
+    with pytest.raises(ExperimentError, match="toy: the w loss is nan at iteration 2; lower 'lr'"):
+        train("toy: the w", [weight], diverging, lr=0.1, n_iters=3)
+
+    def failing(iteration, stats):
+        if iteration == 3:
+            raise ODESolverError("step size underflow at t=0.5, dt=1e-12")
+        stats.nfe_forward, stats.nfe_backward = 6, 12
+        return weight * 2.0, {"extra": iteration}
+
+    with pytest.raises(ExperimentError, match=r"toy: the w solver failed at iteration 3 "
+                                              r"\(step size underflow at t=0\.5, dt=1e-12\)"):
+        train("toy: the w", [weight], failing, lr=0.1, n_iters=3)
+    rows = train("toy", [weight], failing, lr=0.1, n_iters=2, loss_column="neg_elbo").rows
+    assert [(r["iteration"], r["extra"], r["nfe_forward"], r["nfe_backward"]) for r in rows] == [
+        (1, 1, 6, 12), (2, 2, 6, 12)]
+    assert rows[1]["neg_elbo"] < rows[0]["neg_elbo"]  # Adam stepped down the loss 2 w
+    unsolved = train("toy", [weight], failing, lr=0.1, n_iters=1, solved=False).rows[0]
+    assert unsolved["nfe_forward"] is pd.NA and unsolved["nfe_backward"] is pd.NA

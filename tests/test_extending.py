@@ -1,10 +1,14 @@
 """A new data set, model and experiment need only the pieces the README's "Extending pyode" table
-lists: here each is added in-process (a module and a registry entry, nothing else) and goes through
-settings resolution, data preparation, training and the experiment runner."""
+lists: here each is added in-process (a module and a registry entry, nothing else; for the
+experiment also its R plot function) and goes through settings resolution, data preparation,
+training, the experiment runner and the R package's figure writer."""
 
 from __future__ import annotations
 
 import json
+import shutil
+import struct
+import subprocess
 import sys
 import types
 from pathlib import Path
@@ -53,8 +57,7 @@ def _toy_models_module() -> types.ModuleType:
 
 
 def _toy_experiment_module() -> types.ModuleType:
-    from pyode.atomic import write_csv
-    from pyode.experiments.common import write_summary
+    from pyode.experiments.common import ExperimentRun
     from pyode.experiments.settings import SEED
 
     module = types.ModuleType("pyode.experiments.toy")
@@ -62,8 +65,10 @@ def _toy_experiment_module() -> types.ModuleType:
     module.TINY = {"n": 3}
 
     def run(settings: dict[str, Any], out: Path, run_dir: Path | None) -> dict[str, Any]:
-        write_csv(out / "values.csv", pd.DataFrame({"value": range(settings["n"])}))
-        return write_summary(out, "toy", settings, {"n": settings["n"]})
+        experiment = ExperimentRun("toy", settings, out)
+        experiment.write("values.csv", [{"value": float(v), "index": v}
+                                        for v in range(settings["n"])])
+        return experiment.finish({"n": settings["n"]})
 
     module.run = run
     return module
@@ -78,7 +83,9 @@ def toy_registry(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(registry, "MODELS", (*registry.MODELS,
                                              registry.Model("linear", "Linear", False, ("toy",))))
     monkeypatch.setattr(registry, "EXPERIMENTS", (
-        *registry.EXPERIMENTS, registry.Experiment("toy", ("values.csv",), mem_mb=100, runtime=1)))
+        *registry.EXPERIMENTS,
+        registry.Experiment("toy", {"values.csv": ("index", "value")}, figure=(3, 2), mem_mb=100,
+                            runtime=1)))
 
 
 PROFILE = {
@@ -113,6 +120,16 @@ def test_a_new_data_set_and_model_are_a_module_each_and_registry_entries(
     assert data_settings("toy", None)["n_train"] == 64
 
 
+# The toy experiment's figure function, as the R package would hold it.
+TOY_PLOT = """
+plot_toy <- function(exp) {
+  exp <- pyode:::as_experiment(exp, "toy")
+  ggplot2::ggplot(exp$tables$values, ggplot2::aes(.data$index, .data$value)) +
+    ggplot2::geom_point()
+}
+"""
+
+
 def test_a_new_experiment_is_its_module_and_registry_entry(toy_registry: None,
                                                           tmp_path: Path) -> None:
     import pyode.experiments
@@ -120,5 +137,39 @@ def test_a_new_experiment_is_its_module_and_registry_entry(toy_registry: None,
     settings = resolve_workflow(pipeline_config(PROFILE, str(tmp_path)))["experiments"]["toy"]
     assert settings == {"seed": 0, "n": 3}  # TINY under scale: tiny
     pyode.experiments.run("toy", settings, tmp_path / "toy")
-    assert json.loads((tmp_path / "toy" / "summary.json").read_text())["n"] == 3
-    assert len(pd.read_csv(tmp_path / "toy" / "values.csv")) == 3
+    summary = json.loads((tmp_path / "toy" / "summary.json").read_text())
+    assert summary["n"] == 3
+    assert summary["outputs"] == {"values.csv": ["index", "value"]}
+    assert summary["figure"] == {"width": 3, "height": 2}
+    values = pd.read_csv(tmp_path / "toy" / "values.csv")
+    assert list(values.columns) == ["index", "value"] and len(values) == 3  # declared order
+
+
+@pytest.mark.skipif(shutil.which("Rscript") is None, reason="Rscript not installed")
+def test_a_new_experiment_figure_is_its_plot_function(
+    toy_registry: None, tmp_path: Path, repo_root: Path, subprocess_env: dict[str, str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """The R package reads the toy's files through the declaration in its summary.json and draws
+    it with plot_toy() at its declared size: no list in the package names the experiment."""
+    from test_r_scripts import install_r_package, with_library
+
+    import pyode.experiments
+
+    pyode.experiments.run("toy", {"seed": 0, "n": 4}, tmp_path / "toy")
+    env = with_library(subprocess_env,
+                       install_r_package(repo_root, subprocess_env, tmp_path_factory))
+    stem = tmp_path / "figures" / "experiment_toy"
+    script = TOY_PLOT + f'pyode::write_figure("experiment", "toy", "{tmp_path / "toy"}", "{stem}")'
+    result = subprocess.run(["Rscript", "--vanilla", "-e", script], env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert stem.with_suffix(".pdf").read_bytes()[:4] == b"%PDF"
+    header = stem.with_suffix(".png").read_bytes()[:24]
+    assert struct.unpack(">II", header[16:24]) == (600, 400)  # 3 x 2 inches at 200 dpi
+
+    # A file that differs from the declaration stops the R reader, naming it.
+    pd.DataFrame({"index": [0]}).to_csv(tmp_path / "toy" / "values.csv", index=False)
+    result = subprocess.run(["Rscript", "--vanilla", "-e", script], env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode != 0 and "values.csv lacks column 'value'" in result.stderr

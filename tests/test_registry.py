@@ -138,3 +138,17 @@ def test_every_experiment_setting_is_described() -> None:
         for key, setting in table.items():
             assert setting.description.strip(), (title, key)
             assert f"| `{key}` |" in text.split(f"`{title}`")[1].split("###")[0]
+
+
+def test_every_experiment_declares_its_outputs_and_figure() -> None:
+    """The one declaration the experiments write through and the R readers check against: CSV
+    files with distinct snake_case columns (R reads columns as snake_case), a figure size."""
+    snake = re.compile(r"^[a-z][a-z0-9_]*$")
+    for entry in registry.EXPERIMENTS:
+        assert entry.outputs, entry.name
+        for file, columns in entry.outputs.items():
+            assert file.endswith(".csv") and "/" not in file, (entry.name, file)
+            assert columns and len(set(columns)) == len(columns), (entry.name, file)
+            assert all(snake.match(c) for c in columns), (entry.name, file, columns)
+        width, height = entry.figure
+        assert width > 0 and height > 0, entry.name

@@ -24,7 +24,6 @@ cpu_seconds (process CPU time; "seconds" is wall time).
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 from typing import Any
 
@@ -33,13 +32,7 @@ import pandas as pd
 import torch
 
 from pyode import registry
-from pyode.atomic import write_csv
-from pyode.experiments.common import (
-    Stopwatch,
-    check_finite_loss,
-    training_iteration,
-    write_summary,
-)
+from pyode.experiments.common import ExperimentRun, Training, train
 from pyode.experiments.flows import (
     CNF,
     T_DATA,
@@ -59,7 +52,6 @@ from pyode.experiments.settings import (
     distinct_positive,
     positive,
 )
-from pyode.runtime import seed_everything
 from pyode.solver.stats import SolverStats
 
 SETTINGS: dict[str, Setting] = {
@@ -97,26 +89,16 @@ TINY: dict[str, Any] = {
 
 
 def _train(name: str, model: torch.nn.Module, nll, data: torch.Tensor, s: dict[str, Any],
-           generator: torch.Generator, *, solved: bool = False) -> list[dict[str, Any]]:
+           generator: torch.Generator, *, solved: bool = False) -> Training:
     """Adam on the batch NLL; `nll(batch, stats)` returns the mean NLL in nats and, when the model
     is `solved` by an ODE solver, fills `stats` with its evaluation counts."""
-    optimizer = torch.optim.Adam(model.parameters(), lr=s["lr"])
-    clock = Stopwatch()
-    rows = []
-    for iteration in range(1, s["n_iters"] + 1):
+
+    def step(iteration: int, stats: SolverStats) -> tuple[torch.Tensor, dict[str, Any]]:
         batch = data[torch.randint(0, len(data), (s["batch_size"],), generator=generator)]
-        stats = SolverStats()
-        optimizer.zero_grad()
-        with training_iteration(f"cnf: the {name}", iteration):
-            loss = nll(batch, stats)
-            check_finite_loss(loss, f"cnf: the {name}", iteration)
-            loss.backward()
-        optimizer.step()
-        rows.append({"model": name, "iteration": iteration, "loss": loss.item(),
-                     "nfe_forward": stats.nfe_forward if solved else pd.NA,
-                     "nfe_backward": stats.nfe_backward if solved else pd.NA,
-                     "seconds": clock()})
-    return rows
+        return nll(batch, stats), {"model": name}
+
+    return train(f"cnf: the {name}", model.parameters(), step, lr=s["lr"], n_iters=s["n_iters"],
+                 solved=solved)
 
 
 def _grid(s: dict[str, Any]) -> tuple[torch.Tensor, float]:
@@ -139,9 +121,8 @@ def _stage_frame(kind: str, model: str, stage: int, t: float, layers: Any, point
 
 def run(settings: dict[str, Any], out_dir: Path, run_dir: Path | None = None) -> dict[str, Any]:
     s = settings
-    generator = seed_everything(s["seed"])
-    clock = Stopwatch()
-    cpu_start = time.process_time()  # beside the wall time: other processes may share the cores
+    experiment = ExperimentRun("cnf", s, out_dir)
+    generator = experiment.generator
     train = sample_target(s["target"], s["n_train"], generator)
     test = sample_target(s["target"], s["n_test"], generator)
     base_noise = torch.randn(s["n_samples"], 2, generator=generator)  # shared by every flow
@@ -171,9 +152,9 @@ def run(settings: dict[str, Any], out_dir: Path, run_dir: Path | None = None) ->
     # The continuous flow.
     torch.manual_seed(s["seed"])
     cnf = CNF(HyperPlanarField(2, s["cnf_width"], s["cnf_hidden"]))
-    rows = _train("cnf", cnf, lambda x, st: -cnf.log_prob(x, train_solver, st).mean(), train, s,
-                  generator, solved=True)
-    training += rows
+    fitted = _train("cnf", cnf, lambda x, st: -cnf.log_prob(x, train_solver, st).mean(), train,
+                    s, generator, solved=True)
+    training += fitted.rows
     times = [T_NOISE + f * (T_DATA - T_NOISE) for f in fractions]
     with torch.no_grad():
         log_prob_test = cnf.log_prob(test, eval_solver)
@@ -184,18 +165,18 @@ def run(settings: dict[str, Any], out_dir: Path, run_dir: Path | None = None) ->
                                           {"log_density": log_density.numpy()}))
             samples.append(_stage_frame("samples", "cnf", stage, t, pd.NA, path[stage], {}))
     record("cnf", log_prob_test, log_density, sum(p.numel() for p in cnf.parameters()),
-           rows[-1]["seconds"],
-           nfe_forward_mean=float(np.mean([r["nfe_forward"] for r in rows])),
-           nfe_backward_mean=float(np.mean([r["nfe_backward"] for r in rows])))
+           fitted.rows[-1]["seconds"],
+           nfe_forward_mean=float(np.mean([r["nfe_forward"] for r in fitted.rows])),
+           nfe_backward_mean=float(np.mean([r["nfe_backward"] for r in fitted.rows])))
 
     # Planar flows of each depth, on the same data, batches and budget.
     for k_layers in s["planar_layers"]:
         name = f"planar_{k_layers}"
         torch.manual_seed(s["seed"])
         flow = PlanarFlow(k_layers, generator)
-        rows = _train(name, flow, lambda x, st, f=flow: -f.log_prob(x).mean(), train, s,
-                      generator)
-        training += rows
+        fitted = _train(name, flow, lambda x, st, f=flow: -f.log_prob(x).mean(), train, s,
+                        generator)
+        training += fitted.rows
         with torch.no_grad():
             log_prob_test = flow.log_prob(test)
             depths = sorted({round(f * k_layers) for f in fractions})
@@ -206,15 +187,15 @@ def run(settings: dict[str, Any], out_dir: Path, run_dir: Path | None = None) ->
                 samples.append(_stage_frame("samples", name, stage, k / k_layers, k,
                                             flow.sample_after(base_noise, k).numpy(), {}))
         record(name, log_prob_test, log_density, sum(p.numel() for p in flow.parameters()),
-               rows[-1]["seconds"])
+               fitted.rows[-1]["seconds"])
 
     for frame in (*densities, *samples):
         frame["layers"] = frame["layers"].astype("Int64")
-    write_csv(out_dir / "training.csv", pd.DataFrame(training))
-    write_csv(out_dir / "densities.csv", pd.concat(densities, ignore_index=True))
-    write_csv(out_dir / "samples.csv", pd.concat(samples, ignore_index=True))
-    write_csv(out_dir / "models.csv", pd.DataFrame(models))
-    write_csv(out_dir / "test_points.csv", pd.DataFrame(test.numpy(), columns=["x1", "x2"]))
+    experiment.write("training.csv", training)
+    experiment.write("densities.csv", pd.concat(densities, ignore_index=True))
+    experiment.write("samples.csv", pd.concat(samples, ignore_index=True))
+    experiment.write("models.csv", pd.DataFrame(models))  # a planar flow has no NFE columns
+    experiment.write("test_points.csv", pd.DataFrame(test.numpy(), columns=["x1", "x2"]))
     results.update(grid={"size": s["grid_size"], "limit": s["grid_limit"], "cell_area": cell_area},
-                   models=models, cpu_seconds=time.process_time() - cpu_start)
-    return write_summary(out_dir, "cnf", s, results, seconds=clock())
+                   models=models)
+    return experiment.finish(results)

@@ -21,10 +21,8 @@ import torch
 from torch import nn
 
 import pyode
-from pyode.atomic import write_csv
-from pyode.experiments.common import Stopwatch, write_summary
+from pyode.experiments.common import ExperimentRun
 from pyode.experiments.settings import SEED, Setting, non_empty, positive
-from pyode.runtime import seed_everything
 
 SETTINGS: dict[str, Setting] = {
     "seed": SEED,
@@ -135,18 +133,17 @@ def residual_check(channels: int, size: int, batch: int, generator: torch.Genera
 
 def run(settings: dict[str, Any], out_dir: Path, run_dir: Path | None = None) -> dict[str, Any]:
     s = settings
-    generator = seed_everything(s["seed"])
-    clock = Stopwatch()
+    experiment = ExperimentRun("euler", s, out_dir)
+    generator = experiment.generator
     table = exponential_table(s["x_max"])
     convergence = convergence_table(s["x_max"], s["n_halvings"])
     relaxation = relaxation_curves(s["initial_values"], s["relaxation_step"],
                                    s["relaxation_x_max"])
     check = residual_check(s["resnet_channels"], s["resnet_size"], s["resnet_batch"], generator)
-    write_csv(out_dir / "exponential.csv", table)
-    write_csv(out_dir / "convergence.csv", convergence)
-    write_csv(out_dir / "relaxation.csv", relaxation)
-    write_csv(out_dir / "residual_check.csv",
-              pd.DataFrame([{k: v for k, v in check.items() if k != "shape"}]))
+    experiment.write("exponential.csv", table)
+    experiment.write("convergence.csv", convergence)
+    experiment.write("relaxation.csv", relaxation)
+    experiment.write("residual_check.csv", [{k: v for k, v in check.items() if k != "shape"}])
     results = {
         "exponential_step1": table.to_dict(orient="list"),
         "euler_matches_powers_of_two": bool(np.array_equal(table["euler"], 2.0 ** table["x"])),
@@ -156,4 +153,4 @@ def run(settings: dict[str, Any], out_dir: Path, run_dir: Path | None = None) ->
         "observed_order": float(convergence["order"].iloc[-1]),
         "residual_block_check": check,
     }
-    return write_summary(out_dir, "euler", s, results, seconds=clock())
+    return experiment.finish(results)

@@ -14,7 +14,6 @@ is solved at the observed times themselves.
 
 from __future__ import annotations
 
-import copy
 import math
 from pathlib import Path
 from typing import Any
@@ -25,8 +24,7 @@ import torch
 from torch import nn
 
 import pyode
-from pyode.atomic import write_csv
-from pyode.experiments.common import Stopwatch, write_summary
+from pyode.experiments.common import ExperimentRun, Training, train
 from pyode.experiments.settings import (
     SEED,
     Setting,
@@ -35,8 +33,8 @@ from pyode.experiments.settings import (
     positive,
     solver_settings,
 )
-from pyode.runtime import seed_everything
 from pyode.solver import SolverStats
+from pyode.train.metrics import evaluation_counts
 
 SETTINGS: dict[str, Setting] = {
     "seed": SEED,
@@ -135,13 +133,14 @@ class ODEDecoder(nn.Module):
     def __init__(self, latent_dim: int, hidden: int, solver: dict[str, Any]) -> None:
         super().__init__()
         self.func = LatentField(latent_dim, hidden)
-        self.stats = SolverStats()  # the solver's evaluation counts, summed over every solve
+        self.stats = SolverStats()  # the evaluation counts of the most recent solve
         self.readout = nn.Sequential(nn.Linear(latent_dim, hidden), nn.ELU(), nn.Linear(hidden, 2))
         self.solver = solver
 
     def forward(self, z0: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         # The latent state is z0 at time 0, so integrate from 0 even when the first time is later.
         times = t if float(t[0]) == 0.0 else torch.cat([t.new_zeros(1), t])
+        self.stats = SolverStats()
         z = pyode.odeint(self.func, z0, times, stats=self.stats, **self.solver)
         if times is not t:
             z = z[1:]
@@ -150,11 +149,6 @@ class ODEDecoder(nn.Module):
     def at(self, z0: torch.Tensor, grid: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
         """Predictions at grid[index] (sorted indices)."""
         return self(z0, grid[index])
-
-
-def _nfe(decoder: nn.Module) -> SolverStats:
-    """The decoder's evaluation counts so far (none for the RNN)."""
-    return copy.copy(decoder.stats) if isinstance(decoder, ODEDecoder) else SolverStats()
 
 
 class RNNDecoder(nn.Module):
@@ -203,10 +197,29 @@ class VAE(nn.Module):
         return self.decoder(mean, t_out)
 
 
+def _fit(name: str, model: VAE, train_noisy: torch.Tensor, t: torch.Tensor, n_observed_grid: int,
+         s: dict[str, Any]) -> Training:
+    """Train `model` on the ELBO of random batches of the training spirals, each observed at
+    random grid times; both models draw the same batches."""
+    batches = torch.Generator().manual_seed(s["seed"] + 1)
+
+    def step(iteration: int, stats: SolverStats) -> tuple[torch.Tensor, dict[str, Any]]:
+        batch = torch.randint(0, s["n_train"], (s["batch_size"],), generator=batches)
+        observed = sample_observed(n_observed_grid, s["n_obs"], batches)
+        x = train_noisy[batch][:, observed]
+        return model.neg_elbo(x, t, observed, s["likelihood_sd"], batches), {"model": name}
+
+    # The ODE decoder keeps the counts of its solve; the RNN's stay zero.
+    solved = [m for m in model.modules() if isinstance(m, ODEDecoder)]
+    return train(f"latent: the {name}", model.parameters(), step, lr=s["lr"],
+                 n_iters=s["n_iters"], counts=lambda: evaluation_counts(solved),
+                 loss_column="neg_elbo")
+
+
 def run(settings: dict[str, Any], out_dir: Path, run_dir: Path | None = None) -> dict[str, Any]:
     s = settings
-    generator = seed_everything(s["seed"])
-    clock = Stopwatch()
+    experiment = ExperimentRun("latent", s, out_dir)
+    generator = experiment.generator
     t = torch.linspace(0.0, s["t_max"], s["n_grid"])
     n_observed_grid = int(s["n_grid"] * s["observed_fraction"])
     _, train_noisy, _ = make_spirals(s["n_train"], t, s["noise_sd"], generator)
@@ -228,25 +241,9 @@ def run(settings: dict[str, Any], out_dir: Path, run_dir: Path | None = None) ->
                               if model_name == "latent_ode"
                               else RNNDecoder(s["latent_dim"], s["hidden"]))
         model = VAE(encoder, decoder)
-        optimizer = torch.optim.Adam(model.parameters(), lr=s["lr"])
-        batch_generator = torch.Generator().manual_seed(s["seed"] + 1)  # same batches for both
-        model_clock = Stopwatch()
-        for iteration in range(1, s["n_iters"] + 1):
-            batch = torch.randint(0, s["n_train"], (s["batch_size"],), generator=batch_generator)
-            observed = sample_observed(n_observed_grid, s["n_obs"], batch_generator)
-            x = train_noisy[batch][:, observed]
-            before = _nfe(decoder)
-            optimizer.zero_grad()
-            loss = model.neg_elbo(x, t, observed, s["likelihood_sd"], batch_generator)
-            loss.backward()
-            optimizer.step()
-            after = _nfe(decoder)
-            training.append({"model": model_name, "iteration": iteration,
-                             "neg_elbo": loss.item(),
-                             "nfe_forward": after.nfe_forward - before.nfe_forward,
-                             "nfe_backward": after.nfe_backward - before.nfe_backward,
-                             "seconds": model_clock()})
-        train_seconds = model_clock()
+        fitted = _fit(model_name, model, train_noisy, t, n_observed_grid, s)
+        training += fitted.rows
+        train_seconds = fitted.seconds
 
         model.eval()
         pred = model.predict(test_noisy[:, test_observed], t[test_observed], t)
@@ -274,9 +271,9 @@ def run(settings: dict[str, Any], out_dir: Path, run_dir: Path | None = None) ->
         {i: "ccw" if test_direction[i] > 0 else "cw" for i in range(n_examples)}
     )
 
-    write_csv(out_dir / "training.csv", pd.DataFrame(training))
-    write_csv(out_dir / "metrics.csv", pd.DataFrame(metrics))
-    write_csv(out_dir / "examples.csv", example_frame)
+    experiment.write("training.csv", training)
+    experiment.write("metrics.csv", metrics)
+    experiment.write("examples.csv", example_frame)
     by_model = {m: {r["part"]: r["mse"] for r in metrics if r["model"] == m} for m in MODELS}
     results = {
         "mse": by_model,
@@ -288,7 +285,7 @@ def run(settings: dict[str, Any], out_dir: Path, run_dir: Path | None = None) ->
         "mean_nfe_forward": float(np.mean([r["nfe_forward"] for r in training
                                            if r["model"] == "latent_ode"])),
     }
-    return write_summary(out_dir, "latent", s, results, seconds=clock())
+    return experiment.finish(results)
 
 
 def _trajectory_frame(series: str, spiral: int, t: torch.Tensor, xy: torch.Tensor) -> pd.DataFrame:

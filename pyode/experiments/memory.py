@@ -16,11 +16,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pyode.atomic import write_csv
-from pyode.experiments.common import Stopwatch, write_summary
+from pyode.experiments.common import ExperimentRun
 from pyode.experiments.memory_probe import probe
 from pyode.experiments.settings import DEVICE, SEED, Setting, increasing_steps, positive
-from pyode.runtime import resolve_device, seed_everything
+from pyode.runtime import resolve_device
 
 SETTINGS: dict[str, Setting] = {
     "seed": SEED,
@@ -52,8 +51,7 @@ def slope(steps: list[int], values: list[float]) -> tuple[float, float]:
 
 def run(settings: dict[str, Any], out_dir: Path, run_dir: Path | None = None) -> dict[str, Any]:
     s = settings
-    seed_everything(s["seed"])
-    clock = Stopwatch()
+    experiment = ExperimentRun("memory", s, out_dir)
     device = resolve_device(s["device"]).type
     jobs = [(mode, steps) for mode in MODES for steps in s["steps"]]
     # On a GPU, concurrent probes would share the device; measure one at a time there.
@@ -72,7 +70,7 @@ def run(settings: dict[str, Any], out_dir: Path, run_dir: Path | None = None) ->
         fits[mode] = {"slope_bytes_per_step": fitted, "intercept_bytes": intercept,
                       "min_peak_bytes": float(part["peak_bytes"].min()),
                       "max_peak_bytes": float(part["peak_bytes"].max())}
-    write_csv(out_dir / "memory.csv", frame)
+    experiment.write("memory.csv", frame)
     results = {
         "slopes": {mode: fit["slope_bytes_per_step"] for mode, fit in fits.items()},
         "fits": fits,
@@ -80,4 +78,4 @@ def run(settings: dict[str, Any], out_dir: Path, run_dir: Path | None = None) ->
         "method": "rk4",
         "steps": s["steps"],
     }
-    return write_summary(out_dir, "memory", s, results, seconds=clock(), device=device)
+    return experiment.finish(results, device=device)

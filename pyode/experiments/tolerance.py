@@ -19,12 +19,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from pyode.atomic import write_csv
-from pyode.experiments.common import (
-    ExperimentError,
-    Stopwatch,
-    write_summary,
-)
+from pyode.experiments.common import ExperimentError, ExperimentRun
 from pyode.experiments.settings import (
     DEVICE,
     SEED,
@@ -33,7 +28,8 @@ from pyode.experiments.settings import (
     positive,
 )
 from pyode.models import ode_blocks
-from pyode.runtime import resolve_device, seed_everything
+from pyode.runtime import resolve_device
+from pyode.train.metrics import evaluation_counts
 
 SETTINGS: dict[str, Setting] = {
     "seed": SEED,
@@ -75,11 +71,6 @@ def read_run(run_dir: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     return summary, state
 
 
-def nfe(blocks: list[nn.Module], kind: str) -> int:
-    """Evaluations of the given kind ('forward' or 'backward') in the blocks' most recent call."""
-    return sum(int(getattr(block.stats, f"nfe_{kind}")) for block in blocks)
-
-
 def build(config: dict[str, Any], state: dict[str, torch.Tensor], tol: float,
           device: torch.device) -> nn.Module:
     from pyode.models import build_model
@@ -116,7 +107,7 @@ def measure(
         for start in range(0, len(images), s["batch_size"]):
             x = images[start:start + s["batch_size"]].to(device)
             logits = model(x)
-            forward_nfe.append(nfe(blocks, "forward"))
+            forward_nfe.append(evaluation_counts(blocks).nfe_forward)
             correct += int((logits.argmax(dim=1).cpu() == labels[start:start + len(x)]).sum())
             batches += 1
         x = images[: s["batch_size"]].to(device)
@@ -135,7 +126,7 @@ def measure(
     loss.backward()
     return {
         "nfe_forward": statistics.fmean(forward_nfe),
-        "nfe_backward": nfe(blocks, "backward"),
+        "nfe_backward": evaluation_counts(blocks).nfe_backward,
         "accuracy": correct / len(images),
         "seconds_per_forward": statistics.median(seconds),
         "n_images": len(images),
@@ -159,8 +150,7 @@ def run(settings: dict[str, Any], out_dir: Path, run_dir: Path | None = None) ->
     s = settings
     if run_dir is None:
         raise ExperimentError("experiment 'tolerance' needs a training run folder")
-    seed_everything(s["seed"])
-    clock = Stopwatch()
+    experiment = ExperimentRun("tolerance", s, out_dir)
     device = resolve_device(s["device"])
     summary, state = read_run(run_dir)
     config = summary["config"]
@@ -181,8 +171,8 @@ def run(settings: dict[str, Any], out_dir: Path, run_dir: Path | None = None) ->
         rows.append({"tolerance": tol, **measure(model, images, labels, s, device)})
     frame = pd.DataFrame(rows)
     epochs = nfe_per_epoch(run_dir)
-    write_csv(out_dir / "tolerance.csv", frame)
-    write_csv(out_dir / "nfe_epochs.csv", epochs)
+    experiment.write("tolerance.csv", frame)
+    experiment.write("nfe_epochs.csv", epochs)
     results = {
         "run_dir": str(run_dir),
         "dataset": config["dataset"],
@@ -193,5 +183,4 @@ def run(settings: dict[str, Any], out_dir: Path, run_dir: Path | None = None) ->
         "by_tolerance": rows,
         "backward_forward_ratio": float((frame["nfe_backward"] / frame["nfe_forward"]).mean()),
     }
-    return write_summary(out_dir, "tolerance", s, results, data_source=bundle.data_source,
-                         seconds=clock(), device=str(device))
+    return experiment.finish(results, data_source=bundle.data_source, device=str(device))

@@ -17,30 +17,24 @@ and the settings.
 
 from __future__ import annotations
 
-import time
+import itertools
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
 
 from pyode import registry
-from pyode.atomic import write_csv
 from pyode.data.mnist import MNIST_SOURCES
-from pyode.experiments.common import (
-    Stopwatch,
-    check_finite_loss,
-    training_iteration,
-    write_summary,
-)
+from pyode.experiments.common import ExperimentRun, train
 from pyode.experiments.settings import SEED, Setting, choice, positive
 from pyode.models import count_parameters, ode_blocks
 from pyode.models.mnist import odenet
-from pyode.runtime import seed_everything
-
-EVAL_BATCH = 500
+from pyode.solver.stats import SolverStats
+from pyode.train.batches import shuffled_batches
+from pyode.train.metrics import Objective, evaluate, evaluation_counts
 
 
 def half_or_less(value: float) -> str | None:
@@ -74,6 +68,12 @@ SETTINGS: dict[str, Setting] = {
 TINY: dict[str, Any] = {"n_train": 64, "n_test": 64, "width": 8, "n_iters": 6, "batch_size": 16}
 
 
+def check_settings(s: dict[str, Any]) -> tuple[str, str] | None:
+    if s["batch_size"] > s["n_train"]:
+        return "batch_size", "exceeds n_train (every batch is a full one)"
+    return None
+
+
 def backward_vs_forward(forward: np.ndarray, backward: np.ndarray) -> dict[str, float | None]:
     """How the backward NFE follows the forward NFE over the iterations.
 
@@ -101,64 +101,48 @@ def _load(s: dict[str, Any]):
                         n_train=s["n_train"], n_test=s["n_test"])
 
 
-def _nfe(blocks: list[torch.nn.Module], kind: str) -> int:
-    return sum(int(getattr(block.stats, f"nfe_{kind}")) for block in blocks)
+def _batches(n_train: int, batch_size: int,
+             generator: torch.Generator) -> Iterator[tuple[int, torch.Tensor]]:
+    """(epoch, indices) for ever: pyode.train's shuffled batches, without the shorter last one
+    of each epoch (so that every iteration's NFE is of a batch of the same size)."""
+    for epoch in itertools.count(1):
+        for index in shuffled_batches(n_train, batch_size, generator, drop_last=True):
+            yield epoch, index
 
 
 def run(settings: dict[str, Any], out_dir: Path, run_dir: Path | None = None) -> dict[str, Any]:
     s = settings
-    generator = seed_everything(s["seed"])
-    clock = Stopwatch()
-    cpu_start = time.process_time()  # beside the wall time: other processes may share the cores
+    experiment = ExperimentRun("training_nfe", s, out_dir)
     data = _load(s)
     solver = {"method": s["method"], "rtol": s["rtol"], "atol": s["atol"], "adjoint": True}
     model = odenet(solver, width=s["width"], n_classes=data.n_classes)
     blocks = ode_blocks(model)
-    optimizer = torch.optim.Adam(model.parameters(), lr=s["lr"])
-    n_train = len(data.train_y)
+    objective = Objective(data.n_classes)
+    batches = _batches(len(data.train_y), s["batch_size"], experiment.generator)
 
-    rows: list[dict[str, Any]] = []
-    order = torch.empty(0, dtype=torch.long)
-    position = epoch = 0
-    train_clock = Stopwatch()
+    def step(iteration: int, stats: SolverStats) -> tuple[torch.Tensor, dict[str, Any]]:
+        epoch, index = next(batches)
+        y = data.train_y[index]
+        loss, correct = objective(model(data.train_x[index]), y)
+        return loss, {"epoch": epoch, "accuracy": correct.item() / len(y)}
+
     model.train()
-    for iteration in range(1, s["n_iters"] + 1):
-        if position + s["batch_size"] > len(order):  # a new epoch: reshuffle, drop the remainder
-            order = torch.randperm(n_train, generator=generator)
-            position, epoch = 0, epoch + 1
-        index = order[position : position + s["batch_size"]]
-        position += s["batch_size"]
-        x, y = data.train_x[index], data.train_y[index]
-        optimizer.zero_grad()
-        with training_iteration("training_nfe: the", iteration):
-            logits = model(x)
-            loss = F.cross_entropy(logits, y)
-            check_finite_loss(loss, "training_nfe: the", iteration)
-            nfe_forward = _nfe(blocks, "forward")
-            loss.backward()
-        optimizer.step()
-        rows.append({"iteration": iteration, "epoch": epoch, "loss": loss.item(),
-                     "accuracy": float((logits.argmax(1) == y).float().mean()),
-                     "nfe_forward": nfe_forward, "nfe_backward": _nfe(blocks, "backward"),
-                     "seconds": train_clock()})
-    train_seconds = train_clock()
+    training = train("training_nfe: the", model.parameters(), step, lr=s["lr"],
+                     n_iters=s["n_iters"], counts=lambda: evaluation_counts(blocks))
 
-    model.eval()
-    correct = 0
-    test_nfe = []
-    with torch.no_grad():
-        for start in range(0, len(data.test_y), EVAL_BATCH):
-            logits = model(data.test_x[start : start + EVAL_BATCH])
-            correct += int((logits.argmax(1) == data.test_y[start : start + EVAL_BATCH]).sum())
-            test_nfe.append(_nfe(blocks, "forward"))
+    test_nfe: list[int] = []
+    _, test_accuracy = evaluate(model, objective, data.test_x, data.test_y,
+                                after_batch=lambda: test_nfe.append(
+                                    evaluation_counts(blocks).nfe_forward))
     n_test = len(data.test_y)
+    correct = round(test_accuracy * n_test)
 
-    iterations = pd.DataFrame(rows)
+    iterations = pd.DataFrame(training.rows)
     forward = iterations["nfe_forward"].to_numpy()
     backward = iterations["nfe_backward"].to_numpy()
-    span = max(1, round(s["trend_fraction"] * len(rows)))
+    span = max(1, round(s["trend_fraction"] * len(iterations)))
     results = {
-        "n_train": n_train,
+        "n_train": len(data.train_y),
         "n_test": n_test,
         "parameters": count_parameters(model),
         "test_accuracy": correct / n_test,
@@ -176,9 +160,7 @@ def run(settings: dict[str, Any], out_dir: Path, run_dir: Path | None = None) ->
         "nfe_backward_early": float(backward[:span].mean()),
         "nfe_backward_late": float(backward[-span:].mean()),
         "backward_vs_forward": backward_vs_forward(forward, backward),
-        "train_seconds": train_seconds,
+        "train_seconds": training.seconds,
     }
-    results["cpu_seconds"] = time.process_time() - cpu_start
-    write_csv(out_dir / "iterations.csv", iterations)
-    return write_summary(out_dir, "training_nfe", s, results, data_source=data.data_source,
-                         seconds=clock())
+    experiment.write("iterations.csv", iterations)
+    return experiment.finish(results, data_source=data.data_source)

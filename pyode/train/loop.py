@@ -32,10 +32,11 @@ from pyode.models import build_model, count_parameters, ode_blocks
 from pyode.provenance import device_name, git_commit, versions
 from pyode.runtime import resolve_device, seed_everything
 from pyode.threads import available_cpus, set_torch_threads
+from pyode.train.batches import shuffled_batches
 from pyode.train.checkpoint import load_checkpoint, rng_states, save_checkpoint, set_rng_states
 from pyode.train.config import ConfigError, validate_run_config
 from pyode.train.errors import TrainingDivergedError
-from pyode.train.metrics import Objective, evaluate, peak_memory_mb
+from pyode.train.metrics import Objective, evaluate, evaluation_counts, peak_memory_mb
 from pyode.train.run_folder import RunFolder
 from pyode.train.schedule import build_optimizer, build_scheduler
 
@@ -65,10 +66,6 @@ def _iteration_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=ITERATION_COLUMNS)
     frame["loss_ewm"] = frame["loss"].ewm(halflife=10).mean()
     return frame
-
-
-def _nfe(blocks: list[nn.Module], kind: str) -> int:
-    return int(sum(getattr(b.stats, kind) for b in blocks))
 
 
 @contextlib.contextmanager
@@ -191,7 +188,7 @@ def run_epoch(session: Session, epoch: int, quiet: bool,
     model, optimizer, scheduler = session.model, session.optimizer, session.scheduler
     batch_size, n_train, iters = session.batch_size, session.n_train, session.iters_per_epoch
     epoch_start = time.perf_counter()
-    order = torch.randperm(n_train, generator=session.shuffle_gen).to(device)
+    batches = shuffled_batches(n_train, batch_size, session.shuffle_gen, device=device)
     losses: list[torch.Tensor] = []
     correct_sum = torch.zeros((), dtype=torch.long, device=device)
     rows: list[dict[str, Any]] = []
@@ -199,7 +196,7 @@ def run_epoch(session: Session, epoch: int, quiet: bool,
                disable=quiet, leave=False, file=sys.stderr)
     for i in bar:
         tick = time.perf_counter()
-        index = order[i * batch_size:(i + 1) * batch_size]
+        index = batches[i]
         xb, yb = session.train_x[index], session.train_y[index]
         if session.padding:
             from pyode.data.augment import random_crop
@@ -207,11 +204,11 @@ def run_epoch(session: Session, epoch: int, quiet: bool,
             xb = random_crop(xb, session.padding, session.augment_gen)
         lr = optimizer.param_groups[0]["lr"]
         logits = model(xb)
-        nfe_forward = _nfe(session.blocks, "nfe_forward")
+        nfe_forward = evaluation_counts(session.blocks).nfe_forward
         loss, correct = session.objective(logits, yb)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        nfe_backward = _nfe(session.blocks, "nfe_backward")
+        nfe_backward = evaluation_counts(session.blocks).nfe_backward
         optimizer.step()
         scheduler.step()
         losses.append(loss.detach())

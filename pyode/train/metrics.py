@@ -1,16 +1,29 @@
 """What training measures: the loss and correct count of a batch, a split's loss and accuracy,
-and the peak memory of the run."""
+the solver's evaluation counts, and the peak memory of the run."""
 
 from __future__ import annotations
 
 import resource
 import sys
+from collections.abc import Callable, Iterable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pyode.solver.stats import SolverStats
+
 EVAL_BATCH = 500
+
+
+def evaluation_counts(modules: Iterable[nn.Module]) -> SolverStats:
+    """The function evaluations of the solves of `modules` (ODE blocks, or any module keeping a
+    SolverStats in `.stats`), summed: an ODE block's count its most recent call."""
+    total = SolverStats()
+    for module in modules:
+        total.nfe_forward += int(module.stats.nfe_forward)
+        total.nfe_backward += int(module.stats.nfe_backward)
+    return total
 
 
 class Objective:
@@ -30,9 +43,10 @@ class Objective:
         return loss, correct
 
 
-def evaluate(model: nn.Module, objective: Objective, x: torch.Tensor,
-             y: torch.Tensor) -> tuple[float, float]:
-    """Mean loss and accuracy over a split, in batches of EVAL_BATCH without gradients."""
+def evaluate(model: nn.Module, objective: Objective, x: torch.Tensor, y: torch.Tensor,
+             after_batch: Callable[[], None] | None = None) -> tuple[float, float]:
+    """Mean loss and accuracy over a split, in batches of EVAL_BATCH without gradients;
+    `after_batch` is called after each batch's forward pass (e.g. to read its evaluations)."""
     model.eval()
     total_loss = torch.zeros((), device=x.device)
     total_correct = torch.zeros((), dtype=torch.long, device=x.device)
@@ -40,6 +54,8 @@ def evaluate(model: nn.Module, objective: Objective, x: torch.Tensor,
         for start in range(0, len(y), EVAL_BATCH):
             xb, yb = x[start:start + EVAL_BATCH], y[start:start + EVAL_BATCH]
             loss, correct = objective(model(xb), yb)
+            if after_batch is not None:
+                after_batch()
             total_loss += loss * len(yb)
             total_correct += correct
     model.train()

@@ -264,17 +264,27 @@ plot_euler <- function(exp) {
 
 #' Draw an experiment's figure by name
 #'
-#' @param name One of [experiment_figure_names].
+#' Experiment `name` is drawn by the function `plot_<name>()`: the package's own, or one defined
+#' where the package's namespace can see it (e.g. the global environment), so that a new
+#' experiment needs no list here.
+#'
+#' @param name The experiment, e.g. `"spiral"`.
 #' @param exp The result of [read_experiment()], or the experiment's folder; by default
 #'   `results/experiments/<name>`.
 #' @return A ggplot.
 #' @export
 plot_experiment <- function(name, exp = file.path("results", "experiments", name)) {
-  if (!is.character(name) || length(name) != 1 || !name %in% experiment_figure_names) {
-    fail(
-      "unknown experiment '%s' (expected one of %s)", paste(name, collapse = ","),
-      paste(experiment_figure_names, collapse = ", ")
-    )
+  experiment_plot_function(name)(exp)
+}
+
+# `plot_<name>` of an experiment, or one error naming what is missing.
+experiment_plot_function <- function(name) {
+  if (!is.character(name) || length(name) != 1 || !nzchar(name)) {
+    fail("unknown experiment '%s': expected one experiment name", paste(name, collapse = ","))
   }
-  figure_spec(name)$fun(exp)
+  fun <- get0(paste0("plot_", name), envir = asNamespace("pyode"), mode = "function")
+  if (is.null(fun) || name %in% c(training_figure_names, "training", "experiment")) {
+    fail("unknown experiment '%s': no function plot_%s draws its figure", name, name)
+  }
+  fun
 }

@@ -271,8 +271,9 @@ plot_params <- function(runs) {
     ggplot2::theme(legend.position = "none")
 }
 
-# name -> figure function and size in inches (width, height): the training figures (each takes
-# the runs of read_runs()) and the experiments' figures (each takes read_experiment()).
+# name -> figure function and size in inches (width, height) of the training figures (each takes
+# the runs of read_runs()). An experiment's figure is `plot_<name>()` (see plot_experiment()) at
+# the size its summary.json declares.
 training_figure_specs <- list(
   losses = list(fun = plot_losses, size = c(8, 3.8)),
   accuracy = list(fun = plot_accuracy, size = c(8, 3.5)),
@@ -280,42 +281,23 @@ training_figure_specs <- list(
   cost = list(fun = plot_cost, size = c(8, 5)),
   params = list(fun = plot_params, size = c(8, 3.5))
 )
-experiment_figure_specs <- list(
-  spiral = list(fun = function(exp) plot_spiral(exp), size = c(9, 7)),
-  latent = list(fun = function(exp) plot_latent(exp), size = c(8, 6)),
-  tolerance = list(fun = function(exp) plot_tolerance(exp), size = c(8, 6)),
-  memory = list(fun = function(exp) plot_memory(exp), size = c(7, 4.2)),
-  euler = list(fun = function(exp) plot_euler(exp), size = c(10, 3.8)),
-  cnf = list(fun = function(exp) plot_cnf(exp), size = c(9, 5)),
-  training_nfe = list(fun = function(exp) plot_training_nfe(exp), size = c(9, 3.8))
-)
-figure_specs <- c(training_figure_specs, experiment_figure_specs)
 
 #' The names of the training figures
 #' @export
 training_figure_names <- names(training_figure_specs)
 
-#' The experiments that have a figure
-#' @export
-experiment_figure_names <- names(experiment_figure_specs)
-
-figure_spec <- function(name) {
-  if (!is.character(name) || length(name) != 1 || !name %in% names(figure_specs)) {
-    fail(
-      "unknown figure '%s' (expected one of %s)", paste(name, collapse = ","),
-      paste(names(figure_specs), collapse = ", ")
-    )
-  }
-  figure_specs[[name]]
-}
-
 #' The size of a figure in inches
 #'
 #' @param name A training figure (`"losses"`, ...) or an experiment (`"spiral"`, ...).
-#' @return `c(width, height)`; 7 x 4 for an experiment without a size of its own.
+#' @param exp For an experiment: the result of [read_experiment()] or its folder, whose
+#'   `summary.json` declares the size (from pyode's registry).
+#' @return `c(width, height)`; 7 x 4 for an experiment given without `exp`.
 #' @export
-figure_size <- function(name) {
-  if (name %in% names(figure_specs)) figure_specs[[name]]$size else c(7, 4)
+figure_size <- function(name, exp = NULL) {
+  if (name %in% training_figure_names) {
+    return(training_figure_specs[[name]]$size)
+  }
+  if (is.null(exp)) c(7, 4) else as_experiment(exp, name)$figure
 }
 
 #' Draw a training figure by name
@@ -335,5 +317,5 @@ plot_training <- function(name, runs) {
       paste(training_figure_names, collapse = ", ")
     )
   }
-  figure_spec(name)$fun(runs)
+  training_figure_specs[[name]]$fun(runs)
 }

@@ -270,13 +270,18 @@ read_runs <- function(train_dir = file.path("results", "train")) {
 
 #' Read one experiment's outputs
 #'
-#' Reads every CSV file of `results_dir/name/` into a tibble (snake_case columns) and its
-#' `summary.json` into a list. Works for any experiment the workflow runs.
+#' Reads the CSV files of `results_dir/name/` that the experiment declares in its `summary.json`
+#' into tibbles (snake_case columns) and the summary into a list. pyode writes the declaration
+#' (`outputs`: each file with its columns; `figure`: width and height in inches) from the
+#' experiment's registry entry, so the package keeps no list of experiments or of their columns
+#' and works for any experiment the workflow runs. A declared file that is missing, a column that
+#' differs from the declaration or a CSV file the experiment does not declare is an error naming
+#' the file.
 #'
 #' @param name The experiment, e.g. `"spiral"`.
 #' @param results_dir The experiments folder, `results/experiments` by default.
 #' @return A list of class `pyode_experiment`: `name`, `dir`, `tables` (named by file, without
-#'   `.csv`) and `summary`.
+#'   `.csv`), `summary` and `figure` (the declared `c(width, height)`).
 #' @export
 read_experiment <- function(name, results_dir = file.path("results", "experiments")) {
   if (!is.character(name) || length(name) != 1 || !nzchar(name)) {
@@ -286,20 +291,68 @@ read_experiment <- function(name, results_dir = file.path("results", "experiment
   if (!dir.exists(dir)) {
     fail("experiment folder not found: %s", dir)
   }
-  files <- sort(list.files(dir, pattern = "\\.csv$", full.names = TRUE))
   summary_path <- file.path(dir, "summary.json")
-  if (length(files) == 0 && !file.exists(summary_path)) {
-    fail("%s has no CSV files and no summary.json", dir)
+  summary <- read_json_file(summary_path)
+  declared <- experiment_declaration(summary, summary_path)
+  undeclared <- setdiff(list.files(dir, pattern = "\\.csv$"), names(declared$outputs))
+  if (length(undeclared) > 0) {
+    fail(
+      "%s: %s not declared in its summary.json (key 'outputs')", dir,
+      paste(undeclared, collapse = ", ")
+    )
   }
-  tables <- lapply(files, read_table)
-  names(tables) <- sub("\\.csv$", "", basename(files))
+  tables <- lapply(names(declared$outputs), function(file) {
+    path <- file.path(dir, file)
+    if (!file.exists(path)) {
+      fail("missing experiment output: %s", path)
+    }
+    data <- read_table(path)
+    check_declared(names(data), snake_case(declared$outputs[[file]]), path)
+    data
+  })
+  names(tables) <- sub("\\.csv$", "", names(declared$outputs))
   structure(
-    list(
-      name = name, dir = dir, tables = tables,
-      summary = if (file.exists(summary_path)) read_json_file(summary_path) else list()
-    ),
+    list(name = name, dir = dir, tables = tables, summary = summary, figure = declared$figure),
     class = "pyode_experiment"
   )
+}
+
+# The files, columns and figure size an experiment declares in its summary.json.
+experiment_declaration <- function(summary, path) {
+  outputs <- summary$outputs
+  is_declaration <- is.list(outputs) && length(outputs) > 0 && !is.null(names(outputs)) &&
+    all(vapply(outputs, function(x) is.character(x) && length(x) > 0, logical(1)))
+  if (!is_declaration) {
+    fail(
+      "%s lacks the experiment's declared outputs (key 'outputs': file -> columns); %s",
+      path, "rerun the experiment with this version of pyode"
+    )
+  }
+  figure <- summary$figure
+  size <- if (is.list(figure)) {
+    c(
+      scalar(figure$width, path, "figure.width"), scalar(figure$height, path, "figure.height")
+    )
+  } else {
+    c(NA_real_, NA_real_)
+  }
+  if (anyNA(size) || any(size <= 0)) {
+    fail("%s lacks the experiment's figure size (key 'figure': width, height > 0)", path)
+  }
+  list(outputs = outputs, figure = size)
+}
+
+# Stop unless a file's columns are those declared for it.
+check_declared <- function(present, declared, path) {
+  check_names(present, declared, path)
+  extra <- setdiff(present, declared)
+  if (length(extra) > 0) {
+    fail(
+      "%s has column%s %s, which its declaration in summary.json lacks", path,
+      if (length(extra) > 1) "s" else "", paste0("'", extra, "'", collapse = ", ")
+    )
+  }
+  invisible(TRUE)
 }
 
 # A table of an experiment, with one error naming the file when it is missing.
@@ -323,6 +376,7 @@ print.pyode_experiment <- function(x, ...) {
     ))
   }
   cat(sprintf("  summary: %s\n", paste(names(x$summary), collapse = ", ")))
+  cat(sprintf("  figure: %g x %g inches\n", x$figure[[1]], x$figure[[2]]))
   invisible(x)
 }
 

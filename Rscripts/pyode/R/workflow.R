@@ -6,8 +6,9 @@
 #' ([figure_size()]) with [save_figure()]: both files or neither.
 #'
 #' @param kind `"training"` (a figure of [training_figure_names], drawn from the runs under
-#'   `input`, e.g. `results/train`) or `"experiment"` (a figure of [experiment_figure_names],
-#'   drawn from the experiment folder `input`, e.g. `results/experiments/spiral`).
+#'   `input`, e.g. `results/train`) or `"experiment"` (drawn by `plot_<name>()`, see
+#'   [plot_experiment()], from the experiment folder `input`, e.g. `results/experiments/spiral`,
+#'   at the size its `summary.json` declares).
 #' @param name The figure.
 #' @param input The training folder or the experiment folder.
 #' @param stem Output path without extension.
@@ -18,20 +19,22 @@ write_figure <- function(kind, name, input, stem) {
   if (!is.character(kind) || length(kind) != 1 || !kind %in% kinds) {
     fail("unknown figure kind '%s' (expected training or experiment)", paste(kind, collapse = ","))
   }
-  known <- if (kind == "training") training_figure_names else experiment_figure_names
-  if (!is.character(name) || length(name) != 1 || !name %in% known) {
-    # before any file is read
-    fail(
-      "unknown %s figure '%s' (expected one of %s)", kind, paste(name, collapse = ","),
-      paste(known, collapse = ", ")
-    )
-  }
-  plot <- if (kind == "training") {
-    plot_training(name, read_runs(input))
+  # the name is checked before any file is read
+  if (kind == "training") {
+    if (!is.character(name) || length(name) != 1 || !name %in% training_figure_names) {
+      fail(
+        "unknown training figure '%s' (expected one of %s)", paste(name, collapse = ","),
+        paste(training_figure_names, collapse = ", ")
+      )
+    }
+    plot <- plot_training(name, read_runs(input))
+    size <- figure_size(name)
   } else {
-    plot_experiment(name, read_experiment(basename(input), dirname(input)))
+    draw <- experiment_plot_function(name)
+    exp <- read_experiment(basename(input), dirname(input))
+    plot <- draw(exp)
+    size <- exp$figure
   }
-  size <- figure_size(name)
   save_figure(plot, stem, width = size[[1]], height = size[[2]])
 }
 

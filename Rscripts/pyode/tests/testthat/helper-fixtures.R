@@ -62,7 +62,21 @@ write_csv_file <- function(data, dir, name) {
   utils::write.csv(data, file.path(dir, paste0(name, ".csv")), row.names = FALSE)
 }
 
-# Minimal outputs of each experiment, enough for its figure.
+# Adds to an experiment folder's summary.json the declaration pyode writes there: every CSV of
+# the folder with its columns (here: those the fixture wrote) and the figure size.
+declare_outputs <- function(dir, figure = c(7, 4)) {
+  path <- file.path(dir, "summary.json")
+  summary <- if (file.exists(path)) jsonlite::read_json(path) else list()
+  files <- sort(list.files(dir, pattern = "\\.csv$"))
+  summary$outputs <- stats::setNames(lapply(files, function(file) {
+    I(names(utils::read.csv(file.path(dir, file), nrows = 1, check.names = FALSE)))
+  }), files)
+  summary$figure <- list(width = figure[[1]], height = figure[[2]])
+  jsonlite::write_json(summary, path, auto_unbox = TRUE, digits = NA)
+  dir
+}
+
+# Minimal outputs of each experiment, enough for its figure, with their declaration.
 write_experiments <- function(root) {
   spiral_dir <- file.path(root, "spiral")
   grid <- expand.grid(t = seq(0, 1, length.out = 5), system = c("linear", "two_regime"))
@@ -158,6 +172,9 @@ write_experiments <- function(root) {
   jsonlite::write_json(list(test_accuracy = 0.9), file.path(nfe_dir, "summary.json"),
     auto_unbox = TRUE
   )
+  for (dir in list.dirs(root, recursive = FALSE)) {
+    declare_outputs(dir, if (basename(dir) == "memory") c(7, 4.2) else c(7, 4))
+  }
   root
 }
 

@@ -40,14 +40,15 @@ test_that("figures of runs without label fields use the model names", {
 test_that("figure functions reject bad input with a clear error", {
   expect_error(plot_accuracy(data.frame(model = "mlp")), "lacks columns 'dataset'")
   expect_error(plot_training("nope", list()), "unknown training figure 'nope'")
-  expect_error(plot_experiment("nope"), "unknown experiment 'nope'")
+  expect_error(plot_experiment("nope"), "unknown experiment 'nope': no function plot_nope")
+  expect_error(plot_experiment("losses"), "unknown experiment 'losses'")
   expect_equal(figure_size("losses"), c(8, 3.8))
   expect_equal(figure_size("new_experiment"), c(7, 4))
 })
 
 test_that("every experiment figure draws from its outputs or its folder", {
   root <- write_experiments(withr_tempdir())
-  for (name in experiment_figure_names) {
+  for (name in basename(list.dirs(root, recursive = FALSE))) {
     built <- build(plot_experiment(name, read_experiment(name, root)))
     expect_gt(nrow(built$data[[1]]), 0)
   }
@@ -85,6 +86,7 @@ test_that("plot_training_nfe draws NFE per iteration and backward against forwar
   dir.create(file.path(bad, "training_nfe"))
   write_csv_file(data.frame(iteration = 1, nfe_forward = 2), file.path(bad, "training_nfe"),
     "iterations")
+  declare_outputs(file.path(bad, "training_nfe"))
   expect_error(
     plot_training_nfe(read_experiment("training_nfe", bad)),
     "training_nfe/iterations.csv lacks column 'nfe_backward'"

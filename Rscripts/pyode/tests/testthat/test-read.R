@@ -93,30 +93,64 @@ test_that("read_run reads one run folder", {
   expect_equal(summary(run)$final_test_accuracy, 0.85)
 })
 
-test_that("read_experiment reads any experiment's CSVs and summary, snake_case", {
+test_that("read_experiment reads the CSVs an experiment declares and its summary, snake_case", {
   root <- withr_tempdir()
   dir <- file.path(root, "newexp")
   write_csv_file(data.frame(`Peak MB` = 1:2, nfeForward = 3:4, check.names = FALSE), dir, "one")
   write_csv_file(data.frame(a = "x"), dir, "two")
   jsonlite::write_json(list(value = 3), file.path(dir, "summary.json"), auto_unbox = TRUE)
+  declare_outputs(dir, figure = c(5, 3))
   exp <- read_experiment("newexp", root)
   expect_s3_class(exp, "pyode_experiment")
   expect_equal(names(exp$tables), c("one", "two"))
   expect_equal(names(exp$tables$one), c("peak_mb", "nfe_forward"))
   expect_equal(exp$summary$value, 3)
+  expect_equal(exp$figure, c(5, 3))
+  expect_equal(figure_size("newexp", exp), c(5, 3))
   expect_output(print(exp), "one: 2 rows")
+})
+
+test_that("read_experiment checks the files against the experiment's declaration", {
+  root <- withr_tempdir()
+  dir <- file.path(root, "exp")
+  write_csv_file(data.frame(a = 1, b = 2), dir, "one")
+  declare_outputs(dir)
+  summary <- jsonlite::read_json(file.path(dir, "summary.json"))
+  write_csv_file(data.frame(a = 1), dir, "one")
+  expect_error(read_experiment("exp", root), "exp/one.csv lacks column 'b'")
+  write_csv_file(data.frame(a = 1, b = 2, c = 3), dir, "one")
+  expect_error(
+    read_experiment("exp", root), "one.csv has column 'c', which its declaration in summary.json"
+  )
+  write_csv_file(data.frame(a = 1, b = 2), dir, "one")
+  write_csv_file(data.frame(z = 1), dir, "stray")
+  expect_error(read_experiment("exp", root), "stray.csv not declared in its summary.json")
+  unlink(file.path(dir, c("stray.csv", "one.csv")))
+  expect_error(read_experiment("exp", root), "missing experiment output: .*exp/one.csv")
+  summary$outputs <- NULL
+  jsonlite::write_json(summary, file.path(dir, "summary.json"), auto_unbox = TRUE)
+  expect_error(read_experiment("exp", root), "lacks the experiment's declared outputs")
+  summary$outputs <- list(one.csv = I(c("a", "b")))
+  summary$figure <- list(width = 7)
+  jsonlite::write_json(summary, file.path(dir, "summary.json"), auto_unbox = TRUE)
+  write_csv_file(data.frame(a = 1, b = 2), dir, "one")
+  expect_error(read_experiment("exp", root), "lacks the experiment's figure size")
 })
 
 test_that("read_experiment names the broken file", {
   root <- withr_tempdir()
   expect_error(read_experiment("none", root), "experiment folder not found")
   dir.create(file.path(root, "empty"))
-  expect_error(read_experiment("empty", root), "has no CSV files and no summary.json")
+  expect_error(read_experiment("empty", root), "missing file: .*empty/summary.json")
   dir <- file.path(root, "bad")
   write_csv_file(data.frame(a = 1), dir, "one")
   writeLines("[1,", file.path(dir, "summary.json"))
   expect_error(read_experiment("bad", root), "bad/summary.json is not valid JSON", fixed = TRUE)
   file.create(file.path(dir, "empty.csv"))
-  unlink(file.path(dir, "summary.json"))
+  jsonlite::write_json(
+    list(outputs = list(one.csv = I("a"), empty.csv = I("a")), figure = list(width = 7, height = 4)),
+    file.path(dir, "summary.json"),
+    auto_unbox = TRUE
+  )
   expect_error(read_experiment("bad", root), "empty.csv is empty")
 })
