@@ -216,17 +216,15 @@ def test_tiny_run_summary(tiny_run) -> None:
 
 
 def test_tiny_run_csvs(tiny_run) -> None:
+    # (the columns are the registry's, checked for every experiment in tests/test_experiments.py)
     _, out = tiny_run
     s = validate("cnf", TINY)
     training = pd.read_csv(out / "training.csv")
-    assert list(training.columns) == ["model", "iteration", "loss", "nfe_forward",
-                                      "nfe_backward", "seconds"]
     assert training.groupby("model").size().to_dict() == {
         m: s["n_iters"] for m in ["cnf", "planar_1", "planar_8", "planar_32"]}
     cnf_rows = training[training.model == "cnf"]
     assert (cnf_rows.nfe_forward > 0).all() and (cnf_rows.nfe_backward > 0).all()
     densities = pd.read_csv(out / "densities.csv")
-    assert list(densities.columns) == ["model", "stage", "t", "layers", "x1", "x2", "log_density"]
     per_stage = densities.groupby(["model", "stage"]).size()
     assert (per_stage == s["grid_size"] ** 2).all()
     cnf_t = densities[densities.model == "cnf"].t.unique()
@@ -234,7 +232,6 @@ def test_tiny_run_csvs(tiny_run) -> None:
     assert sorted(densities[densities.model == "planar_8"].layers.unique()) == [0, 4, 8]
     assert sorted(densities[densities.model == "planar_1"].layers.unique()) == [0, 1]
     samples = pd.read_csv(out / "samples.csv")
-    assert list(samples.columns) == ["model", "stage", "t", "layers", "sample", "x1", "x2"]
     assert (samples.groupby(["model", "stage"]).size() == s["n_samples"]).all()
     # stage 0 is the shared base noise for every flow
     first = samples[samples.stage == 0].pivot(index="sample", columns="model", values="x1")

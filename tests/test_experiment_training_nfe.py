@@ -11,6 +11,7 @@ import pytest
 import torch
 from conftest import tiny_experiment_settings
 
+from pyode import registry
 from pyode.experiments import run, training_nfe
 from pyode.experiments.common import ExperimentError
 
@@ -30,8 +31,7 @@ def tiny_run(tmp_path_factory):
 def test_iterations_csv(tiny_run) -> None:
     summary, out = tiny_run
     rows = pd.read_csv(out / "iterations.csv")
-    assert list(rows.columns) == ["iteration", "epoch", "loss", "accuracy", "nfe_forward",
-                                  "nfe_backward", "seconds"]
+    assert list(rows.columns) == list(registry.experiment("training_nfe").outputs["iterations.csv"])
     assert rows.iteration.tolist() == list(range(1, TINY["n_iters"] + 1))
     # 64 digits in batches of 16: four iterations per epoch
     assert rows.epoch.tolist() == [1, 1, 1, 1, 2, 2]
@@ -82,7 +82,7 @@ def test_fixed_seed_gives_identical_csvs(tmp_path) -> None:
     [({"n_iters": 0}, "'n_iters'"), ({"width": 1.5}, "'width'"), ({"rtol": 0}, "'rtol'"),
      ({"lr": "fast"}, "'lr'"), ({"method": "rk4"}, "'method'"), ({"source": "emnist"}, "'source'"),
      ({"trend_fraction": 0.9}, "'trend_fraction'"), ({"seed": -1}, "'seed'"),
-     ({"tolerance": 1e-3}, "tolerance")],
+     ({"tolerance": 1e-3}, "tolerance"), ({"batch_size": 65}, "'batch_size' .*exceeds n_train")],
 )
 def test_bad_settings_name_the_setting(override, match, tmp_path) -> None:
     with pytest.raises(ValueError, match=match):

@@ -1,8 +1,11 @@
 """Continuous-time experiments of Chen et al. (2018), each writing CSVs and a summary.json.
 
-`pyode.registry.EXPERIMENTS` lists them; experiment NAME is the module `pyode.experiments.NAME`
-with `SETTINGS` (its settings: default, one-line description, check), optionally
-`check_settings(settings) -> (key, problem) | None`, and `run(settings, out_dir, run_dir)`.
+`pyode.registry.EXPERIMENTS` lists them, each with its CSV files (and their columns) and its figure
+size; experiment NAME is the module `pyode.experiments.NAME` with `SETTINGS` (its settings:
+default, one-line description, check), optionally `check_settings(settings) -> (key, problem) |
+None`, and `run(settings, out_dir, run_dir)`, which starts an `ExperimentRun`
+(`pyode.experiments.common`), writes its declared CSVs through it and finishes with summary.json;
+experiments that train use the one loop `pyode.experiments.common.train`.
 """
 
 from __future__ import annotations

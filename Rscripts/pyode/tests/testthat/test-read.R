@@ -148,7 +148,10 @@ test_that("read_experiment names the broken file", {
   expect_error(read_experiment("bad", root), "bad/summary.json is not valid JSON", fixed = TRUE)
   file.create(file.path(dir, "empty.csv"))
   jsonlite::write_json(
-    list(outputs = list(one.csv = I("a"), empty.csv = I("a")), figure = list(width = 7, height = 4)),
+    list(
+      outputs = list(one.csv = I("a"), empty.csv = I("a")),
+      figure = list(width = 7, height = 4)
+    ),
     file.path(dir, "summary.json"),
     auto_unbox = TRUE
   )
