@@ -1,12 +1,13 @@
 """Function evaluations during training of an MNIST ODE-Net (Chen et al. 2018, Fig. 3c and 3d).
 
 An ODE-Net (`pyode.models.mnist.odenet`) on a subset of the MNIST training digits is trained with an
-adaptive solver and the adjoint; every iteration records the loss, the batch accuracy and the
-evaluations of the ODE block's dynamics in the forward pass (the solve) and in the backward pass
-(the adjoint solve). Chen et al. saw the forward count grow as training went on and the backward
-pass take about half the evaluations of the forward pass; the summary states what this run shows:
-the mean counts early and late in training, and the backward count against the forward one (the
-ratio of means and a least-squares slope).
+adaptive solver and the adjoint, on `pyode.train`'s shuffled batches (each epoch's shorter last
+batch dropped) and evaluated by `pyode.train`'s evaluation; every iteration records the loss, the
+batch accuracy and the evaluations of the ODE block's dynamics in the forward pass (the solve) and
+in the backward pass (the adjoint solve). Chen et al. saw the forward count grow as training went
+on and the backward pass take about half the evaluations of the forward pass; the summary states
+what this run shows: the mean counts early and late in training, and the backward count against
+the forward one (the ratio of means and a least-squares slope).
 
 Outputs: `iterations.csv` iteration, epoch, loss, accuracy (of the training batch), nfe_forward,
 nfe_backward, seconds; summary.json: test_accuracy with test_correct and n_test (from which the
