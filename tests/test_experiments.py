@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import struct
 import subprocess
 from pathlib import Path
 
@@ -306,6 +307,10 @@ def test_plot_experiment_draws_every_figure(
     for name in FIGURES:
         for ext in ("pdf", "png"):
             assert (tmp_path / f"experiment_{name}.{ext}").stat().st_size > 1000, (name, ext)
+        # drawn at the size the registry declares (inches at 200 dpi)
+        header = (tmp_path / f"experiment_{name}.png").read_bytes()[16:24]
+        width, height = registry.experiment(name).figure
+        assert struct.unpack(">II", header) == (round(width * 200), round(height * 200)), name
     bad = subprocess.run(["Rscript", "--vanilla", str(script), "experiment", "euler",
                           str(tmp_path / "none"), str(tmp_path / "x")],
                          capture_output=True, text=True, env=env, timeout=300)
