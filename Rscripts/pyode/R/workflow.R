@@ -38,10 +38,11 @@ write_figure <- function(kind, name, input, stem) {
 #' Check that the installed package is the one in a source folder
 #'
 #' Compares every function of the installed package with the function of the same name defined
-#' by the source folder's `R/` files, so that the workflow never draws with a stale installed copy.
+#' by the source folder's `R/` files, and its data files (`inst/extdata/`, e.g. the published
+#' values) with the installed ones, so that the workflow never draws with a stale installed copy.
 #'
 #' @param source The package's source folder, e.g. `Rscripts/pyode`.
-#' @return `TRUE`, invisibly; an error naming the first function that differs otherwise.
+#' @return `TRUE`, invisibly; an error naming the first function or file that differs otherwise.
 #' @export
 check_installed <- function(source) {
   files <- sort(list.files(file.path(source, "R"), pattern = "\\.R$", full.names = TRUE))
@@ -59,15 +60,21 @@ check_installed <- function(source) {
     value <- get(name, envir = env, inherits = FALSE)
     if (is.function(value)) deparse(value, control = NULL) else NULL
   }
+  differs <- function(what) {
+    fail(
+      "the installed R package pyode (%s) differs from %s (%s): reinstall it with `make rpackage`",
+      find.package("pyode"), source, what
+    )
+  }
   for (name in names) {
     if (!identical(body_of(defined, name), body_of(installed, name))) {
-      fail(
-        paste(
-          "the installed R package pyode (%s) differs from %s (function '%s'):",
-          "reinstall it with `make rpackage`"
-        ),
-        find.package("pyode"), source, name
-      )
+      differs(sprintf("function '%s'", name))
+    }
+  }
+  for (file in sort(list.files(file.path(source, "inst", "extdata"), full.names = TRUE))) {
+    copy <- system.file("extdata", basename(file), package = "pyode")
+    if (!nzchar(copy) || !identical(readLines(file, warn = FALSE), readLines(copy, warn = FALSE))) {
+      differs(sprintf("file 'inst/extdata/%s'", basename(file)))
     }
   }
   invisible(TRUE)
