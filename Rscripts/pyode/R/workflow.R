@@ -71,13 +71,23 @@ check_installed <- function(source) {
       differs(sprintf("function '%s'", name))
     }
   }
+  stale <- stale_data_file(source)
+  if (!is.null(stale)) {
+    differs(sprintf("file 'inst/extdata/%s'", stale))
+  }
+  invisible(TRUE)
+}
+
+# The first data file of the source folder (inst/extdata) whose installed copy differs or is
+# missing, else NULL.
+stale_data_file <- function(source) {
   for (file in sort(list.files(file.path(source, "inst", "extdata"), full.names = TRUE))) {
     copy <- system.file("extdata", basename(file), package = "pyode")
     if (!nzchar(copy) || !identical(readLines(file, warn = FALSE), readLines(copy, warn = FALSE))) {
-      differs(sprintf("file 'inst/extdata/%s'", basename(file)))
+      return(basename(file))
     }
   }
-  invisible(TRUE)
+  NULL
 }
 
 #' The command of the workflow's figure rules
