@@ -34,6 +34,7 @@ class Model:
     continuous_depth: bool
     datasets: tuple[str, ...]  # each needs a builder named `name` in pyode/models/<dataset>.py
     # Parameter count in Chen et al. (2018), Table 1; None for models the paper does not list.
+    # tests/test_published.py checks it against the paper's published values (R package extdata).
     paper_params: float | None = None
 
 

@@ -41,10 +41,11 @@ write_figure <- function(kind, name, input, stem) {
 #' Check that the installed package is the one in a source folder
 #'
 #' Compares every function of the installed package with the function of the same name defined
-#' by the source folder's `R/` files, so that the workflow never draws with a stale installed copy.
+#' by the source folder's `R/` files, and its data files (`inst/extdata/`, e.g. the published
+#' values) with the installed ones, so that the workflow never draws with a stale installed copy.
 #'
 #' @param source The package's source folder, e.g. `Rscripts/pyode`.
-#' @return `TRUE`, invisibly; an error naming the first function that differs otherwise.
+#' @return `TRUE`, invisibly; an error naming the first function or file that differs otherwise.
 #' @export
 check_installed <- function(source) {
   files <- sort(list.files(file.path(source, "R"), pattern = "\\.R$", full.names = TRUE))
@@ -62,18 +63,34 @@ check_installed <- function(source) {
     value <- get(name, envir = env, inherits = FALSE)
     if (is.function(value)) deparse(value, control = NULL) else NULL
   }
+  differs <- function(what) {
+    fail(
+      "the installed R package pyode (%s) differs from %s (%s): reinstall it with `make rpackage`",
+      find.package("pyode"), source, what
+    )
+  }
   for (name in names) {
     if (!identical(body_of(defined, name), body_of(installed, name))) {
-      fail(
-        paste(
-          "the installed R package pyode (%s) differs from %s (function '%s'):",
-          "reinstall it with `make rpackage`"
-        ),
-        find.package("pyode"), source, name
-      )
+      differs(sprintf("function '%s'", name))
     }
   }
+  stale <- stale_data_file(source)
+  if (!is.null(stale)) {
+    differs(sprintf("file 'inst/extdata/%s'", stale))
+  }
   invisible(TRUE)
+}
+
+# The first data file of the source folder (inst/extdata) whose installed copy differs or is
+# missing, else NULL.
+stale_data_file <- function(source) {
+  for (file in sort(list.files(file.path(source, "inst", "extdata"), full.names = TRUE))) {
+    copy <- system.file("extdata", basename(file), package = "pyode")
+    if (!nzchar(copy) || !identical(readLines(file, warn = FALSE), readLines(copy, warn = FALSE))) {
+      return(basename(file))
+    }
+  }
+  NULL
 }
 
 #' The command of the workflow's figure rules

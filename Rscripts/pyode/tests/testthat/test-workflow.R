@@ -49,6 +49,15 @@ test_that("check_installed accepts this source and names a function that differs
     file.path(source, "R", "all.R")
   )
   expect_error(check_installed(source), "differs from .* \\(function 'wilson_interval'\\)")
+  writeLines(code, file.path(source, "R", "all.R"))
+  extdata <- file.path(source, "inst", "extdata")
+  dir.create(extdata, recursive = TRUE)
+  file.copy(system.file("extdata", "published.csv", package = "pyode"), extdata)
+  expect_true(check_installed(source))
+  cat("Later source,mnist,mlp,test error (%),,1.50\n", file = file.path(extdata, "published.csv"),
+    append = TRUE
+  )
+  expect_error(check_installed(source), "\\(file 'inst/extdata/published.csv'\\)")
 })
 
 test_that("runs repeated per seed are read from seed-N folders and drawn one line each", {
