@@ -34,12 +34,18 @@ from pyode.setting_tables import markdown
 from pyode.train.config import TRAIN_SETTINGS, resolve_config
 
 
-def pipeline_config(config: Mapping[str, Any], results: str | None = None) -> dict[str, Any]:
+class PipelineConfig(dict):
+    """A profile whose top level and data blocks `pipeline_config` has checked: what
+    `resolve_workflow` takes without checking them again."""
+
+
+def pipeline_config(config: Mapping[str, Any], results: str | None = None) -> PipelineConfig:
     """The profile as pyode sees it: workflow-only keys dropped and every registered data set's
     settings complete (`data_blocks`), generated files placed below `results`."""
     check_renamed(config)
     check_top_level(config)
-    resolved = {k: copy.deepcopy(v) for k, v in config.items() if k not in WORKFLOW_ONLY_KEYS}
+    resolved = PipelineConfig({k: copy.deepcopy(v) for k, v in config.items()
+                               if k not in WORKFLOW_ONLY_KEYS})
     resolved["data"] = data_blocks(config, results)
     return resolved
 
@@ -71,9 +77,11 @@ def resolve_workflow(config: Mapping[str, Any]) -> dict[str, dict[Any, dict[str,
     'experiments': {name: …}, 'data': {dataset: …}}, one run per training seed
     (`training_seeds`) and the data sets those runs use.
 
-    `config` is a `pipeline_config` (its data blocks checked there, once); the first problem is a
-    ConfigError naming the key.
+    `config` is a profile or, checked already, a `pipeline_config` (each data block is checked
+    once); the first problem is a ConfigError naming the key.
     """
+    if not isinstance(config, PipelineConfig):
+        config = pipeline_config(config)
     seeds = training_seeds(config)
     data = config["data"]
     runs = {(d, m, seed): resolve_config(config, d, m, {"seed": seed}, data=data[d])
@@ -93,7 +101,7 @@ def resolve_workflow(config: Mapping[str, Any]) -> dict[str, dict[Any, dict[str,
 def check_profile(config: Mapping[str, Any]) -> None:
     """Every key of a profile at every level, as the workflow checks it; ConfigError naming the
     first problem (all top-level ones at once)."""
-    resolve_workflow(pipeline_config(config))
+    resolve_workflow(config)
 
 
 def load_checked_profile(path: str | os.PathLike[str]) -> dict[str, Any]:
