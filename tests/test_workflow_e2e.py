@@ -27,12 +27,13 @@ TINY_RUNS: list = []
 
 
 def run_tiny_workflow(repo_root, env, folder: Path) -> tuple[Path, list[str], str]:
-    """Run the whole DAG once with .test/config.yaml into `folder`/results; the results folder,
-    the snakemake arguments that name it, and snakemake's output."""
+    """Run the whole DAG once with .test/config.yaml into `folder`/"tiny results"; the results
+    folder, the snakemake arguments that name it, and snakemake's output."""
     missing = [tool for tool in ("Rscript", "pdflatex", "pandoc") if shutil.which(tool) is None]
     if missing:
         pytest.skip(f"the paper needs {', '.join(missing)} (installed by `make setup`)")
-    results = folder / "results"
+    # A space in the name: every path in the rules' shell commands must be quoted.
+    results = folder / "tiny results"
     args = ["--configfile", ".test/config.yaml", "--config", f"results={results}"]
     # About two minutes on two idle cores; the limit leaves room for a busy machine.
     run = snakemake(repo_root, env, "--cores", "2", *args, timeout=1500)
