@@ -20,7 +20,9 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from pyode import registry
+from pyode.atomic import write_json
 from pyode.data.errors import DataError, DataFileNotFoundError
+from pyode.provenance import versions
 from pyode.setting_tables import SettingError, validate_table
 
 if TYPE_CHECKING:
@@ -93,9 +95,6 @@ def prepare_dataset(name: str, settings: Mapping[str, Any], out_dir: str | os.Pa
                     ) -> dict[str, Any]:
     """Generate what data set `name` needs (its module's `prepare`), load it once to check it,
     and write its description to `out_dir/summary.json` (last, atomically); returns it."""
-    from pyode.atomic import write_json
-    from pyode.provenance import versions
-
     module = dataset_module(name)
     out = Path(out_dir)
     hook = getattr(module, "prepare", None)
