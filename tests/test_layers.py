@@ -23,11 +23,12 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("domain owners: data, models, training, experiments, runtime",
      ("pyode.threads", "pyode.provenance", "pyode.runtime", "pyode.data", "pyode.models",
       "pyode.train", "pyode.experiments")),
-    ("planner", ("pyode.planner", "pyode.settings")),
+    ("planner", ("pyode.planner", "pyode.settings", "pyode.workflow_plan")),
     ("entry points", ("pyode.cli", "pyode.__main__", "pyode.interop", "pyode.bench")),
 )
 # What the workflow's planning imports: none of it may import torch.
-TORCH_FREE = ("pyode.registry", "pyode.layout", "pyode.profile", "pyode.planner", "pyode.settings")
+TORCH_FREE = ("pyode.registry", "pyode.layout", "pyode.profile", "pyode.planner", "pyode.settings",
+              "pyode.workflow_plan")
 
 
 def module_names() -> dict[str, Path]:
