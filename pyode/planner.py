@@ -86,12 +86,12 @@ def resolve_workflow(config: Mapping[str, Any]) -> dict[str, dict[Any, dict[str,
     data = config["data"]
     runs = {(d, m, seed): resolve_config(config, d, m, {"seed": seed}, data=data[d])
             for d, m in configured_runs(config) for seed in seeds}
-    experiments = config.get("experiments") or {}
-    for name in experiments:
+    # experiment_settings checks that `experiments` is a mapping, then each block
+    settings = {name: experiment_settings(config, name) for name in registry.experiment_names()}
+    for name in config.get("experiments") or {}:
         if name not in registry.experiment_names():
             raise ConfigError(f"config key 'experiments.{name}': unknown experiment; choose one "
                               f"of {', '.join(registry.experiment_names())}")
-    settings = {name: experiment_settings(config, name) for name in registry.experiment_names()}
     for name, values in settings.items():
         check_finite(values, f"experiments.{name}")
     used = {dataset: data[dataset] for dataset, _, _ in runs}

@@ -42,18 +42,22 @@ def _mapping(value: Any) -> str | None:
     return None if value is None or isinstance(value, Mapping) else "expected a mapping"
 
 
-# Every top-level key and the check of its value (the blocks' contents are checked by owners).
+def _owned(value: Any) -> str | None:
+    return None  # a block whose owner checks it, its type included (module docstring)
+
+
+# Every top-level key and the check of its value.
 TOP_LEVEL: dict[str, Callable[[Any], str | None]] = {
     "results": _text,
     "profile": _text,
     "seed": _seed,
-    "seeds": lambda value: None,  # training_seeds names the entry at fault
+    "seeds": _owned,  # training_seeds names the entry at fault
     "device": _one_of(registry.DEVICES),
     "scale": _one_of(SCALES),
-    "data": _mapping,
+    "data": _owned,
     "runs": _mapping,
-    "train": _mapping,
-    "experiments": _mapping,
+    "train": _owned,
+    "experiments": _owned,
 }
 
 
