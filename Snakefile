@@ -2,15 +2,15 @@
 #   snakemake --cores 4                                   offline default profile (config/config.yaml)
 #   snakemake --cores 4 --configfile config/paper.yaml    full scale
 #   snakemake --profile profiles/slurm --configfile config/paper.yaml    on a Slurm cluster
-
-
-configfile: "config/config.yaml"
+# A profile given with --configfile replaces config/config.yaml (pyode/workflow_plan.py loads
+# the default only when no profile is given), so its settings never mix with the default's.
 
 
 report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/settings.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/figures.smk"
@@ -23,5 +23,5 @@ rule all:
     input:
         PAPER,
         PROVENANCE,
-        TRAINING_FIGURE_FILES,
-        EXPERIMENT_FIGURE_FILES,
+        PLAN.training_figures(),
+        PLAN.experiment_figures(),

@@ -1,6 +1,24 @@
 """pyode: neural ordinary differential equations with an adjoint solver (Chen et al., 2018)."""
 
-from pyode.solver import ODEBlock, ODESolverError, odeint, odeint_event
+from __future__ import annotations
+
+from typing import Any
 
 __all__ = ["ODEBlock", "ODESolverError", "__version__", "odeint", "odeint_event"]
 __version__ = "0.1.0"
+
+# The solver's public names, imported on first use: `import pyode.registry` (the workflow's
+# planning, config checks) must not pay for torch.
+_SOLVER_NAMES = ("ODEBlock", "ODESolverError", "odeint", "odeint_event")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SOLVER_NAMES:
+        from pyode import solver
+
+        return getattr(solver, name)
+    raise AttributeError(f"module 'pyode' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_SOLVER_NAMES])

@@ -6,9 +6,12 @@ these tables. Adding a model means its builder in `pyode/models/<dataset>.py` pl
 entry here; an experiment means its module (with its SETTINGS and TINY), an `Experiment` entry
 here, its figure `plot_<name>()` in the R package (Rscripts/pyode/R/) and its section of the
 paper; a data set means its module `pyode/data/<name>.py` (SETTINGS, TINY, load_bundle), its
-models' builders, a `Dataset` entry here and a `runs` line in a profile; a solver method is a
-tableau in `pyode.solver.tableaus`, which `METHODS` reads (tests/test_extending.py adds a data
-set, a model and an experiment this way).
+models' builders, a `Dataset` entry here and a `runs` line in a profile; a solver method is its
+implementation in `pyode.solver` and a `SolverMethod` entry here (tests/test_registry.py checks
+that the two lists agree; tests/test_extending.py adds a data set, a model and an experiment).
+
+Plain data only: the registry imports no torch, so that planning the workflow (`snakemake -n`)
+and checking a config stay light.
 """
 
 from __future__ import annotations
@@ -16,8 +19,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
-
-from pyode.solver import TABLEAUS
 
 
 @dataclass(frozen=True)
@@ -115,11 +116,36 @@ EXPERIMENTS: tuple[Experiment, ...] = (
 # Figures of the training runs; each is drawn by `plot_<name>()` of the R package.
 TRAINING_FIGURES: tuple[str, ...] = ("losses", "accuracy", "nfe", "cost", "params")
 
-# Solver methods usable from a config: every tableau of the solver; adaptive ones carry an
-# embedded error estimate, the others run on a fixed grid and need n_steps or step_size.
-METHODS: tuple[str, ...] = tuple(TABLEAUS)
-ADAPTIVE_METHODS: tuple[str, ...] = tuple(n for n, t in TABLEAUS.items() if t.adaptive)
-FIXED_GRID_METHODS: tuple[str, ...] = tuple(n for n in METHODS if n not in ADAPTIVE_METHODS)
+
+@dataclass(frozen=True)
+class SolverMethod:
+    name: str  # as `pyode.odeint(method=...)` and the config's solver.method spell it
+    # Adaptive methods carry an embedded error estimate; the others run on a fixed grid and need
+    # n_steps or step_size.
+    adaptive: bool
+
+
+# Solver methods usable from a config: every method of the solver's own table (`pyode.solver
+# .TABLEAUS`), in its order; a test keeps the two equal.
+SOLVER_METHODS: tuple[SolverMethod, ...] = (
+    SolverMethod("euler", False),
+    SolverMethod("midpoint", False),
+    SolverMethod("heun3", False),
+    SolverMethod("rk4", False),
+    SolverMethod("dopri5", True),
+    SolverMethod("bosh3", True),
+    SolverMethod("tsit5", True),
+    SolverMethod("dopri8", True),
+    SolverMethod("fehlberg2", True),
+    SolverMethod("adaptive_heun", True),
+)
+METHODS: tuple[str, ...] = tuple(m.name for m in SOLVER_METHODS)
+ADAPTIVE_METHODS: tuple[str, ...] = tuple(m.name for m in SOLVER_METHODS if m.adaptive)
+FIXED_GRID_METHODS: tuple[str, ...] = tuple(m.name for m in SOLVER_METHODS if not m.adaptive)
+# The time span every ODE block integrates over (its fixed-grid steps divide it).
+ODE_BLOCK_TIME: tuple[float, float] = (0.0, 1.0)
+# The `device` setting of runs and experiments: auto picks CUDA when there is one.
+DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 
 # The files of one training run (results/train/DATASET/MODEL/) and their columns.
 RUN_FILES: tuple[str, ...] = ("iterations.csv", "epochs.csv", "summary.json", "model.pt")

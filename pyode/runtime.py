@@ -7,10 +7,10 @@ import random
 import numpy as np
 import torch
 
-from pyode.settings import ConfigError
+from pyode.config_files import ConfigError
+from pyode.registry import DEVICES
 
-# The `device` setting of runs and experiments.
-DEVICES = ("auto", "cpu", "cuda")
+__all__ = ["DEVICES", "resolve_device", "seed_everything"]
 
 
 def resolve_device(name: str) -> torch.device:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pyode.settings import ConfigError
+from pyode.config_files import ConfigError
 
 
 class SettingError(ConfigError):

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pyode import registry
+from pyode import registry, solver
 from pyode.models import build_model, ode_blocks
 from pyode.settings import (
     ConfigError,
@@ -32,6 +32,9 @@ def test_every_registered_model_builds_and_declares_its_depth(dataset: str, mode
 
 
 def test_methods_are_the_solver_tableaus_and_adaptivity_comes_from_them() -> None:
+    # The registry lists the methods as plain data (it imports no torch); the solver's own method
+    # table must say the same, in the same order.
+    assert tuple(solver.METHODS) == registry.METHODS
     assert set(registry.METHODS) == set(TABLEAUS)
     for name in registry.METHODS:
         assert (name in registry.ADAPTIVE_METHODS) is (TABLEAUS[name].b_err is not None)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
@@ -27,12 +28,13 @@ TINY_RUNS: list = []
 
 
 def run_tiny_workflow(repo_root, env, folder: Path) -> tuple[Path, list[str], str]:
-    """Run the whole DAG once with .test/config.yaml into `folder`/results; the results folder,
-    the snakemake arguments that name it, and snakemake's output."""
+    """Run the whole DAG once with .test/config.yaml into `folder`/"tiny results"; the results
+    folder, the snakemake arguments that name it, and snakemake's output."""
     missing = [tool for tool in ("Rscript", "pdflatex", "pandoc") if shutil.which(tool) is None]
     if missing:
         pytest.skip(f"the paper needs {', '.join(missing)} (installed by `make setup`)")
-    results = folder / "results"
+    # A space in the name: every path in the rules' shell commands must be quoted.
+    results = folder / "tiny results"
     args = ["--configfile", ".test/config.yaml", "--config", f"results={results}"]
     # About two minutes on two idle cores; the limit leaves room for a busy machine.
     run = snakemake(repo_root, env, "--cores", "2", *args, timeout=1500)
@@ -131,7 +133,9 @@ def test_experiment_config_change_reruns_only_that_experiment(tiny_run, repo_roo
     counts = job_counts(plan.stdout)
     assert counts.get("experiment") == 1, plan.stdout
     assert "train" not in counts
-    assert f"--settings {results}/config/experiments/spiral.yaml" in plan.stdout
+    # the rules quote each path (the results folder has a space in its name)
+    settings = shlex.quote(f"{results}/config/experiments/spiral.yaml")
+    assert f"--settings {settings}" in plan.stdout
 
 
 def test_snakemake_html_report(tiny_run, repo_root, subprocess_env):

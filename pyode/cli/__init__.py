@@ -6,8 +6,8 @@ import argparse
 import importlib
 import sys
 
+from pyode.config_files import ConfigError
 from pyode.data.errors import DataError
-from pyode.settings import ConfigError
 from pyode.solver.errors import ODESolverError
 from pyode.train.errors import TrainingDivergedError
 
@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = args.func(args)
     except USER_ERRORS as exc:
-        print(f"pyode {args.command}: error: {exc}", file=sys.stderr)
+        message = "; ".join(str(exc).splitlines())  # always one line
+        print(f"pyode {args.command}: error: {message}", file=sys.stderr)
         return 2
     return int(result or 0)

@@ -116,8 +116,8 @@ def _preview(args: argparse.Namespace) -> int:
 
 
 def _prepare(args: argparse.Namespace) -> int:
+    from pyode.config_files import ConfigError, load_yaml
     from pyode.data import data_settings
-    from pyode.settings import ConfigError, load_yaml
 
     block = load_yaml(args.settings)
     try:

@@ -36,10 +36,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    from pyode.config_files import check_finite
     from pyode.experiments import NEEDS_RUN_DIR, run
     from pyode.experiments.common import ExperimentError
     from pyode.experiments.settings import ExperimentConfigError, load, load_settings_file
-    from pyode.settings import check_finite
+    from pyode.planner import load_checked_profile
 
     if args.threads is not None:
         if args.threads < 1:
@@ -56,6 +57,9 @@ def handle(args: argparse.Namespace) -> int:
         if args.settings is not None:
             settings = load_settings_file(args.settings, args.name, args.overrides)
         else:
+            # The whole profile, as the workflow checks it: an unknown key anywhere is an error.
+            if Path(args.config).is_file():
+                load_checked_profile(args.config)
             settings = load(args.config, args.name, args.overrides)
         check_finite(settings, f"experiments.{args.name}")
         summary = run(args.name, settings, args.out, args.run_dir)

@@ -37,13 +37,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pyode.config_files import parse_assignments
+    from pyode.planner import load_checked_profile
     from pyode.train import train
-    from pyode.train.config import (
-        load_profile,
-        load_run_settings,
-        parse_assignments,
-        resolve_config,
-    )
+    from pyode.train.config import load_run_settings, resolve_config
 
     overrides = parse_assignments(args.overrides)
     if args.threads is not None:
@@ -59,7 +56,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         if args.dataset is None or args.model is None:
             raise CLIError("--config needs --dataset and --model")
-        config = resolve_config(load_profile(args.config), args.dataset, args.model, overrides)
+        # The whole profile, as the workflow checks it: an unknown key anywhere is an error.
+        profile = load_checked_profile(args.config)
+        config = resolve_config(profile, args.dataset, args.model, overrides)
     try:
         summary = train(config, args.out, resume=args.resume, data_path=args.data_path)
     except OSError as exc:  # a full disk, a folder gone read-only: the file and the reason

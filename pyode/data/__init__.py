@@ -17,14 +17,28 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyode import registry
-from pyode.data.bundle import DatasetBundle
+from pyode.atomic import write_json
 from pyode.data.errors import DataError, DataFileNotFoundError
+from pyode.provenance import versions
+from pyode.setting_tables import SettingError, validate_table
+
+if TYPE_CHECKING:
+    from pyode.data.bundle import DatasetBundle
 
 __all__ = ["DataError", "DataFileNotFoundError", "DatasetBundle", "data_settings", "load_dataset",
            "prepare_dataset", "resolve_paths"]
+
+
+def __getattr__(name: str) -> Any:
+    # The tensors' container (torch) on first use: checking data settings needs no torch.
+    if name == "DatasetBundle":
+        from pyode.data.bundle import DatasetBundle
+
+        return DatasetBundle
+    raise AttributeError(f"module 'pyode.data' has no attribute {name!r}")
 
 
 def dataset_module(name: str) -> ModuleType:
@@ -39,13 +53,9 @@ def data_settings(name: str, block: Mapping[str, Any] | None, *, tiny: bool = Fa
                   prefix: str = "") -> dict[str, Any]:
     """The settings of data set `name`: `block` over its defaults (over its TINY sizes when
     `tiny`), checked; a SettingError names the key (`prefix` + key)."""
-    from pyode.setting_tables import validate_table
-
     module = dataset_module(name)
     base = dict(module.TINY) if tiny else {}
     if block is not None and not isinstance(block, Mapping):
-        from pyode.setting_tables import SettingError
-
         raise SettingError(f"'{prefix.rstrip('.') or name}' must be a mapping of settings, got "
                            f"{type(block).__name__}")
     return validate_table(module.SETTINGS, {**base, **(block or {})}, f"data set '{name}'",
@@ -85,9 +95,6 @@ def prepare_dataset(name: str, settings: Mapping[str, Any], out_dir: str | os.Pa
                     ) -> dict[str, Any]:
     """Generate what data set `name` needs (its module's `prepare`), load it once to check it,
     and write its description to `out_dir/summary.json` (last, atomically); returns it."""
-    from pyode.atomic import write_json
-    from pyode.provenance import versions
-
     module = dataset_module(name)
     out = Path(out_dir)
     hook = getattr(module, "prepare", None)

@@ -17,7 +17,8 @@ from types import ModuleType
 from typing import Any
 
 from pyode import registry
-from pyode.runtime import DEVICES
+from pyode.config_files import load_yaml, parse_assignments
+from pyode.profile import is_tiny
 from pyode.setting_tables import (  # noqa: F401 - the checks experiment modules build from
     Setting,
     SettingError,
@@ -32,7 +33,6 @@ from pyode.setting_tables import (  # noqa: F401 - the checks experiment modules
     positive,
     validate_table,
 )
-from pyode.settings import is_tiny, load_yaml, parse_assignments
 
 
 class ExperimentConfigError(SettingError):
@@ -42,7 +42,8 @@ class ExperimentConfigError(SettingError):
 # Settings several experiments share, so that each is spelled once.
 SEED = Setting(0, "seeds the data, initialisation and sampling (default: the top-level seed)",
                non_negative)
-DEVICE = Setting("auto", "auto, cpu or cuda (default: the top-level device)", choice(*DEVICES))
+DEVICE = Setting("auto", "auto, cpu or cuda (default: the top-level device)",
+                 choice(*registry.DEVICES))
 
 
 def solver_settings(rtol: float, atol: float) -> dict[str, Setting]:
@@ -140,7 +141,7 @@ def load(
 def load_settings_file(
     path: str | Path, name: str, overrides: list[str] | None = None
 ) -> dict[str, Any]:
-    """An experiment settings file written by the workflow (`pyode.settings`), with overrides."""
+    """An experiment settings file written by the workflow (`pyode.planner`), with overrides."""
     block = {**load_yaml(path), **parse_assignments(overrides)}
     try:
         return validate(name, block)

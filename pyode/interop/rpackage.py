@@ -82,11 +82,13 @@ def train_run(
     profile: str | None = None,
 ) -> dict[str, Any]:
     """Train one model with `settings` over the profile; the run folder's path or the failure."""
-    from pyode.train import load_profile, resolve_config, train
+    from pyode.planner import load_checked_profile
+    from pyode.train import resolve_config, train
 
     try:
         path = Path(profile) if profile else default_profile()
-        config = resolve_config(load_profile(path), dataset, model,
+        # The whole profile checked as the workflow and the CLI check it.
+        config = resolve_config(load_checked_profile(path), dataset, model,
                                 settings_overrides(settings or {}))
         train(config, out)
     except Exception as exc:  # every failure goes back to R as a condition

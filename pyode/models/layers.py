@@ -71,10 +71,6 @@ class ConvODEFunc(nn.Module):
         return self.norm3(out)
 
 
-# The time interval every ODE block integrates over.
-ODE_BLOCK_TIME = (0.0, 1.0)
-
-
 def ode_block(func: nn.Module, solver: dict[str, Any]) -> nn.Module:
     """A `pyode.ODEBlock` on [0, 1] configured from a resolved `solver` settings dict."""
     options: dict[str, Any] = {}
@@ -87,7 +83,7 @@ def ode_block(func: nn.Module, solver: dict[str, Any]) -> nn.Module:
             options["step_size"] = float(solver["step_size"])
     return pyode.ODEBlock(
         func,
-        t=ODE_BLOCK_TIME,
+        t=registry.ODE_BLOCK_TIME,
         method=method,
         rtol=float(solver.get("rtol", 1e-3)),
         atol=float(solver.get("atol", 1e-3)),

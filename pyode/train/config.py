@@ -15,9 +15,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from pyode import registry
+from pyode.config_files import ConfigError, deep_merge, load_yaml, nest, parse_assignments
 from pyode.data import data_settings, resolve_paths
-from pyode.models.layers import ODE_BLOCK_TIME
-from pyode.runtime import DEVICES
+from pyode.layout import data_dir
+from pyode.profile import is_tiny
 from pyode.setting_tables import (
     Check,
     Setting,
@@ -28,15 +29,6 @@ from pyode.setting_tables import (
     positive,
     validate_table,
 )
-from pyode.settings import (
-    ConfigError,
-    data_dir,
-    deep_merge,
-    is_tiny,
-    load_yaml,
-    nest,
-    parse_assignments,
-)
 
 __all__ = ["ConfigError", "check_train_settings", "load_profile", "parse_assignments",
            "resolve_config", "validate_run_config"]
@@ -46,7 +38,7 @@ OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("constant", "step", "cosine")
 # Bound on a fixed grid's steps over an ODE block's time span: a finer grid would not finish.
 MAX_FIXED_GRID_STEPS = 10_000
-ODE_BLOCK_SPAN = ODE_BLOCK_TIME[1] - ODE_BLOCK_TIME[0]
+ODE_BLOCK_SPAN = registry.ODE_BLOCK_TIME[1] - registry.ODE_BLOCK_TIME[0]
 # The models compute in float32: torch cannot apply a larger learning rate or decay to them.
 FLOAT32_MAX = 3.4028234663852886e38
 
@@ -78,7 +70,7 @@ def _schedule_check(s: dict[str, Any]) -> tuple[str, str] | None:
 
 
 SOLVER_SETTINGS: dict[str, Setting] = {
-    "method": Setting("dopri5", "any tableau of pyode.solver.TABLEAUS (registry.METHODS)",
+    "method": Setting("dopri5", "any method of the solver (registry.METHODS)",
                       choice(*registry.METHODS)),
     "rtol": Setting(1e-3, "relative tolerance of adaptive methods", finite_positive),
     "atol": Setting(1e-3, "absolute tolerance of adaptive methods", finite_positive),
@@ -120,7 +112,7 @@ RUN_SETTINGS: dict[str, Setting] = {
                        lambda v: choice(*registry.dataset_names())(v)),
     "model": Setting("", "a model of the registry with a builder for the data set"),
     "seed": Setting(0, "seeds the data subset, initialisation and shuffling", non_negative),
-    "device": Setting("auto", "auto, cpu or cuda", choice(*DEVICES)),
+    "device": Setting("auto", "auto, cpu or cuda", choice(*registry.DEVICES)),
 }
 
 
@@ -161,6 +153,12 @@ def _check_grid(solver: Mapping[str, Any]) -> None:
 
 def validate_run_config(config: Mapping[str, Any]) -> None:
     """Check a resolved run configuration; raise ConfigError naming the first bad key."""
+    _check_run(config)
+    _check_data(config["dataset"], config["data"])
+
+
+def _check_run(config: Mapping[str, Any]) -> None:
+    """Everything of a run's settings but its data block (which its data set checks)."""
     if not isinstance(config, Mapping):
         raise SettingError(f"a run's settings must be a mapping, got {config!r}")
     known = (*RUN_SETTINGS, "data", *TRAIN_SETTINGS)
@@ -172,7 +170,6 @@ def validate_run_config(config: Mapping[str, Any]) -> None:
             raise SettingError(f"setting '{name}' is missing")
     validate_table(RUN_SETTINGS, {k: config[k] for k in RUN_SETTINGS if k in config},
                    cross_check=_model_of_dataset)
-    _check_data(config["dataset"], config["data"])
     check_train_settings("", {k: config[k] for k in TRAIN_SETTINGS})
     _check_grid(config["solver"])
 
@@ -197,8 +194,14 @@ def resolve_config(
     dataset: str,
     model: str,
     overrides: Mapping[str, Any] | None = None,
+    *,
+    data: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The validated settings of one run: merged profile levels, then dotted `overrides`."""
+    """The validated settings of one run: merged profile levels, then dotted `overrides`.
+
+    `data` is the run's data settings when the caller has checked them already (the planner
+    checks each data set once); otherwise the profile's `data.DATASET` block is checked here.
+    """
     if not isinstance(profile, Mapping):
         raise ConfigError(f"the profile must be a mapping, got {type(profile).__name__}")
     validate_table(RUN_SETTINGS, {"dataset": dataset, "model": model}, fill=True,
@@ -217,23 +220,27 @@ def resolve_config(
     config = deep_merge(DEFAULTS, defaults)
     config = deep_merge(config, per_dataset.get("defaults"))
     config = deep_merge(config, per_dataset.get(model))
-    data = _section(profile, "data", profile.get("data"))
+    blocks = _section(profile, "data", profile.get("data"))
     config.update({
         "profile": profile.get("profile", "custom"),
         "dataset": dataset,
         "model": model,
         "seed": profile.get("seed", 0),
         "device": profile.get("device", "auto"),
-        "data": copy.deepcopy(dict(_section(profile, f"data.{dataset}", data.get(dataset)))),
+        "data": copy.deepcopy(dict(data if data is not None else
+                                   _section(profile, f"data.{dataset}", blocks.get(dataset)))),
     })
-    config = deep_merge(config, nest(overrides or {}))
-    # The data set's defaults (its TINY sizes under `scale: tiny`) fill what the profile leaves
-    # out; a generated file without a path lies in the profile's results folder.
-    data = _check_data(dataset, config["data"], tiny=is_tiny(profile))
-    if data["path"] is None:
-        data = resolve_paths(dataset, data, data_dir(profile.get("results", "results"), dataset))
-    config["data"] = data
-    validate_run_config(config)
+    nested = nest(overrides or {})
+    config = deep_merge(config, nested)
+    if data is None or "data" in nested:
+        # The data set's defaults (its TINY sizes under `scale: tiny`) fill what the profile
+        # leaves out; a generated file without a path lies in the profile's results folder.
+        checked = _check_data(dataset, config["data"], tiny=is_tiny(profile))
+        if checked["path"] is None:
+            checked = resolve_paths(dataset, checked,
+                                    data_dir(profile.get("results", "results"), dataset))
+        config["data"] = checked
+    _check_run(config)
     return config
 
 
@@ -245,7 +252,7 @@ def load_profile(path: str | os.PathLike[str]) -> dict[str, Any]:
 def load_run_settings(
     path: str | os.PathLike[str], overrides: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
-    """A run settings file written by the workflow (see `pyode.settings`), with dotted
+    """A run settings file written by the workflow (see `pyode.planner`), with dotted
     `overrides`, validated; a problem names the file and the key."""
     config = deep_merge(load_yaml(path), nest(overrides or {}))
     try:

@@ -19,7 +19,7 @@ import shutil
 from pathlib import Path
 
 from pyode import registry
-from pyode.settings import ConfigError
+from pyode.config_files import ConfigError
 
 CHECKPOINT = "checkpoint.pt"
 STAGING = ".staging"

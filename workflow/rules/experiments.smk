@@ -1,33 +1,13 @@
 # Continuous-time experiments (`pyode experiment NAME`) and their figures: one rule each, for every
 # experiment of pyode's registry. An experiment reads its own settings file (the config's
-# experiments.NAME block plus seed and device), so changing one block reruns that experiment only.
-
-
-# Rewritten only when the experiment's resolved settings change (they are its params).
-rule experiment_config:
-    output:
-        experiment_settings_file("{name}"),
-    log:
-        f"{LOGS}/config/experiments/{{name}}.log",
-    benchmark:
-        f"{BENCHMARKS}/config/experiments/{{name}}.tsv"
-    localrule: True
-    conda:
-        SOFTWARE_ENV
-    threads: 1
-    resources:
-        mem_mb=200,
-        runtime=5,
-    params:
-        settings=experiment_settings_of,
-    run:
-        write_yaml(output[0], json.loads(params.settings), log[0])
+# experiments.NAME block plus seed and device: rule settings), so changing one block reruns that
+# experiment only.
 
 
 rule experiment:
     input:
-        settings=experiment_settings_file("{name}"),
-        run=experiment_run_files,
+        settings=PLAN.experiment_settings_file(),
+        run=lambda wildcards: PLAN.experiment_run_files(wildcards.name),
     # summary.json is written last, after the experiment's CSVs (registry: outputs); the figure
     # script stops with "missing experiment output" if one of those is absent.
     output:
@@ -38,17 +18,20 @@ rule experiment:
         f"{BENCHMARKS}/experiments/{{name}}.tsv"
     conda:
         SOFTWARE_ENV
-    threads: experiment_threads
+    threads: lambda wildcards: PLAN.experiment_threads(wildcards.name)
     resources:
-        gpu=experiment_gpu,
-        mem_mb=experiment_mem_mb,
-        runtime=experiment_runtime,
+        gpu=lambda wildcards: PLAN.experiment_gpu(wildcards.name),
+        mem_mb=lambda wildcards: registry.experiment(wildcards.name).mem_mb,
+        runtime=lambda wildcards: registry.experiment(wildcards.name).runtime,
     params:
-        out=lambda wildcards, output: os.path.dirname(output.summary),
-        run_flag=experiment_run_flag,
+        out=lambda wildcards, output: str(Path(output.summary).parent),
+        # --run-dir RUN for an experiment that evaluates a training run, else nothing
+        run_flag=lambda wildcards, input: (
+            ["--run-dir", str(Path(input.run[0]).parent)] if input.run else []
+        ),
     shell:
-        "pyode experiment {wildcards.name} --settings {input.settings} --out {params.out}"
-        " {params.run_flag} --threads {threads} > {log} 2>&1"
+        "pyode experiment {wildcards.name} --settings {input.settings:q} --out {params.out:q}"
+        " {params.run_flag:q} --threads {threads} > {log:q} 2>&1"
 
 
 rule experiment_figure:
@@ -79,9 +62,9 @@ rule experiment_figure:
         mem_mb=2000,
         runtime=10,
     params:
-        exp_dir=lambda wildcards, input: os.path.dirname(input.summary),
+        exp_dir=lambda wildcards, input: str(Path(input.summary).parent),
         stem=lambda wildcards, output: output.pdf[: -len(".pdf")],
         package=r_package_source,
     shell:
-        "Rscript --vanilla Rscripts/figure.R experiment {wildcards.name} {params.exp_dir}"
-        " {params.stem} {params.package} > {log} 2>&1"
+        "Rscript --vanilla Rscripts/figure.R experiment {wildcards.name} {params.exp_dir:q}"
+        " {params.stem:q} {params.package:q} > {log:q} 2>&1"

@@ -3,7 +3,7 @@
 # the source below, and reruns when that source changes.
 rule training_figure:
     input:
-        runs=run_outputs(["iterations.csv", "epochs.csv", "summary.json"]),
+        runs=PLAN.run_outputs(("iterations.csv", "epochs.csv", "summary.json")),
         scripts=FIGURE_SCRIPTS,
     output:
         pdf=report(
@@ -29,9 +29,10 @@ rule training_figure:
         mem_mb=2000,
         runtime=10,
     params:
-        train_dir=lambda wildcards: os.path.join(RESULTS, "train"),
+        # RESULTS/figures/FIGURE.pdf -> RESULTS/train
+        train_dir=lambda wildcards, output: str(Path(output.pdf).parents[1] / "train"),
         package=r_package_source,
         stem=lambda wildcards, output: output.pdf[: -len(".pdf")],
     shell:
-        "Rscript --vanilla Rscripts/figure.R training {wildcards.figure} {params.train_dir}"
-        " {params.stem} {params.package} > {log} 2>&1"
+        "Rscript --vanilla Rscripts/figure.R training {wildcards.figure} {params.train_dir:q}"
+        " {params.stem:q} {params.package:q} > {log:q} 2>&1"

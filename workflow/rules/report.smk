@@ -3,8 +3,8 @@
 
 rule provenance:
     input:
-        config=RESOLVED_CONFIG,
-        summaries=run_outputs(["summary.json"]),
+        config=PLAN.settings_file("resolved"),
+        summaries=PLAN.run_outputs(("summary.json",)),
     output:
         PROVENANCE,
     log:
@@ -18,7 +18,7 @@ rule provenance:
         mem_mb=1000,
         runtime=5,
     params:
-        config=canonical(PIPELINE_CONFIG),
+        config=PLAN.settings_files["resolved"],
     script:
         "../scripts/provenance.py"
 
@@ -28,11 +28,11 @@ rule paper:
         sources=paper_sources,
         package=R_PACKAGE_SOURCES,
         provenance=PROVENANCE,
-        data=data_summaries(),
-        runs=run_outputs(["epochs.csv", "summary.json"]),
-        figures=TRAINING_FIGURE_FILES,
-        experiments=EXPERIMENT_SUMMARIES,
-        experiment_figures=EXPERIMENT_FIGURE_FILES,
+        data=PLAN.data_summaries(),
+        runs=PLAN.run_outputs(("epochs.csv", "summary.json")),
+        figures=PLAN.training_figures(),
+        experiments=PLAN.experiment_summaries(),
+        experiment_figures=PLAN.experiment_figures(),
     output:
         report(PAPER, caption="../report/paper.rst", category="Paper"),
     log:
@@ -51,5 +51,6 @@ rule paper:
         scratch=lambda wildcards, output: str(Path(output[0]).parent / ".render"),
         package=r_package_source,
     shell:
-        "Rscript --vanilla workflow/scripts/render_paper.R report/paper.Rmd {output}"
-        " {params.results} {input.provenance} {params.scratch} {params.package} > {log} 2>&1"
+        "Rscript --vanilla workflow/scripts/render_paper.R report/paper.Rmd {output:q}"
+        " {params.results:q} {input.provenance:q} {params.scratch:q} {params.package:q}"
+        " > {log:q} 2>&1"
