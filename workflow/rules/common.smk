@@ -42,6 +42,7 @@ R_PACKAGE = "Rscripts/pyode"
 R_PACKAGE_SOURCES = sorted(
     [f"{R_PACKAGE}/DESCRIPTION", f"{R_PACKAGE}/NAMESPACE"]
     + glob.glob(f"{R_PACKAGE}/R/*.R")
+    + glob.glob(f"{R_PACKAGE}/inst/extdata/*")
 )
 FIGURE_SCRIPTS = ["Rscripts/figure.R", *R_PACKAGE_SOURCES]
 
