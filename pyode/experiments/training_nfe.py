@@ -39,6 +39,7 @@ from pyode.experiments.settings import SEED, Setting, choice, positive
 from pyode.models import count_parameters, ode_blocks
 from pyode.models.mnist import odenet
 from pyode.runtime import seed_everything
+from pyode.solver import defaults
 
 EVAL_BATCH = 500
 
@@ -61,7 +62,7 @@ SETTINGS: dict[str, Setting] = {
     "batch_size": Setting(32, "digits per optimiser step", positive),
     "lr": Setting(0.003, "Adam learning rate", positive),
     # Adaptive only: on a fixed grid the counts could not change.
-    "method": Setting("dopri5", "adaptive solver method of the ODE block",
+    "method": Setting(defaults.METHOD, "adaptive solver method of the ODE block",
                       choice(*registry.ADAPTIVE_METHODS)),
     # At 1e-3 dopri5 takes three or four steps throughout and the counts hardly move; at 1e-4
     # they grow as the network learns.

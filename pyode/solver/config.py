@@ -9,6 +9,7 @@ from typing import Any
 
 from torch import Tensor
 
+from pyode.solver import defaults
 from pyode.solver.adaptive import MAX_NUM_STEPS, AdaptiveOptions, StepCarry, integrate_adaptive
 from pyode.solver.fixed_grid import integrate_fixed
 from pyode.solver.host_sync import to_floats
@@ -116,11 +117,11 @@ def make_config(
             parsed[key] = value
         else:
             parsed[key] = _positive(key, value, allow_zero=key in ("min_step", "beta"))
-    if not 0 < parsed.get("safety", 0.9) <= 1:
+    if not 0 < parsed.get("safety", defaults.SAFETY) <= 1:
         raise ValueError(f"option 'safety' must be in (0, 1], got {parsed['safety']}")
-    if parsed.get("ifactor", 10.0) < 1:
+    if parsed.get("ifactor", defaults.IFACTOR) < 1:
         raise ValueError(f"option 'ifactor' must be >= 1, got {parsed['ifactor']}")
-    if not 0 < parsed.get("dfactor", 0.2) < 1:
+    if not 0 < parsed.get("dfactor", defaults.DFACTOR) < 1:
         raise ValueError(f"option 'dfactor' must be in (0, 1), got {parsed['dfactor']}")
     if parsed.get("min_step", 0.0) > parsed.get("max_step", math.inf):
         raise ValueError(

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from pyode.solver import defaults
 from pyode.solver.adaptive import adaptive_steps
 from pyode.solver.dynamics import CountedDynamics
 from pyode.solver.errors import ODESolverError
@@ -42,11 +43,11 @@ def odeint_event(
     are differentiable with respect to y0, t0 and the parameters of func and event_fn (those of
     a plain-callable func via `adjoint_params`). Adaptive methods only.
     """
-    method = odeint_kwargs.get("method", "dopri5")
+    method = odeint_kwargs.get("method", defaults.METHOD)
     forward, _, _ = adjoint_setup(
         method,
-        odeint_kwargs.get("rtol", 1e-3),
-        odeint_kwargs.get("atol", 1e-3),
+        odeint_kwargs.get("rtol", defaults.RTOL),
+        odeint_kwargs.get("atol", defaults.ATOL),
         odeint_kwargs.get("options"),
         {k: v for k, v in odeint_kwargs.items()
          if k not in ("method", "rtol", "atol", "options", "adjoint")},

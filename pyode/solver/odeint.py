@@ -10,6 +10,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from pyode.solver import defaults
 from pyode.solver.adjoint import AdjointProblem, AdjointSolve
 from pyode.solver.config import SolverConfig, make_config, options_for
 from pyode.solver.dynamics import CountedDynamics
@@ -102,9 +103,9 @@ def odeint(
     y0: State,
     t: Tensor,
     *,
-    method: str = "dopri5",
-    rtol: float = 1e-3,
-    atol: float = 1e-3,
+    method: str = defaults.METHOD,
+    rtol: float = defaults.RTOL,
+    atol: float = defaults.ATOL,
     adjoint: bool = True,
     options: Mapping[str, Any] | None = None,
     **kw: Any,
