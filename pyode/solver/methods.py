@@ -1,0 +1,31 @@
+"""Every method of the solver, once: its name, whether it chooses its own steps, its order.
+
+pyode.registry and the compat layer read the names from here; config.py dispatches on `kind`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pyode.solver.tableaus import TABLEAUS
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    kind: str  # "runge_kutta" (a tableau), "adams" (multistep, fixed grid) or "scipy"
+    adaptive: bool  # steps chosen from rtol/atol; otherwise a fixed grid (step_size, n_steps)
+    order: int | None  # nominal order (None: scipy's, which depends on its `solver` option)
+    gradients: bool = True  # False: forward only
+
+
+METHOD_TABLE: dict[str, Method] = {
+    **{name: Method(name, "runge_kutta", t.adaptive, t.order) for name, t in TABLEAUS.items()},
+    "explicit_adams": Method("explicit_adams", "adams", False, 4),
+    "implicit_adams": Method("implicit_adams", "adams", False, 4),
+    "fixed_adams": Method("fixed_adams", "adams", False, 4),  # torchdiffeq's older name
+    "scipy_solver": Method("scipy_solver", "scipy", True, None, gradients=False),
+}
+METHODS: tuple[str, ...] = tuple(METHOD_TABLE)
+ADAPTIVE_METHODS: tuple[str, ...] = tuple(n for n, m in METHOD_TABLE.items() if m.adaptive)
+FIXED_GRID_METHODS: tuple[str, ...] = tuple(n for n, m in METHOD_TABLE.items() if not m.adaptive)
