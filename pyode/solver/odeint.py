@@ -14,8 +14,10 @@ from pyode.solver import defaults
 from pyode.solver.adjoint import AdjointProblem, AdjointSolve
 from pyode.solver.config import SolverConfig, make_config, options_for
 from pyode.solver.dynamics import CountedDynamics
+from pyode.solver.fixed_grid import StepCallback
 from pyode.solver.host_sync import to_floats
 from pyode.solver.norms import RMS_NORM
+from pyode.solver.scipy_solver import check_no_gradient
 from pyode.solver.stats import SolverStats
 from pyode.solver.tuple_state import TupleState
 
@@ -115,11 +117,16 @@ def odeint(
     y0 is a tensor or a tuple of tensors (each its own shape; func then takes and returns such a
     tuple and the result is a tuple). t holds the output times (float64 keeps its precision:
     times travel as python floats; func receives t in the state's dtype).
-    Methods: fixed grid `euler`, `midpoint`, `heun3`, `rk4` (options `step_size`: largest step,
-    or `n_steps`: steps per output interval, default one; `max_num_steps`) and adaptive
+    Methods (pyode.solver.METHOD_TABLE): fixed grid `euler`, `midpoint`, `heun2`, `heun3`, `rk4`
+    and the Adams-Bashforth(-Moulton) methods `explicit_adams`, `implicit_adams` (=
+    `fixed_adams`; options `max_iters`, `max_order`), with options `step_size` (largest step)
+    or `n_steps` (steps per output interval, default one) or `grid_constructor(func, y0, t)`
+    (any grid from t[0] to t[-1]; `interp` "linear" or "cubic" between its points), `perturb`
+    and `max_num_steps`, and func.callback_step(t0, y0, dt) before every step; adaptive
     `dopri5`, `tsit5`, `dopri8`, `bosh3`, `fehlberg2`, `adaptive_heun` (options `first_step`,
     `max_num_steps`, `min_step`, `max_step`, `safety`, `ifactor`, `dfactor`, `beta`, `jump_t`,
-    `step_t`). With `adjoint=True` gradients come from the adjoint method (constant memory);
+    `step_t`); `scipy_solver` (scipy's solve_ivp, forward only: options `solver`, `min_step`,
+    `max_step`). With `adjoint=True` gradients come from the adjoint method (constant memory);
     with `adjoint=False` by backpropagating through the solver. Keyword arguments:
     `adjoint_rtol`, `adjoint_atol`, `adjoint_method`, `adjoint_options`, `adjoint_norm` (None or
     "seminorm"), `adjoint_params` (tensors to differentiate; default: the parameters of func,
@@ -128,6 +135,7 @@ def odeint(
     forward, backward, seminorm = adjoint_setup(method, rtol, atol, options, kw)
     flat = FlatProblem(func, y0)
     times = check_times(t)
+    _refuse_gradient_through_scipy(forward, backward, func, y0, t, adjoint, kw)
     stats: SolverStats = kw.get("stats") or SolverStats()
     if len(times) == 1:
         return flat.unflatten(flat.y0[None])
@@ -137,7 +145,46 @@ def odeint(
             flat.func, times, forward, backward, params, stats, seminorm, flat.blocks
         )
         return flat.unflatten(AdjointSolve.apply(problem, flat.y0, t, *params))
-    return flat.unflatten(_direct(flat.func, flat.y0, t, times, forward, stats, flat.norm))
+    callback = _step_callback(func, flat)
+    return flat.unflatten(
+        _direct(flat.func, flat.y0, t, times, forward, stats, flat.norm, callback)
+    )
+
+
+def _step_callback(func: Any, flat: FlatProblem) -> StepCallback | None:
+    """func.callback_step(t0, y0, dt) before every fixed-grid step (torchdiffeq's contract:
+    t0 and dt as float64 0-d tensors, y0 shaped like the state)."""
+    callback = getattr(func, "callback_step", None)
+    if callback is None:
+        return None
+
+    def call(t0: float, y: Tensor, dt: float) -> None:
+        kw: dict[str, Any] = {"dtype": torch.float64, "device": y.device}
+        callback(torch.tensor(t0, **kw), flat.unflatten(y), torch.tensor(dt, **kw))
+
+    return call
+
+
+def _refuse_gradient_through_scipy(
+    forward: SolverConfig, backward: SolverConfig, func: Any, y0: State, t: Tensor,
+    adjoint: bool, kw: Mapping[str, Any],
+) -> None:  # fmt: skip
+    """scipy_solver returns numbers without a graph: refuse any call that wants a gradient."""
+    if forward.scipy is None and not (adjoint and backward.scipy is not None):
+        return
+    if adjoint:
+        check_no_gradient("adjoint=True asks for adjoint gradients (pass adjoint=False)")
+    if not torch.is_grad_enabled():
+        return
+    states = tuple(y0) if isinstance(y0, tuple | list) else (y0,)
+    for name, tensors in (("y0", states), ("t", (t,)), ("adjoint_params", kw.get("adjoint_params")
+                          or ()), ("func's parameters", _parameters(func))):  # fmt: skip
+        if any(isinstance(x, Tensor) and x.requires_grad for x in tensors):
+            check_no_gradient(f"{name} requires grad")
+
+
+def _parameters(func: Any) -> tuple[Tensor, ...]:
+    return tuple(func.parameters()) if isinstance(func, nn.Module) else ()
 
 
 class FlatProblem:
@@ -199,6 +246,7 @@ def _direct(
     config: SolverConfig,
     stats: SolverStats,
     norm: Any = RMS_NORM,
+    callback: StepCallback | None = None,
 ) -> Tensor:
     """Backpropagate through the solver's own operations (RK-Net)."""
     dyn = CountedDynamics(func, y0)
@@ -208,10 +256,11 @@ def _direct(
         # Moving t_0 by dt moves the trajectory like moving y0 by -f(t_0, y0) dt: a zero-valued
         # correction whose derivative routes dL/dt_0 through the solver's graph.
         shifted = y0 - (t[0] - t[0].detach()) * f0.detach()
-        ys = config.run(dyn, shifted, times, dyn(times[0], shifted), stats, norm=norm)
+        ys = config.run(dyn, shifted, times, dyn(times[0], shifted), stats, norm=norm,
+                        callback=callback)  # fmt: skip
         ys[0] = y0
     else:
-        ys = config.run(dyn, y0, times, f0, stats, norm=norm)
+        ys = config.run(dyn, y0, times, f0, stats, norm=norm, callback=callback)
     if time_grad:
         # y(t_i) moves with t_i at speed f(t_i, y_i) (f re-evaluated: the solver may not have it).
         ys = [ys[0]] + [
