@@ -80,6 +80,7 @@ def test_event_through_odeint_event_matches_torchdiffeq() -> None:
 @pytest.mark.parametrize(
     "kwargs,match",
     [
+        (dict(method="gl4"), "method 'gl4' is not in pyode: pyode has no implicit"),
         (dict(options=dict(norm=lambda x: x.abs().max())), "'norm'"),
         (dict(options=dict(dtype=torch.float32)), "'dtype'"),
         (dict(options=dict(made_up=1)), "'made_up'"),

@@ -22,7 +22,13 @@ from pyode.solver.tableaus import ADAPTIVE
 NO_STEP_LIMIT = 2**31 - 1  # torchdiffeq's default max_num_steps
 
 # torchdiffeq methods and options pyode does not have, with what to use instead.
-_MISSING_METHODS: dict[str, str] = {}
+_IMPLICIT = ("implicit_euler", "implicit_midpoint", "trapezoid", "radauIIA3", "gl4", "radauIIA5",
+             "gl6", "sdirk2", "trbdf2")  # fmt: skip
+_MISSING_METHODS = {
+    name: "pyode has no implicit Runge-Kutta methods (stiff problems: 'scipy_solver' with "
+    "options={'solver': 'Radau'} or 'BDF', forward only)"
+    for name in _IMPLICIT
+}
 _MISSING_OPTIONS: dict[str, str] = {}
 
 
