@@ -131,9 +131,10 @@ def test_perturb_moves_time_by_one_representable_value_of_the_state_dtype() -> N
     half = torch.tensor(0.5, dtype=torch.float32)
     odeint(func, y0, torch.tensor([0.5, 0.0], dtype=F64), method="euler", adjoint=False,
            options=dict(perturb=True))  # fmt: skip
-    # times[0] is f(t0, y0) before the solve; the step itself samples just after t0.
-    assert times[1].dtype == torch.float32 and float(times[1]) == float(torch.nextafter(
+    # f is never sampled at a grid point itself: just after the step's start.
+    assert times[0].dtype == torch.float32 and float(times[0]) == float(torch.nextafter(
         torch.tensor(0.0), torch.tensor(1.0)))  # fmt: skip
+    assert len(times) == 2 and 0.5 not in [float(s) for s in times]
     # Backward in time "just after the start" is just below it.
     assert float(times[-1]) == float(torch.nextafter(half, torch.tensor(0.0)))
 

@@ -64,12 +64,18 @@ class SolverConfig:
     adams: AdamsOptions | None = None
     scipy: ScipyOptions | None = None
 
+    @property
+    def uses_start_derivative(self) -> bool:
+        """Whether run() uses the caller's f(times[0], y0); a perturbed grid samples f just
+        after times[0] instead, and scipy evaluates its own."""
+        return self.scipy is None and not (self.fixed is not None and self.fixed.perturb)
+
     def run(
         self,
         func: Func,
         y0: Tensor,
         times: list[float],
-        f0: Tensor,
+        f0: Tensor | None,
         stats: SolverStats,
         *,
         norm: Norm | None = None,
@@ -92,7 +98,7 @@ class SolverConfig:
                 func, y0, times, stepper, f0, stats, self.fixed, name=self.method,
                 callback=callback, backward=backward,
             )  # fmt: skip
-        assert self.tableau is not None and self.adaptive is not None
+        assert self.tableau is not None and self.adaptive is not None and f0 is not None
         return integrate_adaptive(
             func, y0, times, self.tableau, f0, stats, self.rtol, self.atol,
             norm or RMS_NORM, self.adaptive, backward=backward, carry=carry,

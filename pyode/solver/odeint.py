@@ -17,7 +17,7 @@ from pyode.solver.dynamics import CountedDynamics
 from pyode.solver.fixed_grid import StepCallback
 from pyode.solver.host_sync import to_floats
 from pyode.solver.norms import RMS_NORM
-from pyode.solver.scipy_solver import check_no_gradient
+from pyode.solver.scipy_solver import forward_only
 from pyode.solver.stats import SolverStats
 from pyode.solver.tuple_state import TupleState
 
@@ -125,9 +125,10 @@ def odeint(
     and `max_num_steps`, and func.callback_step(t0, y0, dt) before every step; adaptive
     `dopri5`, `tsit5`, `dopri8`, `bosh3`, `fehlberg2`, `adaptive_heun` (options `first_step`,
     `max_num_steps`, `min_step`, `max_step`, `safety`, `ifactor`, `dfactor`, `beta`, `jump_t`,
-    `step_t`); `scipy_solver` (scipy's solve_ivp, forward only: options `solver`, `min_step`,
-    `max_step`). With `adjoint=True` gradients come from the adjoint method (constant memory);
-    with `adjoint=False` by backpropagating through the solver. Keyword arguments:
+    `step_t`); `scipy_solver` (scipy's solve_ivp, options `solver`, `min_step`, `max_step`; no
+    backpropagation through it, gradients by the adjoint). With `adjoint=True` gradients come
+    from the adjoint method (constant memory); with `adjoint=False` by backpropagating through
+    the solver. Keyword arguments:
     `adjoint_rtol`, `adjoint_atol`, `adjoint_method`, `adjoint_options`, `adjoint_norm` (None or
     "seminorm"), `adjoint_params` (tensors to differentiate; default: the parameters of func,
     which must then be an nn.Module) and `stats` (a SolverStats filled in by this call).
@@ -135,7 +136,6 @@ def odeint(
     forward, backward, seminorm = adjoint_setup(method, rtol, atol, options, kw)
     flat = FlatProblem(func, y0)
     times = check_times(t)
-    _refuse_gradient_through_scipy(forward, backward, func, y0, t, adjoint, kw)
     stats: SolverStats = kw.get("stats") or SolverStats()
     if len(times) == 1:
         return flat.unflatten(flat.y0[None])
@@ -145,6 +145,8 @@ def odeint(
             flat.func, times, forward, backward, params, stats, seminorm, flat.blocks
         )
         return flat.unflatten(AdjointSolve.apply(problem, flat.y0, t, *params))
+    if forward.scipy is not None:
+        return flat.unflatten(_scipy_direct(flat, func, t, times, forward, stats, kw))
     callback = _step_callback(func, flat)
     return flat.unflatten(
         _direct(flat.func, flat.y0, t, times, forward, stats, flat.norm, callback)
@@ -165,22 +167,18 @@ def _step_callback(func: Any, flat: FlatProblem) -> StepCallback | None:
     return call
 
 
-def _refuse_gradient_through_scipy(
-    forward: SolverConfig, backward: SolverConfig, func: Any, y0: State, t: Tensor,
-    adjoint: bool, kw: Mapping[str, Any],
-) -> None:  # fmt: skip
-    """scipy_solver returns numbers without a graph: refuse any call that wants a gradient."""
-    if forward.scipy is None and not (adjoint and backward.scipy is not None):
-        return
-    if adjoint:
-        check_no_gradient("adjoint=True asks for adjoint gradients (pass adjoint=False)")
-    if not torch.is_grad_enabled():
-        return
-    states = tuple(y0) if isinstance(y0, tuple | list) else (y0,)
-    for name, tensors in (("y0", states), ("t", (t,)), ("adjoint_params", kw.get("adjoint_params")
-                          or ()), ("func's parameters", _parameters(func))):  # fmt: skip
-        if any(isinstance(x, Tensor) and x.requires_grad for x in tensors):
-            check_no_gradient(f"{name} requires grad")
+def _scipy_direct(
+    flat: FlatProblem, func: Any, t: Tensor, times: list[float], config: SolverConfig,
+    stats: SolverStats, kw: Mapping[str, Any],
+) -> Tensor:  # fmt: skip
+    """scipy_solver without the adjoint: the states, and an error if anything backpropagates."""
+    dyn = CountedDynamics(flat.func, flat.y0)
+    with torch.no_grad():
+        ys = torch.stack(config.run(dyn, flat.y0, times, None, stats))
+    stats.nfe_forward += dyn.nfe
+    inputs = (flat.y0, t, *_parameters(func), *(kw.get("adjoint_params") or ()))
+    wanted = [x for x in inputs if isinstance(x, Tensor) and x.requires_grad]
+    return forward_only(ys, wanted) if torch.is_grad_enabled() and wanted else ys
 
 
 def _parameters(func: Any) -> tuple[Tensor, ...]:
@@ -251,13 +249,13 @@ def _direct(
     """Backpropagate through the solver's own operations (RK-Net)."""
     dyn = CountedDynamics(func, y0)
     time_grad = t.requires_grad and torch.is_grad_enabled()
-    f0 = dyn(times[0], y0)
+    f0 = dyn(times[0], y0) if time_grad or config.uses_start_derivative else None
     if time_grad:
         # Moving t_0 by dt moves the trajectory like moving y0 by -f(t_0, y0) dt: a zero-valued
         # correction whose derivative routes dL/dt_0 through the solver's graph.
         shifted = y0 - (t[0] - t[0].detach()) * f0.detach()
-        ys = config.run(dyn, shifted, times, dyn(times[0], shifted), stats, norm=norm,
-                        callback=callback)  # fmt: skip
+        f_shifted = dyn(times[0], shifted) if config.uses_start_derivative else None
+        ys = config.run(dyn, shifted, times, f_shifted, stats, norm=norm, callback=callback)
         ys[0] = y0
     else:
         ys = config.run(dyn, y0, times, f0, stats, norm=norm, callback=callback)

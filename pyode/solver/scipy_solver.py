@@ -1,7 +1,8 @@
 """`scipy_solver`: scipy.integrate.solve_ivp behind pyode's interface (forward only).
 
-scipy integrates numpy arrays, so no gradient can flow through it; odeint refuses a call that
-asks for one (check_no_gradient) instead of returning a result that silently has none.
+scipy integrates numpy arrays, so no gradient can flow back through it: backpropagating into a
+result of odeint(adjoint=False) raises a clear error (forward_only). The adjoint method needs
+only forward solves, so with adjoint=True gradients come from scipy solving the adjoint system.
 """
 
 from __future__ import annotations
@@ -53,13 +54,24 @@ def parse_scipy_options(opts: Mapping[str, Any]) -> ScipyOptions:
     return ScipyOptions(solver=solver, **bounds)
 
 
-def check_no_gradient(what: str) -> None:
-    """Raise: `what` would need a gradient through scipy."""
-    raise ValueError(
-        f"method 'scipy_solver' is forward only (scipy integrates numpy arrays, so its result "
-        f"carries no gradient), but {what}; use one of pyode's own methods for gradients, or "
-        "call it under torch.no_grad()"
-    )
+class _ForwardOnly(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, out: Tensor, *inputs: Tensor) -> Tensor:  # type: ignore[override]
+        return out.clone()
+
+    @staticmethod
+    def backward(ctx: Any, *grads: Tensor) -> tuple[None, ...]:  # type: ignore[override]
+        raise ValueError(
+            "method 'scipy_solver' is forward only: scipy integrates numpy arrays, so there is "
+            "no gradient to backpropagate through it; use adjoint=True (the adjoint equations "
+            "are solved by scipy too) or one of pyode's own methods"
+        )
+
+
+def forward_only(out: Tensor, inputs: list[Tensor]) -> Tensor:
+    """`out`, tied to `inputs` so that backpropagating into them raises a clear error (rather
+    than torch's 'does not require grad', or gradients silently missing)."""
+    return _ForwardOnly.apply(out, *inputs)
 
 
 def integrate_scipy(
