@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+import torch
 from torch import Tensor
 
 from pyode.solver import defaults
@@ -16,6 +17,7 @@ from pyode.solver.adaptive import AdaptiveOptions, StepCarry, integrate_adaptive
 from pyode.solver.fixed_grid import (
     FixedGridOptions,
     StepCallback,
+    Stepper,
     integrate_fixed,
     parse_fixed_options,
     tableau_stepper,
@@ -64,6 +66,14 @@ class SolverConfig:
     adams: AdamsOptions | None = None
     scipy: ScipyOptions | None = None
 
+    def stepper(self, func: Func, dtype: torch.dtype) -> Stepper:
+        """A fresh fixed-grid stepper (the Adams ones keep a history for one solve)."""
+        assert self.fixed is not None
+        if self.adams is not None:
+            return adams_stepper(func, self.adams, self.fixed.perturb, self.rtol, self.atol, dtype)
+        assert self.tableau is not None
+        return tableau_stepper(func, self.tableau, self.fixed.perturb, dtype)
+
     @property
     def uses_start_derivative(self) -> bool:
         """Whether run() uses the caller's f(times[0], y0); a perturbed grid samples f just
@@ -88,15 +98,9 @@ class SolverConfig:
         if self.scipy is not None:
             return integrate_scipy(func, y0, times, self.rtol, self.atol, self.scipy, stats)
         if self.fixed is not None:
-            if self.adams is not None:
-                stepper = adams_stepper(func, self.adams, self.fixed.perturb, self.rtol,
-                                        self.atol, y0.dtype)  # fmt: skip
-            else:
-                assert self.tableau is not None
-                stepper = tableau_stepper(func, self.tableau, self.fixed.perturb, y0.dtype)
             return integrate_fixed(
-                func, y0, times, stepper, f0, stats, self.fixed, name=self.method,
-                callback=callback, backward=backward,
+                func, y0, times, self.stepper(func, y0.dtype), f0, stats, self.fixed,
+                name=self.method, callback=callback, backward=backward,
             )  # fmt: skip
         assert self.tableau is not None and self.adaptive is not None and f0 is not None
         return integrate_adaptive(

@@ -181,7 +181,7 @@ def integrate_fixed(
                 out = torch.lerp(y, y1, (times[j] - t0) / h)
             else:
                 f1 = func(t1, y1) if f1 is None else f1
-                out = _cubic(y, y1, f_start, f1, (times[j] - t0) / h, h)
+                out = cubic_hermite(y, y1, f_start, f1, (times[j] - t0) / h, h)
             _check_finite(out, times[j - 1], times[j], h, name)
             outputs.append(out)
             j += 1
@@ -189,7 +189,8 @@ def integrate_fixed(
     return outputs
 
 
-def _cubic(y0: Tensor, y1: Tensor, f0: Tensor, f1: Tensor, s: float, h: float) -> Tensor:
+def cubic_hermite(y0: Tensor, y1: Tensor, f0: Tensor, f1: Tensor, s: float, h: float) -> Tensor:
+    """The cubic through (y0, h f0) at s = 0 and (y1, h f1) at s = 1, at s."""
     w00, w01, w10, w11 = hermite_weights(s)
     return combine(None, h, [w10, w11], [f0, f1]).add_(y0, alpha=w00).add_(y1, alpha=w01)
 
