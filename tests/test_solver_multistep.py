@@ -136,6 +136,9 @@ def test_method_table_lists_every_method_once_with_its_kind() -> None:
     assert METHOD_TABLE["heun2"].order == 2 and not METHOD_TABLE["heun2"].adaptive
     assert all(not METHOD_TABLE[m].adaptive and METHOD_TABLE[m].kind == "adams" for m in ADAMS)
     assert METHOD_TABLE["scipy_solver"].adaptive and not METHOD_TABLE["scipy_solver"].gradients
+    assert METHOD_TABLE["scipy_solver"].callbacks == frozenset()
+    assert METHOD_TABLE["implicit_adams"].callbacks == {"callback_step"}
+    assert "callback_reject_step" in METHOD_TABLE["dopri5"].callbacks
     # torchdiffeq's explicit methods are all here (its implicit Runge-Kutta ones are not).
     explicit = {"dopri8", "dopri5", "tsit5", "bosh3", "fehlberg2", "adaptive_heun", "euler",
                 "midpoint", "heun2", "heun3", "rk4", *ADAMS, "scipy_solver"}  # fmt: skip

@@ -16,7 +16,17 @@ class Method:
     kind: str  # "runge_kutta" (a tableau), "adams" (multistep, fixed grid) or "scipy"
     adaptive: bool  # steps chosen from rtol/atol; otherwise a fixed grid (step_size, n_steps)
     order: int | None  # nominal order (None: scipy's, which depends on its `solver` option)
-    gradients: bool = True  # False: forward only
+    gradients: bool = True  # False: nothing backpropagates through it (the adjoint works)
+
+    @property
+    def callbacks(self) -> frozenset[str]:
+        """The step callbacks of func it calls (torchdiffeq's names): a fixed grid calls
+        callback_step, an adaptive method also the accept/reject ones, scipy none."""
+        if self.kind == "scipy":
+            return frozenset()
+        if not self.adaptive:
+            return frozenset({"callback_step"})
+        return frozenset({"callback_step", "callback_accept_step", "callback_reject_step"})
 
 
 METHOD_TABLE: dict[str, Method] = {
