@@ -7,11 +7,11 @@ entry here; an experiment means its module (with its SETTINGS and TINY), an `Exp
 here, its figure `plot_<name>()` in the R package (Rscripts/pyode/R/) and its section of the
 paper; a data set means its module `pyode/data/<name>.py` (SETTINGS, TINY, load_bundle), its
 models' builders, a `Dataset` entry here and a `runs` line in a profile; a solver method is its
-implementation in `pyode.solver` and a `SolverMethod` entry here (tests/test_registry.py checks
-that the two lists agree; tests/test_extending.py adds a data set, a model and an experiment).
+implementation in `pyode.solver` with its line in the solver's method table, which this module
+reads (tests/test_extending.py adds a data set, a model and an experiment).
 
-Plain data only: the registry imports no torch, so that planning the workflow (`snakemake -n`)
-and checking a config stay light.
+Plain data only: the registry (and the solver's method table it reads) imports no torch, so that
+planning the workflow (`snakemake -n`) and checking a config stay light.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
+
+from pyode.solver.methods import METHOD_TABLE
 
 
 @dataclass(frozen=True)
@@ -117,31 +119,14 @@ EXPERIMENTS: tuple[Experiment, ...] = (
 TRAINING_FIGURES: tuple[str, ...] = ("losses", "accuracy", "nfe", "cost", "params")
 
 
-@dataclass(frozen=True)
-class SolverMethod:
-    name: str  # as `pyode.odeint(method=...)` and the config's solver.method spell it
-    # Adaptive methods carry an embedded error estimate; the others run on a fixed grid and need
-    # n_steps or step_size.
-    adaptive: bool
-
-
-# Solver methods usable from a config: every method of the solver's own table (`pyode.solver
-# .TABLEAUS`), in its order; a test keeps the two equal.
-SOLVER_METHODS: tuple[SolverMethod, ...] = (
-    SolverMethod("euler", False),
-    SolverMethod("midpoint", False),
-    SolverMethod("heun3", False),
-    SolverMethod("rk4", False),
-    SolverMethod("dopri5", True),
-    SolverMethod("bosh3", True),
-    SolverMethod("tsit5", True),
-    SolverMethod("dopri8", True),
-    SolverMethod("fehlberg2", True),
-    SolverMethod("adaptive_heun", True),
+# Solver methods usable from a config: every method of the solver's one method table
+# (`pyode.solver.methods`, plain data like this module), in its order. Adaptive methods carry an
+# embedded error estimate; the others run on a fixed grid and need n_steps or step_size.
+METHODS: tuple[str, ...] = tuple(METHOD_TABLE)
+ADAPTIVE_METHODS: tuple[str, ...] = tuple(n for n, m in METHOD_TABLE.items() if m.adaptive)
+FIXED_GRID_METHODS: tuple[str, ...] = tuple(
+    n for n, m in METHOD_TABLE.items() if not m.adaptive
 )
-METHODS: tuple[str, ...] = tuple(m.name for m in SOLVER_METHODS)
-ADAPTIVE_METHODS: tuple[str, ...] = tuple(m.name for m in SOLVER_METHODS if m.adaptive)
-FIXED_GRID_METHODS: tuple[str, ...] = tuple(m.name for m in SOLVER_METHODS if not m.adaptive)
 # The time span every ODE block integrates over (its fixed-grid steps divide it).
 ODE_BLOCK_TIME: tuple[float, float] = (0.0, 1.0)
 # The `device` setting of runs and experiments: auto picks CUDA when there is one.

@@ -18,8 +18,10 @@ PACKAGE = Path(__file__).resolve().parent.parent / "pyode"
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("core: errors, setting tables, YAML, merging",
      ("pyode.atomic", "pyode.config_files", "pyode.setting_tables")),
-    ("registry and path layout (no torch)", ("pyode.registry", "pyode.layout", "pyode.profile")),
+    # The solver imports nothing of the rest; its plain tables (methods, tableaus, defaults) are
+    # torch-free, so the registry can read them.
     ("solver", ("pyode", "pyode.solver", "pyode.compat")),
+    ("registry and path layout (no torch)", ("pyode.registry", "pyode.layout", "pyode.profile")),
     ("domain owners: data, models, training, experiments, runtime",
      ("pyode.threads", "pyode.provenance", "pyode.runtime", "pyode.data", "pyode.models",
       "pyode.train", "pyode.experiments")),

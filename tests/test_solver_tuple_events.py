@@ -124,7 +124,10 @@ def test_event_time_gradient_in_t0_and_parameters_and_reverse_time() -> None:
     assert abs(float(back_t) - (0.25 - math.log(2) / 0.7)) < 1e-8
 
 
-def test_event_with_a_fixed_grid_method_is_not_implemented() -> None:
-    with pytest.raises(NotImplementedError, match="fixed-grid method 'rk4'"):
+def test_event_with_a_fixed_grid_method_needs_step_size_and_not_scipy() -> None:
+    with pytest.raises(ValueError, match="fixed-grid method 'rk4' needs the option 'step_size'"):
         odeint_event(lambda t, y: -y, torch.ones(1), torch.tensor(0.0),
                      event_fn=lambda t, y: y.sum() - 0.5, method="rk4")  # fmt: skip
+    with pytest.raises(NotImplementedError, match="odeint_event with 'scipy_solver'"):
+        odeint_event(lambda t, y: -y, torch.ones(1), torch.tensor(0.0),
+                     event_fn=lambda t, y: y.sum() - 0.5, method="scipy_solver")  # fmt: skip

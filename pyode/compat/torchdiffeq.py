@@ -13,27 +13,23 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from pyode.solver.config import ADAPTIVE_OPTIONS, FIXED_OPTIONS
+from pyode.solver.config import valid_options
 from pyode.solver.events import odeint_event as _pyode_event
+from pyode.solver.methods import METHODS  # noqa: F401 - the methods torchdiffeq names reach
 from pyode.solver.odeint import odeint as _pyode_odeint
-from pyode.solver.tableaus import ADAPTIVE, TABLEAUS
+from pyode.solver.tableaus import ADAPTIVE
 
-METHODS: tuple[str, ...] = tuple(TABLEAUS)
 NO_STEP_LIMIT = 2**31 - 1  # torchdiffeq's default max_num_steps
 
 # torchdiffeq methods and options pyode does not have, with what to use instead.
+_IMPLICIT = ("implicit_euler", "implicit_midpoint", "trapezoid", "radauIIA3", "gl4", "radauIIA5",
+             "gl6", "sdirk2", "trbdf2")  # fmt: skip
 _MISSING_METHODS = {
-    "heun2": "use 'midpoint' or 'adaptive_heun'",
-    "explicit_adams": "use 'rk4' or an adaptive method",
-    "implicit_adams": "use 'rk4' or an adaptive method",
-    "fixed_adams": "use 'rk4' or an adaptive method",
-    "scipy_solver": "use an adaptive method",
+    name: "pyode has no implicit Runge-Kutta methods (stiff problems: 'scipy_solver' with "
+    "options={'solver': 'Radau'} or 'BDF', forward only)"
+    for name in _IMPLICIT
 }
-_MISSING_OPTIONS = {
-    "grid_constructor": "pass 'step_size' instead",
-    "interp": "pyode's fixed grids land on every output time, so no interpolation is needed",
-    "perturb": "not supported",
-}
+_MISSING_OPTIONS: dict[str, str] = {}
 
 
 def _options(method: str, options: Mapping[str, Any] | None, *, adjoint: bool) -> tuple:
@@ -56,7 +52,7 @@ def _options(method: str, options: Mapping[str, Any] | None, *, adjoint: bool) -
         )
     if method in ADAPTIVE:
         opts.setdefault("max_num_steps", NO_STEP_LIMIT)
-    valid = ADAPTIVE_OPTIONS if method in ADAPTIVE else FIXED_OPTIONS
+    valid = valid_options(method)
     unknown = sorted(set(opts) - set(valid))
     if unknown:
         raise NotImplementedError(

@@ -52,6 +52,7 @@ from pyode.experiments.settings import (
     distinct_positive,
     positive,
 )
+from pyode.solver import defaults
 from pyode.solver.stats import SolverStats
 
 SETTINGS: dict[str, Setting] = {
@@ -70,7 +71,7 @@ SETTINGS: dict[str, Setting] = {
     "planar_layers": Setting([1, 8, 32], "depths K of the planar flows compared with the CNF",
                              distinct_positive),
     # Adaptive only: the point of a CNF's NFE is that the solver chooses it.
-    "method": Setting("dopri5", "adaptive solver method of the CNF",
+    "method": Setting(defaults.METHOD, "adaptive solver method of the CNF",
                       choice(*registry.ADAPTIVE_METHODS)),
     "rtol": Setting(1e-3, "relative tolerance of the CNF's training solves (forward, adjoint)",
                     positive),

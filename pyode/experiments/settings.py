@@ -33,6 +33,7 @@ from pyode.setting_tables import (  # noqa: F401 - the checks experiment modules
     positive,
     validate_table,
 )
+from pyode.solver import defaults as solver_defaults
 
 
 class ExperimentConfigError(SettingError):
@@ -49,7 +50,7 @@ DEVICE = Setting("auto", "auto, cpu or cuda (default: the top-level device)",
 def solver_settings(rtol: float, atol: float) -> dict[str, Setting]:
     """The ODE solver's method, tolerances and gradient mode, with these default tolerances."""
     return {
-        "method": Setting("dopri5", "solver method (a pyode.solver tableau)",
+        "method": Setting(solver_defaults.METHOD, "solver method (a pyode.solver tableau)",
                           choice(*registry.METHODS)),
         "rtol": Setting(rtol, "relative tolerance of adaptive methods", positive),
         "atol": Setting(atol, "absolute tolerance of adaptive methods", positive),

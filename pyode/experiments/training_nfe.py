@@ -33,6 +33,7 @@ from pyode.experiments.common import ExperimentRun, train
 from pyode.experiments.settings import SEED, Setting, choice, positive
 from pyode.models import count_parameters, ode_blocks
 from pyode.models.mnist import odenet
+from pyode.solver import defaults
 from pyode.solver.stats import SolverStats
 from pyode.train.batches import shuffled_batches
 from pyode.train.metrics import Objective, evaluate, evaluation_counts
@@ -56,7 +57,7 @@ SETTINGS: dict[str, Setting] = {
     "batch_size": Setting(32, "digits per optimiser step", positive),
     "lr": Setting(0.003, "Adam learning rate", positive),
     # Adaptive only: on a fixed grid the counts could not change.
-    "method": Setting("dopri5", "adaptive solver method of the ODE block",
+    "method": Setting(defaults.METHOD, "adaptive solver method of the ODE block",
                       choice(*registry.ADAPTIVE_METHODS)),
     # At 1e-3 dopri5 takes three or four steps throughout and the counts hardly move; at 1e-4
     # they grow as the network learns.

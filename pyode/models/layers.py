@@ -16,6 +16,7 @@ from torch import nn
 
 import pyode
 from pyode import registry
+from pyode.solver import defaults
 
 
 def group_norm(channels: int) -> nn.GroupNorm:
@@ -74,7 +75,7 @@ class ConvODEFunc(nn.Module):
 def ode_block(func: nn.Module, solver: dict[str, Any]) -> nn.Module:
     """A `pyode.ODEBlock` on [0, 1] configured from a resolved `solver` settings dict."""
     options: dict[str, Any] = {}
-    method = solver.get("method", "dopri5")
+    method = solver.get("method", defaults.METHOD)
     # Adaptive methods choose their own steps: step_size / n_steps apply to fixed grids only.
     if method in registry.FIXED_GRID_METHODS:
         if solver.get("n_steps") is not None:
@@ -85,8 +86,8 @@ def ode_block(func: nn.Module, solver: dict[str, Any]) -> nn.Module:
         func,
         t=registry.ODE_BLOCK_TIME,
         method=method,
-        rtol=float(solver.get("rtol", 1e-3)),
-        atol=float(solver.get("atol", 1e-3)),
+        rtol=float(solver.get("rtol", defaults.RTOL)),
+        atol=float(solver.get("atol", defaults.ATOL)),
         adjoint=bool(solver.get("adjoint", True)),
         options=options,
     )

@@ -1,20 +1,37 @@
-"""pyode's ODE solver core: Runge-Kutta methods, step-size control and the adjoint method."""
+"""pyode's ODE solver core: Runge-Kutta, Adams and scipy methods, step-size control and the
+adjoint method.
 
-from pyode.solver.block import ODEBlock
-from pyode.solver.config import METHODS
-from pyode.solver.errors import ODESolverError
-from pyode.solver.events import odeint_event
-from pyode.solver.odeint import odeint
-from pyode.solver.stats import SolverStats
-from pyode.solver.tableaus import TABLEAUS, ButcherTableau
+The public names are imported on first use, so that the solver's plain tables (`methods`,
+`tableaus`, `defaults`) are readable without torch: the registry and the workflow's planning
+read them.
+"""
 
-__all__ = [
-    "METHODS",
-    "TABLEAUS",
-    "ButcherTableau",
-    "ODEBlock",
-    "ODESolverError",
-    "SolverStats",
-    "odeint",
-    "odeint_event",
-]
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+# public name -> the module of the solver that defines it
+_EXPORTS: dict[str, str] = {
+    "METHODS": "methods",
+    "METHOD_TABLE": "methods",
+    "Method": "methods",
+    "TABLEAUS": "tableaus",
+    "ButcherTableau": "tableaus",
+    "ODEBlock": "block",
+    "ODESolverError": "errors",
+    "SolverStats": "stats",
+    "odeint": "odeint",
+    "odeint_event": "events",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(import_module(f"pyode.solver.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'pyode.solver' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from pyode.solver import defaults
 from pyode.solver.controller import StepSizeController
 from pyode.solver.errors import ODESolverError
 from pyode.solver.host_sync import to_float
@@ -22,7 +23,7 @@ from pyode.solver.rk_step import Func, rk_step
 from pyode.solver.stats import SolverStats
 from pyode.solver.tableaus import ButcherTableau
 
-MAX_NUM_STEPS = 10_000
+MAX_NUM_STEPS = defaults.MAX_NUM_STEPS
 
 
 @dataclass(frozen=True)
@@ -35,9 +36,9 @@ class AdaptiveOptions:
     max_num_steps: int = MAX_NUM_STEPS
     min_step: float = 0.0
     max_step: float = math.inf
-    safety: float = 0.9
-    ifactor: float = 10.0
-    dfactor: float = 0.2
+    safety: float = defaults.SAFETY
+    ifactor: float = defaults.IFACTOR
+    dfactor: float = defaults.DFACTOR
     beta: float = 0.0
     jump_t: tuple[float, ...] = ()
     step_t: tuple[float, ...] = ()

@@ -81,7 +81,7 @@ class AdjointSolve(torch.autograd.Function):
         dyn = CountedDynamics(problem.func, y0)
         norm = BlockRMSNorm(problem.components)
         with torch.no_grad():
-            f0 = dyn(problem.times[0], y0)
+            f0 = dyn(problem.times[0], y0) if problem.forward_config.uses_start_derivative else None
             ys = problem.forward_config.run(
                 dyn, y0, problem.times, f0, problem.stats, norm=norm, carry=problem.carry
             )
@@ -122,7 +122,9 @@ class AdjointSolve(torch.autograd.Function):
         carry = StepCarry(problem.carry.h if same else None)
         for i in range(len(times) - 1, 0, -1):
             aug = torch.cat([ys[i].reshape(-1), adj, tail])
-            f_aug = dyn(times[i], aug)
+            f_aug = None
+            if need_t or problem.backward_config.uses_start_derivative:
+                f_aug = dyn(times[i], aug)
             if need_t:
                 # dL/dt_i = dL/dz(t_i) . f(t_i, z_i); the t channel starts from minus its sum.
                 dldt = torch.dot(grads[i], f_aug[:n])

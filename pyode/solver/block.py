@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from pyode.solver import defaults
 from pyode.solver.odeint import adjoint_setup, check_times, odeint
 from pyode.solver.stats import SolverStats
 
@@ -33,9 +34,9 @@ class ODEBlock(nn.Module):
         kw = dict(solver_kwargs)
         named = {k: kw.pop(k) for k in ("method", "rtol", "atol", "adjoint", "options") if k in kw}
         adjoint_setup(
-            named.get("method", "dopri5"),
-            named.get("rtol", 1e-3),
-            named.get("atol", 1e-3),
+            named.get("method", defaults.METHOD),
+            named.get("rtol", defaults.RTOL),
+            named.get("atol", defaults.ATOL),
             named.get("options"),
             kw,
         )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pyode.solver import defaults
+
 
 @dataclass
 class StepSizeController:
@@ -15,9 +17,9 @@ class StepSizeController:
     """
 
     error_order: int
-    safety: float = 0.9
-    ifactor: float = 10.0
-    dfactor: float = 0.2
+    safety: float = defaults.SAFETY
+    ifactor: float = defaults.IFACTOR
+    dfactor: float = defaults.DFACTOR
     beta: float = 0.0
     _prev_ratio: float = field(default=1e-4, repr=False)
 

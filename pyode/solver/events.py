@@ -15,9 +15,11 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from pyode.solver import defaults
 from pyode.solver.adaptive import adaptive_steps
 from pyode.solver.dynamics import CountedDynamics
 from pyode.solver.errors import ODESolverError
+from pyode.solver.grid_events import find_event_on_grid
 from pyode.solver.host_sync import to_float
 from pyode.solver.odeint import FlatProblem, adjoint_setup, odeint
 from pyode.solver.stats import SolverStats
@@ -40,21 +42,20 @@ def odeint_event(
     Returns (event_t, solution) with solution = y at [t0, event_t] (shape (2, *y0.shape), or a
     tuple for tuple states). Integrates towards decreasing t when `reverse_time`. Both outputs
     are differentiable with respect to y0, t0 and the parameters of func and event_fn (those of
-    a plain-callable func via `adjoint_params`). Adaptive methods only.
+    a plain-callable func via `adjoint_params`). Fixed-grid methods need the option `step_size`.
     """
-    method = odeint_kwargs.get("method", "dopri5")
+    method = odeint_kwargs.get("method", defaults.METHOD)
     forward, _, _ = adjoint_setup(
         method,
-        odeint_kwargs.get("rtol", 1e-3),
-        odeint_kwargs.get("atol", 1e-3),
+        odeint_kwargs.get("rtol", defaults.RTOL),
+        odeint_kwargs.get("atol", defaults.ATOL),
         odeint_kwargs.get("options"),
         {k: v for k, v in odeint_kwargs.items()
          if k not in ("method", "rtol", "atol", "options", "adjoint")},
     )  # fmt: skip
-    if forward.adaptive is None:
+    if forward.scipy is not None:
         raise NotImplementedError(
-            f"odeint_event with the fixed-grid method {method!r}: events need an adaptive method "
-            "(dopri5, tsit5, dopri8, bosh3, fehlberg2, adaptive_heun)"
+            "odeint_event with 'scipy_solver': events need one of pyode's own methods"
         )
     flat = FlatProblem(func, y0)
     t0_tensor = torch.as_tensor(t0, dtype=torch.float64 if not isinstance(t0, Tensor) else None)
@@ -99,6 +100,9 @@ def _find_event(
         g0 = to_float(event(dyn.time(t0), y0))
         if g0 == 0.0:
             return t0
+        if config.fixed is not None:
+            return find_event_on_grid(dyn, lambda t, y: to_float(event(dyn.time(t), y)), y0, t0,
+                                      direction, config)  # fmt: skip
         steps = adaptive_steps(dyn, y0, t0, direction * math.inf, config.tableau, dyn(t0, y0),
                                stats, config.rtol, config.atol, flat.norm, config.adaptive,
                                direction=direction)  # fmt: skip

@@ -1,19 +1,56 @@
-"""Fixed-grid integration (euler, midpoint, rk4): every output interval is split evenly."""
+"""Fixed-grid integration: the grid, the step loop, output times off the grid, `perturb`.
+
+The grid is, by default, every output interval split evenly (`n_steps` per interval, or the
+fewest equal steps no longer than `step_size`), so it lands on every output time. A
+`grid_constructor(func, y0, t)` returns any grid from t[0] to t[-1] instead; output times
+between its points are interpolated (`interp`: "linear" or "cubic" Hermite, as torchdiffeq).
+One stepper advances one grid step: a Runge-Kutta tableau here, Adams-Bashforth-Moulton in
+adams.py.
+"""
 
 from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import torch
 from torch import Tensor
 
-from pyode.solver.adaptive import MAX_NUM_STEPS
+from pyode.solver import defaults
 from pyode.solver.errors import ODESolverError
-from pyode.solver.host_sync import to_bool
-from pyode.solver.rk_step import Func, rk_step
+from pyode.solver.host_sync import to_bool, to_floats
+from pyode.solver.interpolation import hermite_weights
+from pyode.solver.rk_step import Func, combine, rk_step
 from pyode.solver.stats import SolverStats
 from pyode.solver.tableaus import ButcherTableau
+
+INTERPOLATIONS = ("linear", "cubic")
+# func.callback_step(t0, y0, dt) before every step (torchdiffeq's contract), t0 and dt floats.
+StepCallback = Callable[[float, Tensor, float], None]
+GridConstructor = Callable[[Callable[[Tensor, Tensor], Tensor], Tensor, Tensor], Tensor]
+
+
+@dataclass(frozen=True)
+class FixedGridOptions:
+    """`step_size` / `n_steps` / `grid_constructor` choose the grid (at most one of them);
+    `perturb` evaluates func one representable time after each step's start and before its end
+    (in the state's dtype), so a field that jumps at grid points is sampled on the right side."""
+
+    step_size: float | None = None
+    n_steps: int | None = None
+    grid_constructor: GridConstructor | None = None
+    interp: str = "linear"
+    perturb: bool = False
+    max_num_steps: int = defaults.MAX_NUM_STEPS
+
+
+class Stepper(Protocol):
+    def __call__(self, t0: float, y0: Tensor, h: float, t1: float, f0: Tensor | None
+                 ) -> tuple[Tensor, Tensor]:  # fmt: skip
+        """(y(t1), the step's first stage f(t0, y0)); f0 is that stage if already known."""
 
 
 def steps_in_interval(span: float, step_size: float | None, n_steps: int | None) -> int:
@@ -29,54 +66,167 @@ def steps_in_interval(span: float, step_size: float | None, n_steps: int | None)
     return 1
 
 
+def nudge(t: float, toward: float, dtype: torch.dtype) -> float:
+    """The representable time next to t in `dtype` (the time func sees), on the side of `toward`.
+
+    The result is a value of `dtype`, so it stays exact when the solver hands it to func."""
+    real = torch.empty((), dtype=dtype).abs().dtype  # complex states: their real dtype
+    here = torch.tensor(t, dtype=real)
+    return float(torch.nextafter(here, torch.tensor(toward, dtype=real)))
+
+
+def make_grid(
+    func: Func, y0: Tensor, times: list[float], options: FixedGridOptions
+) -> list[float]:
+    """The grid as python floats; every output time is on it unless a grid_constructor says so."""
+    if options.grid_constructor is None:
+        counts = [(t_a, t_b, steps_in_interval(t_b - t_a, options.step_size, options.n_steps))
+                  for t_a, t_b in itertools.pairwise(times)]  # fmt: skip
+        total = 0
+        for t_a, t_b, n in counts:  # counted before the grid is built: it may be huge
+            total += n
+            if total > options.max_num_steps:
+                raise ODESolverError(
+                    f"max_num_steps={options.max_num_steps} exceeded: the fixed grid needs "
+                    f"{total}+ steps by t={t_b:.6g} (from t={t_a:.6g}, dt={(t_b - t_a) / n:.3g}); "
+                    f"raise the option 'max_num_steps' or use a larger step"
+                )
+        grid = [times[0]]
+        for t_a, t_b, n in counts:
+            h = (t_b - t_a) / n
+            grid += [t_a + j * h for j in range(1, n)] + [t_b]
+        return grid
+    t = torch.tensor(times, dtype=torch.float64, device=y0.device)
+    out = options.grid_constructor(lambda s, y: func(float(s), y), y0, t)
+    if not isinstance(out, Tensor) or out.dim() != 1 or out.numel() < 2:
+        raise ValueError("option 'grid_constructor' must return a 1-D tensor of at least two "
+                         f"times, got {out!r}")  # fmt: skip
+    grid = to_floats(out.to(torch.float64))
+    if grid[0] != times[0] or grid[-1] != times[-1]:
+        raise ValueError(
+            f"option 'grid_constructor' must return a grid from t[0]={times[0]} to "
+            f"t[-1]={times[-1]}, got one from {grid[0]} to {grid[-1]}"
+        )
+    direction = 1.0 if times[-1] > times[0] else -1.0
+    if not all(direction * (b - a) > 0 for a, b in itertools.pairwise(grid)):
+        raise ValueError("option 'grid_constructor' must return a strictly monotone grid in "
+                         "the direction of t")  # fmt: skip
+    return grid
+
+
+def tableau_stepper(func: Func, tableau: ButcherTableau, perturb: bool, dtype: torch.dtype
+                    ) -> Stepper:  # fmt: skip
+    """One Runge-Kutta step; with `perturb` the first stage is taken just after t0 and a stage
+    at the step's end just before t1 (torchdiffeq's Perturb.NEXT and Perturb.PREV)."""
+
+    def step(t0: float, y0: Tensor, h: float, t1: float, f0: Tensor | None
+             ) -> tuple[Tensor, Tensor]:  # fmt: skip
+        stage_func = func
+        if perturb:
+            f0 = func(nudge(t0, t1, dtype), y0)
+            before_end = nudge(t1, t0, dtype)
+
+            def stage_func(t: float, y: Tensor) -> Tensor:
+                return func(before_end if t == t1 else t, y)
+        elif f0 is None:
+            f0 = func(t0, y0)
+        return rk_step(stage_func, tableau, t0, y0, h, f0, t1)[0], f0
+
+    return step
+
+
 def integrate_fixed(
     func: Func,
     y0: Tensor,
     times: list[float],
-    tableau: ButcherTableau,
-    f0: Tensor,
+    stepper: Stepper,
+    f0: Tensor | None,
     stats: SolverStats,
+    options: FixedGridOptions,
     *,
-    step_size: float | None = None,
-    n_steps: int | None = None,
-    max_num_steps: int = MAX_NUM_STEPS,
-    check_finite: bool = True,
+    name: str,
+    callback: StepCallback | None = None,
     backward: bool = False,
 ) -> list[Tensor]:
     """Return the states at `times` (times[0] gives y0 itself).
 
     The grid is counted before any work, so a too-fine grid fails at once instead of running
-    for hours.
+    for hours. `f0` = f(times[0], y0) when the caller has it (saves one evaluation).
     """
-    grid = [(t_a, t_b, steps_in_interval(t_b - t_a, step_size, n_steps))
-            for t_a, t_b in itertools.pairwise(times)]  # fmt: skip
-    total = 0
-    for t_a, t_b, n in grid:
-        total += n
-        if total > max_num_steps:
-            raise ODESolverError(
-                f"max_num_steps={max_num_steps} exceeded: the fixed grid needs {total}+ steps "
-                f"by t={t_b:.6g} (from t={t_a:.6g}, dt={(t_b - t_a) / n:.3g}); raise the "
-                f"option 'max_num_steps' or use a larger step"
-            )
+    grid = make_grid(func, y0, times, options)
+    if len(grid) - 1 > options.max_num_steps:
+        k = options.max_num_steps
+        raise ODESolverError(
+            f"max_num_steps={k} exceeded: the grid_constructor's grid has {len(grid) - 1} "
+            f"steps; step {k + 1} starts at t={grid[k]:.6g} (dt={grid[k + 1] - grid[k]:.3g})"
+        )
     outputs = [y0]
     y = y0
-    f: Tensor | None = f0
-    for t_a, t_b, n in grid:
-        h = (t_b - t_a) / n
-        for j in range(n):
-            t = t_a + j * h
-            if f is None:
-                f = func(t, y)
-            y, f, _, _ = rk_step(func, tableau, t, y, h, f, t_b if j == n - 1 else None)
+    j = 1
+    direction = 1.0 if times[-1] > times[0] else -1.0
+    for t0, t1 in itertools.pairwise(grid):
+        h = t1 - t0
+        if callback is not None:
+            callback(t0, y, h)
+        y1, f_start = stepper(t0, y, h, t1, f0 if t0 == times[0] else None)
         if backward:
-            stats.n_accepted_backward += n
+            stats.n_accepted_backward += 1
         else:
-            stats.n_accepted += n
-        if check_finite and not to_bool(torch.isfinite(y).all()):
-            raise ODESolverError(
-                f"non-finite state or derivative between t={t_a:.6g} and t={t_b:.6g} "
-                f"({tableau.name}, dt={h:.3g})"
-            )
-        outputs.append(y)
+            stats.n_accepted += 1
+        f1: Tensor | None = None
+        while j < len(times) and direction * (t1 - times[j]) >= 0:
+            if times[j] == t1:
+                out = y1
+            elif options.interp == "linear":
+                out = torch.lerp(y, y1, (times[j] - t0) / h)
+            else:
+                f1 = func(t1, y1) if f1 is None else f1
+                out = cubic_hermite(y, y1, f_start, f1, (times[j] - t0) / h, h)
+            _check_finite(out, times[j - 1], times[j], h, name)
+            outputs.append(out)
+            j += 1
+        y = y1
     return outputs
+
+
+def cubic_hermite(y0: Tensor, y1: Tensor, f0: Tensor, f1: Tensor, s: float, h: float) -> Tensor:
+    """The cubic through (y0, h f0) at s = 0 and (y1, h f1) at s = 1, at s."""
+    w00, w01, w10, w11 = hermite_weights(s)
+    return combine(None, h, [w10, w11], [f0, f1]).add_(y0, alpha=w00).add_(y1, alpha=w01)
+
+
+def _check_finite(y: Tensor, t_a: float, t_b: float, h: float, name: str) -> None:
+    if not to_bool(torch.isfinite(y).all()):
+        raise ODESolverError(
+            f"non-finite state or derivative between t={t_a:.6g} and t={t_b:.6g} ({name}, "
+            f"dt={h:.3g})"
+        )
+
+
+def parse_fixed_options(opts: dict[str, Any], positive: Callable[..., Any]) -> FixedGridOptions:
+    """Validate the fixed-grid keys of `opts` (removing them); `positive` checks numbers."""
+    chosen = [k for k in ("step_size", "n_steps", "grid_constructor") if opts.get(k) is not None]
+    if len(chosen) > 1:
+        raise ValueError(f"give at most one of 'step_size', 'n_steps' and 'grid_constructor', "
+                         f"got {', '.join(map(repr, chosen))}")  # fmt: skip
+    step_size = opts.pop("step_size", None)
+    n_steps = opts.pop("n_steps", None)
+    constructor = opts.pop("grid_constructor", None)
+    if constructor is not None and not callable(constructor):
+        raise ValueError(f"option 'grid_constructor' must be callable, got {constructor!r}")
+    interp = opts.pop("interp", "linear")
+    if interp not in INTERPOLATIONS:
+        raise ValueError(f"option 'interp' must be one of {', '.join(INTERPOLATIONS)}, "
+                         f"got {interp!r}")  # fmt: skip
+    perturb = opts.pop("perturb", False)
+    if not isinstance(perturb, bool):
+        raise ValueError(f"option 'perturb' must be True or False, got {perturb!r}")
+    return FixedGridOptions(
+        step_size=None if step_size is None else positive("step_size", step_size),
+        n_steps=None if n_steps is None else positive("n_steps", n_steps, integer=True),
+        grid_constructor=constructor,
+        interp=interp,
+        perturb=perturb,
+        max_num_steps=positive("max_num_steps", opts.pop("max_num_steps", defaults.MAX_NUM_STEPS),
+                               integer=True),
+    )  # fmt: skip

@@ -27,7 +27,7 @@ _QUARTIC = np.linalg.inv(
 )
 
 
-def _hermite_weights(s: float) -> tuple[float, float, float, float]:
+def hermite_weights(s: float) -> tuple[float, float, float, float]:
     s2, s3 = s * s, s * s * s
     return 2 * s3 - 3 * s2 + 1, -2 * s3 + 3 * s2, s3 - 2 * s2 + s, s3 - s2
 
@@ -49,6 +49,6 @@ def interpolate(
         coeffs[0] += w[3]
         out = combine(None, h, [*coeffs, w[4]], [*ks, f1])
         return out.add_(y0, alpha=w[0] + w[2]).add_(y1, alpha=w[1])
-    w00, w01, w10, w11 = _hermite_weights(s)
+    w00, w01, w10, w11 = hermite_weights(s)
     out = combine(None, h, [w10, w11], [ks[0], f1])
     return out.add_(y0, alpha=w00).add_(y1, alpha=w01)

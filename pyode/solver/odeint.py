@@ -10,11 +10,14 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from pyode.solver import defaults
 from pyode.solver.adjoint import AdjointProblem, AdjointSolve
 from pyode.solver.config import SolverConfig, make_config, options_for
 from pyode.solver.dynamics import CountedDynamics
+from pyode.solver.fixed_grid import StepCallback
 from pyode.solver.host_sync import to_floats
 from pyode.solver.norms import RMS_NORM
+from pyode.solver.scipy_solver import forward_only
 from pyode.solver.stats import SolverStats
 from pyode.solver.tuple_state import TupleState
 
@@ -102,9 +105,9 @@ def odeint(
     y0: State,
     t: Tensor,
     *,
-    method: str = "dopri5",
-    rtol: float = 1e-3,
-    atol: float = 1e-3,
+    method: str = defaults.METHOD,
+    rtol: float = defaults.RTOL,
+    atol: float = defaults.ATOL,
     adjoint: bool = True,
     options: Mapping[str, Any] | None = None,
     **kw: Any,
@@ -114,12 +117,18 @@ def odeint(
     y0 is a tensor or a tuple of tensors (each its own shape; func then takes and returns such a
     tuple and the result is a tuple). t holds the output times (float64 keeps its precision:
     times travel as python floats; func receives t in the state's dtype).
-    Methods: fixed grid `euler`, `midpoint`, `heun3`, `rk4` (options `step_size`: largest step,
-    or `n_steps`: steps per output interval, default one; `max_num_steps`) and adaptive
+    Methods (pyode.solver.METHOD_TABLE): fixed grid `euler`, `midpoint`, `heun2`, `heun3`, `rk4`
+    and the Adams-Bashforth(-Moulton) methods `explicit_adams`, `implicit_adams` (=
+    `fixed_adams`; options `max_iters`, `max_order`), with options `step_size` (largest step)
+    or `n_steps` (steps per output interval, default one) or `grid_constructor(func, y0, t)`
+    (any grid from t[0] to t[-1]; `interp` "linear" or "cubic" between its points), `perturb`
+    and `max_num_steps`, and func.callback_step(t0, y0, dt) before every step; adaptive
     `dopri5`, `tsit5`, `dopri8`, `bosh3`, `fehlberg2`, `adaptive_heun` (options `first_step`,
     `max_num_steps`, `min_step`, `max_step`, `safety`, `ifactor`, `dfactor`, `beta`, `jump_t`,
-    `step_t`). With `adjoint=True` gradients come from the adjoint method (constant memory);
-    with `adjoint=False` by backpropagating through the solver. Keyword arguments:
+    `step_t`); `scipy_solver` (scipy's solve_ivp, options `solver`, `min_step`, `max_step`; no
+    backpropagation through it, gradients by the adjoint). With `adjoint=True` gradients come
+    from the adjoint method (constant memory); with `adjoint=False` by backpropagating through
+    the solver. Keyword arguments:
     `adjoint_rtol`, `adjoint_atol`, `adjoint_method`, `adjoint_options`, `adjoint_norm` (None or
     "seminorm"), `adjoint_params` (tensors to differentiate; default: the parameters of func,
     which must then be an nn.Module) and `stats` (a SolverStats filled in by this call).
@@ -136,7 +145,44 @@ def odeint(
             flat.func, times, forward, backward, params, stats, seminorm, flat.blocks
         )
         return flat.unflatten(AdjointSolve.apply(problem, flat.y0, t, *params))
-    return flat.unflatten(_direct(flat.func, flat.y0, t, times, forward, stats, flat.norm))
+    if forward.scipy is not None:
+        return flat.unflatten(_scipy_direct(flat, func, t, times, forward, stats, kw))
+    callback = _step_callback(func, flat)
+    return flat.unflatten(
+        _direct(flat.func, flat.y0, t, times, forward, stats, flat.norm, callback)
+    )
+
+
+def _step_callback(func: Any, flat: FlatProblem) -> StepCallback | None:
+    """func.callback_step(t0, y0, dt) before every fixed-grid step (torchdiffeq's contract:
+    t0 and dt as float64 0-d tensors, y0 shaped like the state)."""
+    callback = getattr(func, "callback_step", None)
+    if callback is None:
+        return None
+
+    def call(t0: float, y: Tensor, dt: float) -> None:
+        kw: dict[str, Any] = {"dtype": torch.float64, "device": y.device}
+        callback(torch.tensor(t0, **kw), flat.unflatten(y), torch.tensor(dt, **kw))
+
+    return call
+
+
+def _scipy_direct(
+    flat: FlatProblem, func: Any, t: Tensor, times: list[float], config: SolverConfig,
+    stats: SolverStats, kw: Mapping[str, Any],
+) -> Tensor:  # fmt: skip
+    """scipy_solver without the adjoint: the states, and an error if anything backpropagates."""
+    dyn = CountedDynamics(flat.func, flat.y0)
+    with torch.no_grad():
+        ys = torch.stack(config.run(dyn, flat.y0, times, None, stats))
+    stats.nfe_forward += dyn.nfe
+    inputs = (flat.y0, t, *_parameters(func), *(kw.get("adjoint_params") or ()))
+    wanted = [x for x in inputs if isinstance(x, Tensor) and x.requires_grad]
+    return forward_only(ys, wanted) if torch.is_grad_enabled() and wanted else ys
+
+
+def _parameters(func: Any) -> tuple[Tensor, ...]:
+    return tuple(func.parameters()) if isinstance(func, nn.Module) else ()
 
 
 class FlatProblem:
@@ -198,19 +244,21 @@ def _direct(
     config: SolverConfig,
     stats: SolverStats,
     norm: Any = RMS_NORM,
+    callback: StepCallback | None = None,
 ) -> Tensor:
     """Backpropagate through the solver's own operations (RK-Net)."""
     dyn = CountedDynamics(func, y0)
     time_grad = t.requires_grad and torch.is_grad_enabled()
-    f0 = dyn(times[0], y0)
+    f0 = dyn(times[0], y0) if time_grad or config.uses_start_derivative else None
     if time_grad:
         # Moving t_0 by dt moves the trajectory like moving y0 by -f(t_0, y0) dt: a zero-valued
         # correction whose derivative routes dL/dt_0 through the solver's graph.
         shifted = y0 - (t[0] - t[0].detach()) * f0.detach()
-        ys = config.run(dyn, shifted, times, dyn(times[0], shifted), stats, norm=norm)
+        f_shifted = dyn(times[0], shifted) if config.uses_start_derivative else None
+        ys = config.run(dyn, shifted, times, f_shifted, stats, norm=norm, callback=callback)
         ys[0] = y0
     else:
-        ys = config.run(dyn, y0, times, f0, stats, norm=norm)
+        ys = config.run(dyn, y0, times, f0, stats, norm=norm, callback=callback)
     if time_grad:
         # y(t_i) moves with t_i at speed f(t_i, y_i) (f re-evaluated: the solver may not have it).
         ys = [ys[0]] + [

@@ -91,6 +91,9 @@ DOPRI5 = ButcherTableau(
 )
 
 # Heun's third-order method.
+# Heun's method (explicit trapezoid).
+HEUN2 = ButcherTableau(name="heun2", order=2, c=(0.0, 1.0), a=((1.0,),), b=(0.5, 0.5))
+
 HEUN3 = ButcherTableau(
     name="heun3",
     order=3,
@@ -249,6 +252,6 @@ DOPRI8 = ButcherTableau(
     c_mid=tuple(_dp8_mid(_DP8_MID_POLY[i]) if i in _DP8_MID_POLY else 0.0 for i in range(14)),
 )
 
-FIXED_GRID = {t.name: t for t in (EULER, MIDPOINT, HEUN3, RK4)}
+FIXED_GRID = {t.name: t for t in (EULER, MIDPOINT, HEUN2, HEUN3, RK4)}
 ADAPTIVE = {t.name: t for t in (DOPRI5, BOSH3, TSIT5, DOPRI8, FEHLBERG2, ADAPTIVE_HEUN)}
 TABLEAUS = {**FIXED_GRID, **ADAPTIVE}

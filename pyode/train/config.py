@@ -29,6 +29,7 @@ from pyode.setting_tables import (
     positive,
     validate_table,
 )
+from pyode.solver import defaults
 
 __all__ = ["ConfigError", "check_train_settings", "load_profile", "parse_assignments",
            "resolve_config", "validate_run_config"]
@@ -70,10 +71,10 @@ def _schedule_check(s: dict[str, Any]) -> tuple[str, str] | None:
 
 
 SOLVER_SETTINGS: dict[str, Setting] = {
-    "method": Setting("dopri5", "any method of the solver (registry.METHODS)",
+    "method": Setting(defaults.METHOD, "any method of the solver (registry.METHODS)",
                       choice(*registry.METHODS)),
-    "rtol": Setting(1e-3, "relative tolerance of adaptive methods", finite_positive),
-    "atol": Setting(1e-3, "absolute tolerance of adaptive methods", finite_positive),
+    "rtol": Setting(defaults.RTOL, "relative tolerance of adaptive methods", finite_positive),
+    "atol": Setting(defaults.ATOL, "absolute tolerance of adaptive methods", finite_positive),
     "step_size": Setting(None, "step of fixed-grid methods (or n_steps)", finite_positive,
                          kind="float", nullable=True),
     "n_steps": Setting(None, "steps of fixed-grid methods over the block's time span [0, 1]",
@@ -100,8 +101,7 @@ TRAIN_SETTINGS: dict[str, Setting] = {
     "threads": Setting(2, "torch CPU threads of the job", positive),
     "quiet": Setting(False, "no progress bar"),
     "deterministic": Setting(False, "torch's deterministic kernels"),
-    "solver": Setting({"method": "dopri5", "rtol": 1e-3, "atol": 1e-3, "step_size": None,
-                       "n_steps": None, "adjoint": True},
+    "solver": Setting({key: s.default for key, s in SOLVER_SETTINGS.items()},
                       "the ODE block's solver (continuous-depth models)", table=SOLVER_SETTINGS),
 }
 DEFAULTS: dict[str, Any] = {key: s.default for key, s in TRAIN_SETTINGS.items()}
