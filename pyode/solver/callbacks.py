@@ -84,11 +84,12 @@ def find_callbacks(
         if not callable(callback):
             raise ValueError(f"func.{name} must be callable as {name}(t0, y0, dt)")
         if base not in supported:
-            warnings.warn(f"Solver {method!r} does not support callbacks {{{name!r}}}", stacklevel=3)
+            warnings.warn(f"Solver {method!r} does not support callbacks {{{name!r}}}",
+                          stacklevel=3)  # fmt: skip
             continue
         found[base] = callback
     if not adjoint:
-        odd = sorted(n for n in _attribute_names(func) if n.startswith("callback") and n not in known)
+        odd = [n for n in _attribute_names(func) if n.startswith("callback") and n not in known]
         if odd:
             warnings.warn(
                 f"func has attribute(s) {', '.join(map(repr, odd))}, which are not step callbacks "

@@ -9,18 +9,21 @@ from typing import Any
 
 from torch import Tensor
 
-from pyode.solver.adaptive import MAX_NUM_STEPS, AdaptiveOptions, StepCarry, integrate_adaptive
+from pyode.solver.adaptive import integrate_adaptive
+from pyode.solver.controller import MAX_NUM_STEPS, AdaptiveController, AdaptiveOptions, StepCarry
 from pyode.solver.fixed_grid import integrate_fixed
 from pyode.solver.host_sync import to_floats
 from pyode.solver.initial_step import Norm
-from pyode.solver.norms import RMS_NORM
+from pyode.solver.norms import RMS_NORM, Tolerance, check_norm
 from pyode.solver.rk_step import Func
-from pyode.solver.stats import SolverStats
+from pyode.solver.stats import StepCounter
 from pyode.solver.tableaus import ADAPTIVE, FIXED_GRID, TABLEAUS, ButcherTableau
 
 METHODS: tuple[str, ...] = tuple(TABLEAUS)
 FIXED_OPTIONS = ("step_size", "n_steps", "max_num_steps")
-ADAPTIVE_OPTIONS = tuple(f.name for f in fields(AdaptiveOptions))
+# `norm`: a callable norm(scaled error) -> ratio, as torchdiffeq takes it ("seminorm" for the
+# adjoint's backward solve).
+ADAPTIVE_OPTIONS = (*(f.name for f in fields(AdaptiveOptions)), "norm")
 
 
 @dataclass(frozen=True)
@@ -28,12 +31,13 @@ class SolverConfig:
     """A method, its tolerances and its options, ready to integrate."""
 
     tableau: ButcherTableau
-    rtol: float
-    atol: float
+    rtol: Tolerance
+    atol: Tolerance
     step_size: float | None = None
     n_steps: int | None = None
     max_num_steps: int = MAX_NUM_STEPS
     adaptive: AdaptiveOptions | None = None
+    norm: Any = None  # the `norm` option: a callable, "seminorm" or None (the default norm)
 
     def run(
         self,
@@ -41,22 +45,24 @@ class SolverConfig:
         y0: Tensor,
         times: list[float],
         f0: Tensor,
-        stats: SolverStats,
+        counter: StepCounter,
         *,
         norm: Norm | None = None,
-        backward: bool = False,
         carry: StepCarry | None = None,
     ) -> list[Tensor]:
         """States at `times`; `carry` passes the last step size from one call to the next."""
         if self.adaptive is None:
             return integrate_fixed(
-                func, y0, times, self.tableau, f0, stats, step_size=self.step_size,
-                n_steps=self.n_steps, max_num_steps=self.max_num_steps, backward=backward,
+                func, y0, times, self.tableau, f0, counter.stats, step_size=self.step_size,
+                n_steps=self.n_steps, max_num_steps=self.max_num_steps, backward=counter.backward,
             )  # fmt: skip
-        return integrate_adaptive(
-            func, y0, times, self.tableau, f0, stats, self.rtol, self.atol,
-            norm or RMS_NORM, self.adaptive, backward=backward, carry=carry,
-        )  # fmt: skip
+        return integrate_adaptive(func, y0, f0, times, self.controller(norm), counter, carry=carry)
+
+    def controller(self, norm: Norm | None = None) -> AdaptiveController:
+        """The step-size controller of one adaptive solve measuring errors with `norm`."""
+        assert self.adaptive is not None
+        return AdaptiveController(self.tableau, self.adaptive, self.rtol, self.atol,
+                                  norm or RMS_NORM)  # fmt: skip
 
 
 def _positive(name: str, value: Any, *, integer: bool = False, allow_zero: bool = False) -> Any:
@@ -76,9 +82,9 @@ def make_config(
     """Validate everything up front so errors appear before any integration work."""
     if method not in TABLEAUS:
         raise ValueError(f"unknown method {method!r}; valid methods: {', '.join(METHODS)}")
-    rtol = _positive("rtol", rtol, allow_zero=True)
-    atol = _positive("atol", atol, allow_zero=True)
-    if rtol == 0 and atol == 0:
+    rtol = _tolerance("rtol", rtol)
+    atol = _tolerance("atol", atol)
+    if isinstance(rtol, float) and isinstance(atol, float) and rtol == 0 and atol == 0:
         raise ValueError("rtol and atol cannot both be zero")
     opts = dict(options or {})
     tableau = TABLEAUS[method]
@@ -105,6 +111,9 @@ def make_config(
         )  # fmt: skip
     assert method in ADAPTIVE
     parsed: dict[str, Any] = {}
+    norm = opts.pop("norm", None)
+    if norm is not None and norm != "seminorm":
+        check_norm("norm", norm)
     for key, value in opts.items():
         if value is None and key == "first_step":
             continue
@@ -128,7 +137,21 @@ def make_config(
         )
     if parsed.get("beta", 0.0) >= 0.2:
         raise ValueError(f"option 'beta' must be in [0, 0.2), got {parsed['beta']}")
-    return SolverConfig(tableau, rtol, atol, adaptive=AdaptiveOptions(**parsed))
+    return SolverConfig(tableau, rtol, atol, adaptive=AdaptiveOptions(**parsed), norm=norm)
+
+
+def _tolerance(name: str, value: Any) -> Any:
+    """rtol / atol: a number, a tensor of per-element tolerances, or a sequence of them (one per
+    component of a tuple state); checked here, fitted to the state by the caller."""
+    if isinstance(value, Tensor):
+        if not value.is_floating_point() or value.requires_grad:
+            raise ValueError(f"{name} must be a floating point tensor that does not require grad")
+        if not all(math.isfinite(v) and v >= 0 for v in to_floats(value)):
+            raise ValueError(f"{name} must hold finite non-negative tolerances")
+        return value
+    if isinstance(value, list | tuple):
+        return tuple(_tolerance(f"{name}[{i}]", v) for i, v in enumerate(value))
+    return _positive(name, value, allow_zero=True)
 
 
 def _times(name: str, value: Any) -> tuple[float, ...]:
@@ -149,6 +172,7 @@ def _times(name: str, value: Any) -> tuple[float, ...]:
 
 
 def options_for(method: str, options: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The subset of `options` that `method` accepts (for reusing forward options backward)."""
+    """The subset of `options` that `method` accepts (for reusing forward options backward; the
+    forward's norm does not fit the backward's augmented state, as in torchdiffeq)."""
     valid = FIXED_OPTIONS if method in FIXED_GRID else ADAPTIVE_OPTIONS
-    return {k: v for k, v in (options or {}).items() if k in valid}
+    return {k: v for k, v in (options or {}).items() if k in valid and k != "norm"}
