@@ -1,8 +1,9 @@
 """torchdiffeq's interface on pyode: change the import to `from pyode.compat import torchdiffeq`.
 
-Signatures and defaults are torchdiffeq's (rtol 1e-7, atol 1e-9, dopri5, no step limit,
-adjoint options inherited from `options`). A torchdiffeq feature pyode lacks raises
-NotImplementedError naming it; none is silently ignored.
+A thin mapping of names and defaults: torchdiffeq's signatures, its defaults (rtol 1e-7, atol
+1e-9, dopri5, no step limit, adjoint options inherited from `options` without the norm) and its
+argument rules. Every feature lives in pyode.solver; a torchdiffeq feature pyode does not offer
+raises NotImplementedError naming it, none is silently ignored.
 """
 
 from __future__ import annotations
@@ -13,65 +14,45 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from pyode.solver.config import ADAPTIVE_OPTIONS, FIXED_OPTIONS
+from pyode.solver.config import options_for
 from pyode.solver.events import odeint_event as _pyode_event
 from pyode.solver.odeint import odeint as _pyode_odeint
-from pyode.solver.tableaus import ADAPTIVE, TABLEAUS
+from pyode.solver.tableaus import TABLEAUS
 
 METHODS: tuple[str, ...] = tuple(TABLEAUS)
 NO_STEP_LIMIT = 2**31 - 1  # torchdiffeq's default max_num_steps
 
-# torchdiffeq methods and options pyode does not have, with what to use instead.
-_MISSING_METHODS = {
+# torchdiffeq methods and options pyode does not offer, with what to use instead.
+NOT_IN_PYODE_METHODS = {
     "heun2": "use 'midpoint' or 'adaptive_heun'",
     "explicit_adams": "use 'rk4' or an adaptive method",
     "implicit_adams": "use 'rk4' or an adaptive method",
     "fixed_adams": "use 'rk4' or an adaptive method",
     "scipy_solver": "use an adaptive method",
 }
-_MISSING_OPTIONS = {
+NOT_IN_PYODE_OPTIONS = {
     "grid_constructor": "pass 'step_size' instead",
     "interp": "pyode's fixed grids land on every output time, so no interpolation is needed",
     "perturb": "not supported",
 }
 
 
-def _options(method: str, options: Mapping[str, Any] | None, *, adjoint: bool) -> tuple:
-    """torchdiffeq options -> (pyode options, adjoint norm or None)."""
+def _method(method: str | None) -> str:
+    method = "dopri5" if method is None else method
+    if method in NOT_IN_PYODE_METHODS:
+        raise NotImplementedError(f"torchdiffeq method {method!r} is not in pyode: "
+                                  f"{NOT_IN_PYODE_METHODS[method]}")  # fmt: skip
+    return method
+
+
+def _options(method: str, options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """torchdiffeq's options with its step limit (none) as the default."""
     opts = dict(options or {})
-    for key, why in _MISSING_OPTIONS.items():
+    for key, why in NOT_IN_PYODE_OPTIONS.items():
         if key in opts and not (key == "perturb" and opts[key] is False):
             raise NotImplementedError(f"torchdiffeq option {key!r} is not in pyode: {why}")
         opts.pop(key, None)
-    norm = opts.pop("norm", None)
-    if norm is not None and not (adjoint and norm == "seminorm"):
-        raise NotImplementedError(
-            f"torchdiffeq option 'norm'={norm!r}: pyode's norms are fixed (the max of the "
-            "components' RMS norms; 'seminorm' only in adjoint_options)"
-        )
-    dtype = opts.pop("dtype", torch.float64)
-    if dtype != torch.float64:
-        raise NotImplementedError(
-            f"torchdiffeq option 'dtype'={dtype}: pyode keeps time in float64"
-        )
-    if method in ADAPTIVE:
-        opts.setdefault("max_num_steps", NO_STEP_LIMIT)
-    valid = ADAPTIVE_OPTIONS if method in ADAPTIVE else FIXED_OPTIONS
-    unknown = sorted(set(opts) - set(valid))
-    if unknown:
-        raise NotImplementedError(
-            f"torchdiffeq option(s) {', '.join(map(repr, unknown))} for {method!r} are not in "
-            f"pyode; it accepts {', '.join(valid)}"
-        )
-    return opts, norm
-
-
-def _method(method: str | None) -> str:
-    method = "dopri5" if method is None else method
-    if method in _MISSING_METHODS:
-        raise NotImplementedError(f"torchdiffeq method {method!r} is not in pyode: "
-                                  f"{_MISSING_METHODS[method]}")  # fmt: skip
-    return method
+    return {**options_for(method, {"max_num_steps": NO_STEP_LIMIT}), **opts}
 
 
 def odeint(
@@ -87,8 +68,8 @@ def odeint(
 ) -> Any:
     """torchdiffeq.odeint: backpropagates through the solver."""
     method = _method(method)
-    opts, _ = _options(method, options, adjoint=False)
-    kw: dict[str, Any] = dict(rtol=rtol, atol=atol, method=method, options=opts, adjoint=False)
+    kw: dict[str, Any] = dict(rtol=rtol, atol=atol, method=method,
+                              options=_options(method, options), adjoint=False)  # fmt: skip
     if event_fn is not None:
         return _event_from_odeint(func, y0, t, event_fn, kw)
     return _pyode_odeint(func, y0, t, **kw)
@@ -121,16 +102,12 @@ def odeint_adjoint(
     if adjoint_method != method and options is not None and adjoint_options is None:
         raise ValueError("if adjoint_method != method and options are given, adjoint_options "
                          "must be given as well")  # fmt: skip
-    opts, _ = _options(method, options, adjoint=False)
-    if adjoint_options is None:
-        inherited = {k: v for k, v in (options or {}).items() if k != "norm"}
-        adj_opts, adj_norm = _options(adjoint_method, inherited, adjoint=True)
-    else:
-        adj_opts, adj_norm = _options(adjoint_method, adjoint_options, adjoint=True)
+    opts = _options(method, options)
     kw: dict[str, Any] = dict(
         rtol=rtol, atol=atol, method=method, options=opts, adjoint=True,
         adjoint_rtol=adjoint_rtol, adjoint_atol=adjoint_atol, adjoint_method=adjoint_method,
-        adjoint_options=adj_opts, adjoint_norm=adj_norm,
+        adjoint_options=_options(adjoint_method, options_for(adjoint_method, opts)
+                                 if adjoint_options is None else adjoint_options),
         adjoint_params=None if adjoint_params is None else tuple(adjoint_params),
     )  # fmt: skip
     if event_fn is not None:

@@ -74,7 +74,9 @@ def adaptive_steps(
     if direction is None:
         direction = 1.0 if t_end > t0 else -1.0
     span = abs(t_end - t0)
-    eps = torch.finfo(torch.float32 if y0.element_size() < 4 else y0.dtype).eps
+    # Steps end when they no longer move the clock (as in torchdiffeq), not at the state's
+    # precision: a step across a jump of f may need to be far finer than that.
+    eps = control.time_eps
     h = control.first_step(func, t0, y0, f0, direction, carry)
     stops = control.stops(t0, t_end, direction)
     stop_index = 0
@@ -94,6 +96,9 @@ def adaptive_steps(
         h_try = remaining if lands else h
         t_new = stop if lands else t + direction * h_try
         dt = direction * h_try
+        if control.rounds_time and not lands:
+            t_new = control.clock(t_new)
+            dt = t_new - t
         counter.before(t, y, dt)
         # A step ending on a jump sees f's value from before it, the next step f's from after.
         t_stage_end = _beside(t_new, -direction, y0.dtype) if lands and jump else t_new

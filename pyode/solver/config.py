@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+import torch
 from torch import Tensor
 
 from pyode.solver.adaptive import integrate_adaptive
@@ -20,10 +21,12 @@ from pyode.solver.stats import StepCounter
 from pyode.solver.tableaus import ADAPTIVE, FIXED_GRID, TABLEAUS, ButcherTableau
 
 METHODS: tuple[str, ...] = tuple(TABLEAUS)
-FIXED_OPTIONS = ("step_size", "n_steps", "max_num_steps")
+FIXED_OPTIONS = ("step_size", "n_steps", "max_num_steps", "dtype")
 # `norm`: a callable norm(scaled error) -> ratio, as torchdiffeq takes it ("seminorm" for the
 # adjoint's backward solve).
-ADAPTIVE_OPTIONS = (*(f.name for f in fields(AdaptiveOptions)), "norm")
+# `dtype`: the clock's dtype (torchdiffeq's option; float32 where float64 is slow or missing).
+ADAPTIVE_OPTIONS = (*(f.name for f in fields(AdaptiveOptions)), "norm", "dtype")
+TIME_DTYPES = (torch.float64, torch.float32)
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,7 @@ class SolverConfig:
     max_num_steps: int = MAX_NUM_STEPS
     adaptive: AdaptiveOptions | None = None
     norm: Any = None  # the `norm` option: a callable, "seminorm" or None (the default norm)
+    time_dtype: torch.dtype = torch.float64
 
     def run(
         self,
@@ -62,7 +66,13 @@ class SolverConfig:
         """The step-size controller of one adaptive solve measuring errors with `norm`."""
         assert self.adaptive is not None
         return AdaptiveController(self.tableau, self.adaptive, self.rtol, self.atol,
-                                  norm or RMS_NORM)  # fmt: skip
+                                  norm or RMS_NORM, self.time_dtype)  # fmt: skip
+
+    def clock_times(self, times: list[float]) -> list[float]:
+        """The output times as the clock holds them."""
+        if self.time_dtype == torch.float64:
+            return times
+        return to_floats(torch.tensor(times, dtype=torch.float64).to(self.time_dtype))
 
 
 def _positive(name: str, value: Any, *, integer: bool = False, allow_zero: bool = False) -> Any:
@@ -87,6 +97,10 @@ def make_config(
     if isinstance(rtol, float) and isinstance(atol, float) and rtol == 0 and atol == 0:
         raise ValueError("rtol and atol cannot both be zero")
     opts = dict(options or {})
+    time_dtype = opts.pop("dtype", torch.float64)
+    if time_dtype not in TIME_DTYPES:
+        raise ValueError(f"option 'dtype' (the time dtype) must be torch.float64 or "
+                         f"torch.float32, got {time_dtype!r}")  # fmt: skip
     tableau = TABLEAUS[method]
     valid = FIXED_OPTIONS if method in FIXED_GRID else ADAPTIVE_OPTIONS
     unknown = sorted(set(opts) - set(valid))
@@ -104,6 +118,7 @@ def make_config(
             tableau,
             rtol,
             atol,
+            time_dtype=time_dtype,
             step_size=None if step_size is None else _positive("step_size", step_size),
             n_steps=None if n_steps is None else _positive("n_steps", n_steps, integer=True),
             max_num_steps=_positive("max_num_steps", opts.get("max_num_steps", MAX_NUM_STEPS),
@@ -137,7 +152,8 @@ def make_config(
         )
     if parsed.get("beta", 0.0) >= 0.2:
         raise ValueError(f"option 'beta' must be in [0, 0.2), got {parsed['beta']}")
-    return SolverConfig(tableau, rtol, atol, adaptive=AdaptiveOptions(**parsed), norm=norm)
+    return SolverConfig(tableau, rtol, atol, adaptive=AdaptiveOptions(**parsed), norm=norm,
+                        time_dtype=time_dtype)  # fmt: skip
 
 
 def _tolerance(name: str, value: Any) -> Any:

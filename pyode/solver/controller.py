@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -91,6 +92,7 @@ class AdaptiveController(StepSizeController):
         rtol: Tolerance,
         atol: Tolerance,
         norm: Norm,
+        time_dtype: torch.dtype = torch.float64,
     ) -> None:
         super().__init__(tableau.error_order or tableau.order, options.safety, options.ifactor,
                          options.dfactor, options.beta)  # fmt: skip
@@ -100,6 +102,13 @@ class AdaptiveController(StepSizeController):
         self.rtol, self.atol, self.norm = rtol, atol, norm
         self.min_step, self.max_step = options.min_step, options.max_step
         self.max_num_steps = options.max_num_steps
+        # The clock: float64, or float32 where the `dtype` option asks for it (as torchdiffeq).
+        self.rounds_time = time_dtype == torch.float32
+        self.time_eps = torch.finfo(time_dtype).eps
+
+    def clock(self, t: float) -> float:
+        """t as the clock holds it."""
+        return float(np.float32(t)) if self.rounds_time else t
 
     def error_ratio(self, err: Tensor, y: Tensor, y_new: Tensor) -> Tensor:
         return self.norm(err, y, y_new, self.rtol, self.atol)

@@ -145,7 +145,9 @@ def odeint(
     forward, backward, _ = adjoint_setup(method, rtol, atol, options, kw)
     flat = FlatProblem(func, y0)
     forward = flat.fit(forward)
-    times = check_times(t)
+    times = forward.clock_times(check_times(t))
+    if len(set(times)) < len(times):
+        raise ValueError(f"t has times that coincide in the time dtype {forward.time_dtype}")
     stats: SolverStats = kw.get("stats") or SolverStats()
     if len(times) == 1:
         return flat.unflatten(flat.y0[None])
