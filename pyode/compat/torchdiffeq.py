@@ -1,8 +1,9 @@
 """torchdiffeq's interface on pyode: change the import to `from pyode.compat import torchdiffeq`.
 
-Signatures and defaults are torchdiffeq's (rtol 1e-7, atol 1e-9, dopri5, no step limit,
-adjoint options inherited from `options`). A torchdiffeq feature pyode lacks raises
-NotImplementedError naming it; none is silently ignored.
+A thin mapping of names and defaults: torchdiffeq's signatures, its defaults (rtol 1e-7, atol
+1e-9, dopri5, no step limit, adjoint options inherited from `options` without the norm) and its
+argument rules. Every feature lives in pyode.solver; a torchdiffeq feature pyode does not offer
+raises NotImplementedError naming it, none is silently ignored.
 """
 
 from __future__ import annotations
@@ -13,61 +14,35 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from pyode.solver.config import valid_options
+from pyode.solver.config import options_for
 from pyode.solver.events import odeint_event as _pyode_event
-from pyode.solver.methods import METHODS  # noqa: F401 - the methods torchdiffeq names reach
+from pyode.solver.methods import METHODS  # noqa: F401 - the method names torchdiffeq users reach
 from pyode.solver.odeint import odeint as _pyode_odeint
-from pyode.solver.tableaus import ADAPTIVE
 
 NO_STEP_LIMIT = 2**31 - 1  # torchdiffeq's default max_num_steps
 
-# torchdiffeq methods and options pyode does not have, with what to use instead.
+# torchdiffeq methods pyode does not offer, with what to use instead (every option of
+# torchdiffeq's solvers has its pyode counterpart).
 _IMPLICIT = ("implicit_euler", "implicit_midpoint", "trapezoid", "radauIIA3", "gl4", "radauIIA5",
              "gl6", "sdirk2", "trbdf2")  # fmt: skip
-_MISSING_METHODS = {
-    name: "pyode has no implicit Runge-Kutta methods (stiff problems: 'scipy_solver' with "
-    "options={'solver': 'Radau'} or 'BDF', forward only)"
+NOT_IN_PYODE_METHODS = {
+    name: "pyode has no implicit Runge-Kutta methods yet (stiff problems: 'scipy_solver' with "
+    "options={'solver': 'Radau'} or 'BDF')"
     for name in _IMPLICIT
 }
-_MISSING_OPTIONS: dict[str, str] = {}
-
-
-def _options(method: str, options: Mapping[str, Any] | None, *, adjoint: bool) -> tuple:
-    """torchdiffeq options -> (pyode options, adjoint norm or None)."""
-    opts = dict(options or {})
-    for key, why in _MISSING_OPTIONS.items():
-        if key in opts and not (key == "perturb" and opts[key] is False):
-            raise NotImplementedError(f"torchdiffeq option {key!r} is not in pyode: {why}")
-        opts.pop(key, None)
-    norm = opts.pop("norm", None)
-    if norm is not None and not (adjoint and norm == "seminorm"):
-        raise NotImplementedError(
-            f"torchdiffeq option 'norm'={norm!r}: pyode's norms are fixed (the max of the "
-            "components' RMS norms; 'seminorm' only in adjoint_options)"
-        )
-    dtype = opts.pop("dtype", torch.float64)
-    if dtype != torch.float64:
-        raise NotImplementedError(
-            f"torchdiffeq option 'dtype'={dtype}: pyode keeps time in float64"
-        )
-    if method in ADAPTIVE:
-        opts.setdefault("max_num_steps", NO_STEP_LIMIT)
-    valid = valid_options(method)
-    unknown = sorted(set(opts) - set(valid))
-    if unknown:
-        raise NotImplementedError(
-            f"torchdiffeq option(s) {', '.join(map(repr, unknown))} for {method!r} are not in "
-            f"pyode; it accepts {', '.join(valid)}"
-        )
-    return opts, norm
 
 
 def _method(method: str | None) -> str:
     method = "dopri5" if method is None else method
-    if method in _MISSING_METHODS:
+    if method in NOT_IN_PYODE_METHODS:
         raise NotImplementedError(f"torchdiffeq method {method!r} is not in pyode: "
-                                  f"{_MISSING_METHODS[method]}")  # fmt: skip
+                                  f"{NOT_IN_PYODE_METHODS[method]}")  # fmt: skip
     return method
+
+
+def _options(method: str, options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """torchdiffeq's options with its step limit (none) as the default."""
+    return {**options_for(method, {"max_num_steps": NO_STEP_LIMIT}), **(options or {})}
 
 
 def odeint(
@@ -83,8 +58,8 @@ def odeint(
 ) -> Any:
     """torchdiffeq.odeint: backpropagates through the solver."""
     method = _method(method)
-    opts, _ = _options(method, options, adjoint=False)
-    kw: dict[str, Any] = dict(rtol=rtol, atol=atol, method=method, options=opts, adjoint=False)
+    kw: dict[str, Any] = dict(rtol=rtol, atol=atol, method=method,
+                              options=_options(method, options), adjoint=False)  # fmt: skip
     if event_fn is not None:
         return _event_from_odeint(func, y0, t, event_fn, kw)
     return _pyode_odeint(func, y0, t, **kw)
@@ -117,16 +92,12 @@ def odeint_adjoint(
     if adjoint_method != method and options is not None and adjoint_options is None:
         raise ValueError("if adjoint_method != method and options are given, adjoint_options "
                          "must be given as well")  # fmt: skip
-    opts, _ = _options(method, options, adjoint=False)
-    if adjoint_options is None:
-        inherited = {k: v for k, v in (options or {}).items() if k != "norm"}
-        adj_opts, adj_norm = _options(adjoint_method, inherited, adjoint=True)
-    else:
-        adj_opts, adj_norm = _options(adjoint_method, adjoint_options, adjoint=True)
+    opts = _options(method, options)
     kw: dict[str, Any] = dict(
         rtol=rtol, atol=atol, method=method, options=opts, adjoint=True,
         adjoint_rtol=adjoint_rtol, adjoint_atol=adjoint_atol, adjoint_method=adjoint_method,
-        adjoint_options=adj_opts, adjoint_norm=adj_norm,
+        adjoint_options=_options(adjoint_method, options_for(adjoint_method, opts)
+                                 if adjoint_options is None else adjoint_options),
         adjoint_params=None if adjoint_params is None else tuple(adjoint_params),
     )  # fmt: skip
     if event_fn is not None:

@@ -13,42 +13,17 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from pyode.solver import defaults
-from pyode.solver.controller import StepSizeController
+from pyode.solver.controller import MAX_NUM_STEPS, AdaptiveController, AdaptiveOptions, StepCarry
 from pyode.solver.errors import ODESolverError
 from pyode.solver.host_sync import to_float
-from pyode.solver.initial_step import Norm, initial_step
 from pyode.solver.interpolation import interpolate
 from pyode.solver.rk_step import Func, rk_step
-from pyode.solver.stats import SolverStats
+from pyode.solver.stats import StepCounter
 from pyode.solver.tableaus import ButcherTableau
 
-MAX_NUM_STEPS = defaults.MAX_NUM_STEPS
-
-
-@dataclass(frozen=True)
-class AdaptiveOptions:
-    """Step-size options; `min_step` / `max_step` bound every step as in torchdiffeq: a step at
-    `min_step` is accepted whatever its error. `jump_t`: times where f may jump (steps end
-    there and f is evaluated afresh); `step_t`: times where a step must end."""
-
-    first_step: float | None = None
-    max_num_steps: int = MAX_NUM_STEPS
-    min_step: float = 0.0
-    max_step: float = math.inf
-    safety: float = defaults.SAFETY
-    ifactor: float = defaults.IFACTOR
-    dfactor: float = defaults.DFACTOR
-    beta: float = 0.0
-    jump_t: tuple[float, ...] = ()
-    step_t: tuple[float, ...] = ()
-
-
-@dataclass
-class StepCarry:
-    """The last proposed step size, carried from one solve to the next (the adjoint's intervals)."""
-
-    h: float | None = None
+# MAX_NUM_STEPS, AdaptiveOptions and StepCarry are re-exported for the integrators' callers.
+__all__ = ["MAX_NUM_STEPS", "AdaptiveOptions", "Step", "StepCarry", "adaptive_steps",
+           "integrate_adaptive"]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -70,15 +45,6 @@ class Step:
                            self.ks, self.f_new)  # fmt: skip
 
 
-def _breakpoints(options: AdaptiveOptions, t0: float, t_end: float, direction: float) -> list:
-    """(time, is_jump) strictly after t0 and strictly before t_end, in integration order."""
-    pts = {t: False for t in options.step_t}
-    pts.update({t: True for t in options.jump_t})
-    inside = [(t, j) for t, j in pts.items()
-              if direction * (t - t0) > 0 and direction * (t_end - t) > 0]  # fmt: skip
-    return sorted(inside, key=lambda p: direction * p[0])
-
-
 def _beside(t: float, direction: float, dtype: torch.dtype) -> float:
     """The neighbour of t in the state's dtype (func sees t in that dtype) towards `direction`.
 
@@ -91,17 +57,12 @@ def _beside(t: float, direction: float, dtype: torch.dtype) -> float:
 def adaptive_steps(
     func: Func,
     y0: Tensor,
+    f0: Tensor,
     t0: float,
     t_end: float,
-    tableau: ButcherTableau,
-    f0: Tensor,
-    stats: SolverStats,
-    rtol: float,
-    atol: float,
-    norm: Norm,
-    options: AdaptiveOptions,
+    control: AdaptiveController,
+    counter: StepCounter,
     *,
-    backward: bool = False,
     carry: StepCarry | None = None,
     direction: float | None = None,
 ) -> Iterator[Step]:
@@ -113,32 +74,19 @@ def adaptive_steps(
     if direction is None:
         direction = 1.0 if t_end > t0 else -1.0
     span = abs(t_end - t0)
-    eps = torch.finfo(torch.float32 if y0.element_size() < 4 else y0.dtype).eps
-    controller = StepSizeController(
-        tableau.error_order or tableau.order,
-        options.safety,
-        options.ifactor,
-        options.dfactor,
-        options.beta,
-    )
-    if carry is not None and carry.h is not None:
-        h = carry.h
-    elif options.first_step is not None:
-        h = abs(options.first_step)
-    else:
-        with torch.no_grad():  # step-size decisions are not differentiated
-            h = initial_step(func, t0, y0, f0, direction, tableau.order, rtol, atol, norm)
-    h = min(max(h, options.min_step), options.max_step)
-    stops = [(t, jump) for t, jump in _breakpoints(options, t0, t_end, direction)]
-    stops.append((t_end, False))
+    # Steps end when they no longer move the clock (as in torchdiffeq), not at the state's
+    # precision: a step across a jump of f may need to be far finer than that.
+    eps = control.time_eps
+    h = control.first_step(func, t0, y0, f0, direction, carry)
+    stops = control.stops(t0, t_end, direction)
     stop_index = 0
 
     t, y, f = t0, y0, f0
     n_tried = 0
     while True:
-        if n_tried >= options.max_num_steps:
+        if n_tried >= control.max_num_steps:
             raise ODESolverError(
-                f"max_num_steps={options.max_num_steps} exceeded: reached t={t:.6g} "
+                f"max_num_steps={control.max_num_steps} exceeded: reached t={t:.6g} "
                 f"of [{t0:.6g}, {t_end:.6g}] (last dt={direction * h:.3g})"
             )
         n_tried += 1
@@ -148,25 +96,31 @@ def adaptive_steps(
         h_try = remaining if lands else h
         t_new = stop if lands else t + direction * h_try
         dt = direction * h_try
+        if control.rounds_time and not lands:
+            t_new = control.clock(t_new)
+            dt = t_new - t
+        counter.before(t, y, dt)
         # A step ending on a jump sees f's value from before it, the next step f's from after.
         t_stage_end = _beside(t_new, -direction, y0.dtype) if lands and jump else t_new
-        y_new, f_new, err, ks = rk_step(func, tableau, t, y, dt, f, t_stage_end)
+        y_new, f_new, err, ks = rk_step(func, control.tableau, t, y, dt, f, t_stage_end)
         with torch.no_grad():
-            ratio = to_float(norm(err, y, y_new, rtol, atol))
+            ratio = to_float(control.error_ratio(err, y, y_new))
 
         finite = math.isfinite(ratio)
-        accepted = finite and (ratio <= 1.0 or h_try <= options.min_step)
-        _count(stats, backward, accepted=accepted)
-        if not finite and h_try <= options.min_step:
+        accepted = finite and (ratio <= 1.0 or h_try <= control.min_step)
+        if accepted:
+            counter.accepted(t, y, dt)
+        else:
+            counter.rejected(t, y, dt)
+        if not finite and h_try <= control.min_step:
             raise ODESolverError(
                 f"non-finite state or derivative encountered after t={t:.6g} "
-                f"at the smallest step dt={dt:.3g} (min_step={options.min_step:g})"
+                f"at the smallest step dt={dt:.3g} (min_step={control.min_step:g})"
             )
-        # A non-finite trial shrinks hard.
-        h_next = controller.next_step(h_try, ratio, accepted) if finite else h_try * options.dfactor
+        h_next = control.next_step(h_try, ratio, accepted)
         if accepted and lands:
             h_next = max(h_next, h)  # a step shortened to land on a stop says little about h
-        h = min(max(h_next, options.min_step), options.max_step)
+        h = control.clamp(h_next)
         if carry is not None:
             carry.h = h
         if accepted:
@@ -188,23 +142,18 @@ def adaptive_steps(
                 )
             raise ODESolverError(
                 f"step size underflow at t={t:.6g}: dt={direction * h:.3g} "
-                f"(min_step={options.min_step:g}, error ratio {ratio:.3g})"
+                f"(min_step={control.min_step:g}, error ratio {ratio:.3g})"
             )
 
 
 def integrate_adaptive(
     func: Func,
     y0: Tensor,
-    times: Sequence[float],
-    tableau: ButcherTableau,
     f0: Tensor,
-    stats: SolverStats,
-    rtol: float,
-    atol: float,
-    norm: Norm,
-    options: AdaptiveOptions,
+    times: Sequence[float],
+    control: AdaptiveController,
+    counter: StepCounter,
     *,
-    backward: bool = False,
     carry: StepCarry | None = None,
 ) -> list[Tensor]:
     """Return the states at `times` (monotone, either direction; times[0] gives y0).
@@ -214,21 +163,8 @@ def integrate_adaptive(
     outputs = [y0]
     nxt = 1
     direction = 1.0 if times[-1] > times[0] else -1.0
-    for step in adaptive_steps(func, y0, times[0], times[-1], tableau, f0, stats, rtol, atol,
-                               norm, options, backward=backward, carry=carry):  # fmt: skip
+    for step in adaptive_steps(func, y0, f0, times[0], times[-1], control, counter, carry=carry):
         while nxt < len(times) and direction * (times[nxt] - step.t_new) <= 0:
-            outputs.append(step.at(tableau, times[nxt]))
+            outputs.append(step.at(control.tableau, times[nxt]))
             nxt += 1
     return outputs
-
-
-def _count(stats: SolverStats, backward: bool, *, accepted: bool) -> None:
-    if backward:
-        if accepted:
-            stats.n_accepted_backward += 1
-        else:
-            stats.n_rejected_backward += 1
-    elif accepted:
-        stats.n_accepted += 1
-    else:
-        stats.n_rejected += 1

@@ -8,32 +8,84 @@ The augmented state is one flat vector, so each RK stage update is a single fuse
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from pyode.solver.adaptive import StepCarry
+from pyode.solver.callbacks import find_callbacks
 from pyode.solver.config import SolverConfig
+from pyode.solver.controller import StepCarry
 from pyode.solver.dynamics import CountedDynamics, check_output
-from pyode.solver.norms import BlockRMSNorm
-from pyode.solver.stats import SolverStats
+from pyode.solver.initial_step import Norm
+from pyode.solver.methods import METHOD_TABLE
+from pyode.solver.norms import BlockRMSNorm, CallableNorm, Tolerance
+from pyode.solver.stats import StepCounter
 from pyode.solver.vjp import vjp
 
 
 @dataclass
 class AdjointProblem:
-    func: Callable[[Tensor, Tensor], Tensor]
+    """What the adjoint needs of the flattened problem (`flat`: odeint's FlatProblem)."""
+
+    flat: Any
     times: list[float]
     forward_config: SolverConfig
     backward_config: SolverConfig
     params: tuple[Tensor, ...]
-    stats: SolverStats
-    seminorm: bool
-    components: list[tuple[int, int]]  # blocks of the flat state (one per tuple component)
+    counter: StepCounter  # the forward's (its stats also receive the backward's counts)
     carry: StepCarry = field(default_factory=StepCarry)  # the forward's last step size
+
+    @property
+    def func(self) -> Callable[[Tensor, Tensor], Tensor]:
+        return self.flat.func
+
+
+class AdjointNorm:
+    """torchdiffeq's default adjoint norm on the augmented state (t, y, adj_y, *adj_params):
+    max(|t|, state_norm(y), state_norm(adj_y), RMS of each adj_param unless `seminorm`).
+
+    `state_norm` is the forward's norm on a flat state; None means the maximum of the
+    components' RMS norms, which `blocks` then computes in one fused pass.
+    """
+
+    def __init__(
+        self,
+        seminorm: bool,
+        components: Sequence[tuple[int, int]],
+        state_norm: Callable[[Tensor], Tensor] | None = None,
+    ) -> None:
+        self.seminorm = seminorm
+        self.components = list(components)
+        self.state_norm = state_norm
+
+    def _state(self, y: Tensor) -> Tensor:
+        if self.state_norm is not None:
+            return torch.as_tensor(self.state_norm(y), dtype=y.dtype, device=y.device).reshape(())
+        flat = y.reshape(-1)
+        return torch.stack([flat[a:b].square().mean() for a, b in self.components]).max().sqrt()
+
+    def __call__(self, tensors: Sequence[Tensor]) -> Tensor:
+        t, y, adj_y, *adj_params = tensors
+        values = [t.abs().reshape(()), self._state(y), self._state(adj_y)]
+        if not self.seminorm:
+            values += [p.square().mean().sqrt() for p in adj_params if p.numel()]
+        return torch.stack([v.to(y.dtype) for v in values]).max()
+
+    def blocks(self, n: int, params: Sequence[Tensor], with_t: bool) -> BlockRMSNorm:
+        """The same norm on the flat augmented state [z, a, params, t] (default state norm)."""
+        blocks = [*self.components, *((a + n, b + n) for a, b in self.components)]
+        offset = 2 * n
+        for p in params:
+            if not self.seminorm:
+                blocks.append((offset, offset + p.numel()))
+            offset += p.numel()
+        if with_t:
+            blocks.append((offset, offset + 1))
+        return BlockRMSNorm(blocks)
 
 
 class AugmentedDynamics:
@@ -75,20 +127,47 @@ class AugmentedDynamics:
         return torch.cat(parts)
 
 
+def adjoint_norm(problem: AdjointProblem) -> Callable[[Sequence[Tensor]], Tensor]:
+    """The backward solve's norm as a callable on (t, y, adj_y, *adj_params), as torchdiffeq
+    exposes it (`grad_fn.adjoint_options["norm"]`, which may be replaced before backward)."""
+    flat = problem.flat
+    chosen = problem.backward_config.norm
+    if callable(chosen):
+        if flat.tuple_state is None:
+            return chosen
+        view = flat.view
+
+        def per_component(tensors: Sequence[Tensor]) -> Any:
+            t, y, adj_y, *adj_params = tensors
+            return chosen((t, *view(y), *view(adj_y), *adj_params))
+
+        return per_component
+    forward_norm = problem.forward_config.norm
+    state_norm = None
+    if forward_norm is not None:
+
+        def state_norm(y: Tensor) -> Any:
+            return forward_norm(flat.view(y))
+
+    return AdjointNorm(chosen == "seminorm", flat.blocks, state_norm)
+
+
 class AdjointSolve(torch.autograd.Function):
     @staticmethod
     def forward(ctx, problem: AdjointProblem, y0: Tensor, t: Tensor, *params: Tensor) -> Tensor:  # type: ignore[override]
         dyn = CountedDynamics(problem.func, y0)
-        norm = BlockRMSNorm(problem.components)
         with torch.no_grad():
             f0 = dyn(problem.times[0], y0) if problem.forward_config.uses_start_derivative else None
             ys = problem.forward_config.run(
-                dyn, y0, problem.times, f0, problem.stats, norm=norm, carry=problem.carry
-            )
+                dyn, y0, problem.times, f0, problem.counter,
+                norm=problem.flat.norm_for(problem.forward_config), carry=problem.carry,
+            )  # fmt: skip
             ys = torch.stack(ys)
-        problem.stats.nfe_forward += dyn.nfe
+        problem.counter.stats.nfe_forward += dyn.nfe
         ctx.problem = problem
         ctx.t_dtype = t.dtype
+        # torchdiffeq's interface: the backward reads its norm from here, so it can be swapped.
+        ctx.adjoint_options = {"norm": adjoint_norm(problem)}
         ctx.save_for_backward(ys)
         return ys
 
@@ -103,11 +182,20 @@ class AdjointSolve(torch.autograd.Function):
         n = y_like.numel()
         n_params = sum(p.numel() for p in problem.params)
         dyn = AugmentedDynamics(problem, y_like, need_t)
-        # The state and the adjoint are measured per component (tuple states), like the forward.
-        blocks = [*problem.components, *((a + n, b + n) for a, b in problem.components)]
-        if not problem.seminorm:
-            blocks += [(2 * n, 2 * n + n_params), (2 * n + n_params, 2 * n + n_params + need_t)]
-        norm = BlockRMSNorm(blocks)
+        view = _augmented_view(y_like, problem.params, need_t)
+        chosen = ctx.adjoint_options["norm"]
+        if isinstance(chosen, AdjointNorm) and chosen.state_norm is None:
+            norm: Norm = chosen.blocks(n, problem.params, need_t)
+        else:
+            norm = CallableNorm(chosen, view)
+        config = problem.backward_config
+        tail_size = n_params + need_t
+        config = replace(config, rtol=_augmented_tol(config.rtol, tail_size),
+                         atol=_augmented_tol(config.atol, tail_size))  # fmt: skip
+        supported = METHOD_TABLE[config.method].callbacks
+        callbacks = find_callbacks(problem.flat.user_func, config.method, supported,
+                                   adjoint=True, state=view)  # fmt: skip
+        counter = StepCounter(problem.counter.stats, backward=True, callbacks=callbacks)
 
         grads = grad_ys.reshape(len(times), -1)
         adj = grads[-1].clone()
@@ -116,9 +204,11 @@ class AdjointSolve(torch.autograd.Function):
         # The last step size of one output interval starts the next: no new initial-step search.
         # The forward's last step starts the backward when both use the same method and
         # tolerances (its size fits the same dynamics); otherwise one initial-step search.
-        same = problem.forward_config.tableau == problem.backward_config.tableau and (
-            problem.forward_config.rtol, problem.forward_config.atol
-        ) == (problem.backward_config.rtol, problem.backward_config.atol)
+        same = problem.forward_config.tableau == problem.backward_config.tableau and all(
+            a is b or (isinstance(a, float) and a == b)
+            for a, b in ((problem.forward_config.rtol, problem.backward_config.rtol),
+                         (problem.forward_config.atol, problem.backward_config.atol))
+        )  # fmt: skip
         carry = StepCarry(problem.carry.h if same else None)
         for i in range(len(times) - 1, 0, -1):
             aug = torch.cat([ys[i].reshape(-1), adj, tail])
@@ -130,13 +220,12 @@ class AdjointSolve(torch.autograd.Function):
                 dldt = torch.dot(grads[i], f_aug[:n])
                 t_grads.append(dldt)
                 aug[-1] -= dldt
-            aug = problem.backward_config.run(
-                dyn, aug, [times[i], times[i - 1]], f_aug, problem.stats, norm=norm,
-                backward=True, carry=carry,
-            )[-1]  # fmt: skip
+            aug = config.run(
+                dyn, aug, [times[i], times[i - 1]], f_aug, counter, norm=norm, carry=carry
+            )[-1]
             adj = aug[n : 2 * n] + grads[i - 1]
             tail = aug[2 * n :]
-        problem.stats.nfe_backward += dyn.nfe
+        counter.stats.nfe_backward += dyn.nfe
 
         grad_y0 = adj.view(y_like.shape)
         grad_t = None
@@ -149,3 +238,27 @@ class AdjointSolve(torch.autograd.Function):
             grad_params.append(tail[offset : offset + p.numel()].view_as(p).to(p.dtype))
             offset += p.numel()
         return (None, grad_y0, grad_t, *grad_params)
+
+
+def _augmented_view(like: Tensor, params: Sequence[Tensor], with_t: bool) -> Callable:
+    """Flat augmented state [z, a, params, t] -> torchdiffeq's (t, y, adj_y, *adj_params)."""
+    n = like.numel()
+
+    def view(aug: Tensor) -> tuple[Tensor, ...]:
+        t = aug[-1] if with_t else aug.new_zeros(())
+        parts, offset = [], 2 * n
+        for p in params:
+            parts.append(aug[offset : offset + p.numel()].view(p.shape))
+            offset += p.numel()
+        return (t, aug[:n].view(like.shape), aug[n : 2 * n].view(like.shape), *parts)
+
+    return view
+
+
+def _augmented_tol(tol: Tolerance, tail: int) -> Tolerance:
+    """A per-element tolerance of the state serves the state and its adjoint; the parameter
+    and time gradients get its strictest value."""
+    if isinstance(tol, float) or tol.dim() == 0:
+        return tol
+    flat = tol.reshape(-1)
+    return torch.cat([flat, flat, flat.min().expand(tail)])

@@ -13,10 +13,10 @@ from torch import Tensor
 
 from pyode.solver import defaults
 from pyode.solver.adams import MAX_ORDER, MIN_ORDER, AdamsOptions, adams_stepper
-from pyode.solver.adaptive import AdaptiveOptions, StepCarry, integrate_adaptive
+from pyode.solver.adaptive import integrate_adaptive
+from pyode.solver.controller import AdaptiveController, AdaptiveOptions, StepCarry
 from pyode.solver.fixed_grid import (
     FixedGridOptions,
-    StepCallback,
     Stepper,
     integrate_fixed,
     parse_fixed_options,
@@ -25,18 +25,23 @@ from pyode.solver.fixed_grid import (
 from pyode.solver.host_sync import to_floats
 from pyode.solver.initial_step import Norm
 from pyode.solver.methods import METHOD_TABLE, METHODS
-from pyode.solver.norms import RMS_NORM
+from pyode.solver.norms import RMS_NORM, Tolerance, check_norm
 from pyode.solver.rk_step import Func
 from pyode.solver.scipy_solver import ScipyOptions, integrate_scipy, parse_scipy_options
-from pyode.solver.stats import SolverStats
+from pyode.solver.stats import StepCounter
 from pyode.solver.tableaus import TABLEAUS, ButcherTableau
 
 __all__ = ["METHODS", "SolverConfig", "make_config", "options_for", "valid_options"]
 
-FIXED_OPTIONS = ("step_size", "n_steps", "max_num_steps", "grid_constructor", "interp", "perturb")
+# `dtype`: the clock's dtype (torchdiffeq's option; float32 where float64 is slow or missing).
+FIXED_OPTIONS = ("step_size", "n_steps", "max_num_steps", "grid_constructor", "interp", "perturb",
+                 "dtype")  # fmt: skip
 ADAMS_OPTIONS = (*FIXED_OPTIONS, "max_iters", "max_order")
-SCIPY_OPTIONS = ("solver", "min_step", "max_step")
-ADAPTIVE_OPTIONS = tuple(f.name for f in fields(AdaptiveOptions))
+SCIPY_OPTIONS = ("solver", "min_step", "max_step", "dtype")
+# `norm`: a callable norm(scaled error) -> ratio, as torchdiffeq takes it ("seminorm" for the
+# adjoint's backward solve).
+ADAPTIVE_OPTIONS = (*(f.name for f in fields(AdaptiveOptions)), "norm", "dtype")
+TIME_DTYPES = (torch.float64, torch.float32)
 
 
 def valid_options(method: str) -> tuple[str, ...]:
@@ -59,12 +64,14 @@ class SolverConfig:
 
     method: str
     tableau: ButcherTableau | None
-    rtol: float
-    atol: float
+    rtol: Tolerance
+    atol: Tolerance
     adaptive: AdaptiveOptions | None = None
     fixed: FixedGridOptions | None = None
     adams: AdamsOptions | None = None
     scipy: ScipyOptions | None = None
+    norm: Any = None  # the `norm` option: a callable, "seminorm" or None (the default norm)
+    time_dtype: torch.dtype = torch.float64
 
     def stepper(self, func: Func, dtype: torch.dtype) -> Stepper:
         """A fresh fixed-grid stepper (the Adams ones keep a history for one solve)."""
@@ -86,27 +93,34 @@ class SolverConfig:
         y0: Tensor,
         times: list[float],
         f0: Tensor | None,
-        stats: SolverStats,
+        counter: StepCounter,
         *,
         norm: Norm | None = None,
-        backward: bool = False,
         carry: StepCarry | None = None,
-        callback: StepCallback | None = None,
     ) -> list[Tensor]:
-        """States at `times`; `carry` passes the last step size from one call to the next;
-        `callback(t0, y0, dt)` is called before every fixed-grid step."""
+        """States at `times`; `carry` passes the last step size from one call to the next."""
         if self.scipy is not None:
-            return integrate_scipy(func, y0, times, self.rtol, self.atol, self.scipy, stats)
+            return integrate_scipy(func, y0, times, self.rtol, self.atol, self.scipy,
+                                   counter.stats)  # fmt: skip
         if self.fixed is not None:
             return integrate_fixed(
-                func, y0, times, self.stepper(func, y0.dtype), f0, stats, self.fixed,
-                name=self.method, callback=callback, backward=backward,
+                func, y0, times, self.stepper(func, y0.dtype), f0, counter.stats, self.fixed,
+                name=self.method, callback=counter.before, backward=counter.backward,
             )  # fmt: skip
-        assert self.tableau is not None and self.adaptive is not None and f0 is not None
-        return integrate_adaptive(
-            func, y0, times, self.tableau, f0, stats, self.rtol, self.atol,
-            norm or RMS_NORM, self.adaptive, backward=backward, carry=carry,
-        )  # fmt: skip
+        assert f0 is not None
+        return integrate_adaptive(func, y0, f0, times, self.controller(norm), counter, carry=carry)
+
+    def controller(self, norm: Norm | None = None) -> AdaptiveController:
+        """The step-size controller of one adaptive solve measuring errors with `norm`."""
+        assert self.tableau is not None and self.adaptive is not None
+        return AdaptiveController(self.tableau, self.adaptive, self.rtol, self.atol,
+                                  norm or RMS_NORM, self.time_dtype)  # fmt: skip
+
+    def clock_times(self, times: list[float]) -> list[float]:
+        """The output times as the clock holds them."""
+        if self.time_dtype == torch.float64:
+            return times
+        return to_floats(torch.tensor(times, dtype=torch.float64).to(self.time_dtype))
 
 
 def _positive(name: str, value: Any, *, integer: bool = False, allow_zero: bool = False) -> Any:
@@ -121,14 +135,14 @@ def _positive(name: str, value: Any, *, integer: bool = False, allow_zero: bool 
 
 
 def make_config(
-    method: str, rtol: float, atol: float, options: Mapping[str, Any] | None
+    method: str, rtol: Any, atol: Any, options: Mapping[str, Any] | None
 ) -> SolverConfig:
     """Validate everything up front so errors appear before any integration work."""
     if method not in METHOD_TABLE:
         raise ValueError(f"unknown method {method!r}; valid methods: {', '.join(METHODS)}")
-    rtol = _positive("rtol", rtol, allow_zero=True)
-    atol = _positive("atol", atol, allow_zero=True)
-    if rtol == 0 and atol == 0:
+    rtol = _tolerance("rtol", rtol)
+    atol = _tolerance("atol", atol)
+    if isinstance(rtol, float) and isinstance(atol, float) and rtol == 0 and atol == 0:
         raise ValueError("rtol and atol cannot both be zero")
     opts = dict(options or {})
     entry = METHOD_TABLE[method]
@@ -139,13 +153,22 @@ def make_config(
             f"unknown option(s) {', '.join(map(repr, unknown))} for method {method!r}; "
             f"valid options: {', '.join(valid)}"
         )
+    time_dtype = opts.pop("dtype", torch.float64)
+    if time_dtype not in TIME_DTYPES:
+        raise ValueError(f"option 'dtype' (the time dtype) must be torch.float64 or "
+                         f"torch.float32, got {time_dtype!r}")  # fmt: skip
     if entry.kind == "scipy":
-        return SolverConfig(method, None, rtol, atol, scipy=parse_scipy_options(opts))
+        return SolverConfig(method, None, rtol, atol, scipy=parse_scipy_options(opts),
+                            time_dtype=time_dtype)  # fmt: skip
     if not entry.adaptive:
         adams = _adams_options(method, opts) if entry.kind == "adams" else None
         fixed = parse_fixed_options(opts, _positive)
-        return SolverConfig(method, TABLEAUS.get(method), rtol, atol, fixed=fixed, adams=adams)
+        return SolverConfig(method, TABLEAUS.get(method), rtol, atol, fixed=fixed, adams=adams,
+                            time_dtype=time_dtype)  # fmt: skip
     parsed: dict[str, Any] = {}
+    norm = opts.pop("norm", None)
+    if norm is not None and norm != "seminorm":
+        check_norm("norm", norm)
     for key, value in opts.items():
         if value is None and key == "first_step":
             continue
@@ -169,7 +192,22 @@ def make_config(
         )
     if parsed.get("beta", 0.0) >= 0.2:
         raise ValueError(f"option 'beta' must be in [0, 0.2), got {parsed['beta']}")
-    return SolverConfig(method, TABLEAUS[method], rtol, atol, adaptive=AdaptiveOptions(**parsed))
+    return SolverConfig(method, TABLEAUS[method], rtol, atol, adaptive=AdaptiveOptions(**parsed),
+                        norm=norm, time_dtype=time_dtype)  # fmt: skip
+
+
+def _tolerance(name: str, value: Any) -> Any:
+    """rtol / atol: a number, a tensor of per-element tolerances, or a sequence of them (one per
+    component of a tuple state); checked here, fitted to the state by the caller."""
+    if isinstance(value, Tensor):
+        if not value.is_floating_point() or value.requires_grad:
+            raise ValueError(f"{name} must be a floating point tensor that does not require grad")
+        if not all(math.isfinite(v) and v >= 0 for v in to_floats(value)):
+            raise ValueError(f"{name} must hold finite non-negative tolerances")
+        return value
+    if isinstance(value, list | tuple):
+        return tuple(_tolerance(f"{name}[{i}]", v) for i, v in enumerate(value))
+    return _positive(name, value, allow_zero=True)
 
 
 def _times(name: str, value: Any) -> tuple[float, ...]:
@@ -190,9 +228,10 @@ def _times(name: str, value: Any) -> tuple[float, ...]:
 
 
 def options_for(method: str, options: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The subset of `options` that `method` accepts (for reusing forward options backward)."""
+    """The subset of `options` that `method` accepts (for reusing forward options backward; the
+    forward's norm does not fit the backward's augmented state, as in torchdiffeq)."""
     valid = valid_options(method) if method in METHOD_TABLE else ()
-    return {k: v for k, v in (options or {}).items() if k in valid}
+    return {k: v for k, v in (options or {}).items() if k in valid and k != "norm"}
 
 
 def _adams_options(method: str, opts: dict[str, Any]) -> AdamsOptions:

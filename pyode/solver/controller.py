@@ -1,10 +1,52 @@
-"""Step-size controller: h_new = h * clip(safety * ratio^-(1/(q+1) - 0.75 beta) * prev^beta)."""
+"""Step-size control for adaptive methods: the options, and the controller that applies them.
+
+The controller owns every decision about step sizes in one solve: the first step, the
+[min_step, max_step] clamp, the proportional-integral factor
+h_new = h * clip(safety * ratio^-(1/(q+1) - 0.75 beta) * prev^beta) and the breakpoints
+(`step_t`, `jump_t`) where steps must end. The adaptive loop only asks it.
+"""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
+import numpy as np
+import torch
+from torch import Tensor
+
 from pyode.solver import defaults
+from pyode.solver.initial_step import Norm, initial_step
+from pyode.solver.norms import Tolerance
+from pyode.solver.rk_step import Func
+from pyode.solver.tableaus import ButcherTableau
+
+MAX_NUM_STEPS = defaults.MAX_NUM_STEPS
+
+
+@dataclass(frozen=True)
+class AdaptiveOptions:
+    """Step-size options; `min_step` / `max_step` bound every step as in torchdiffeq: a step at
+    `min_step` is accepted whatever its error. `jump_t`: times where f may jump (steps end
+    there and f is evaluated afresh); `step_t`: times where a step must end."""
+
+    first_step: float | None = None
+    max_num_steps: int = MAX_NUM_STEPS
+    min_step: float = 0.0
+    max_step: float = math.inf
+    safety: float = defaults.SAFETY
+    ifactor: float = defaults.IFACTOR
+    dfactor: float = defaults.DFACTOR
+    beta: float = 0.0
+    jump_t: tuple[float, ...] = ()
+    step_t: tuple[float, ...] = ()
+
+
+@dataclass
+class StepCarry:
+    """The last proposed step size, carried from one solve to the next (the adjoint's intervals)."""
+
+    h: float | None = None
 
 
 @dataclass
@@ -24,6 +66,8 @@ class StepSizeController:
     _prev_ratio: float = field(default=1e-4, repr=False)
 
     def next_step(self, h: float, ratio: float, accepted: bool) -> float:
+        if not math.isfinite(ratio):  # a non-finite trial shrinks hard
+            return h * self.dfactor
         exponent = 1.0 / (self.error_order + 1) - 0.75 * self.beta
         if ratio == 0.0:
             factor = self.ifactor
@@ -37,3 +81,66 @@ class StepSizeController:
         else:
             factor = min(factor, 1.0)
         return h * factor
+
+
+class AdaptiveController(StepSizeController):
+    """The step-size decisions of one adaptive solve, configured by its options and tolerances."""
+
+    def __init__(
+        self,
+        tableau: ButcherTableau,
+        options: AdaptiveOptions,
+        rtol: Tolerance,
+        atol: Tolerance,
+        norm: Norm,
+        time_dtype: torch.dtype = torch.float64,
+    ) -> None:
+        super().__init__(tableau.error_order or tableau.order, options.safety, options.ifactor,
+                         options.dfactor, options.beta)  # fmt: skip
+        self.tableau = tableau
+        self.order = tableau.order
+        self.options = options
+        self.rtol, self.atol, self.norm = rtol, atol, norm
+        self.min_step, self.max_step = options.min_step, options.max_step
+        self.max_num_steps = options.max_num_steps
+        # The clock: float64, or float32 where the `dtype` option asks for it (as torchdiffeq).
+        self.rounds_time = time_dtype == torch.float32
+        self.time_eps = torch.finfo(time_dtype).eps
+
+    def clock(self, t: float) -> float:
+        """t as the clock holds it."""
+        return float(np.float32(t)) if self.rounds_time else t
+
+    def error_ratio(self, err: Tensor, y: Tensor, y_new: Tensor) -> Tensor:
+        return self.norm(err, y, y_new, self.rtol, self.atol)
+
+    def clamp(self, h: float) -> float:
+        return min(max(h, self.min_step), self.max_step)
+
+    def first_step(
+        self,
+        func: Func,
+        t0: float,
+        y0: Tensor,
+        f0: Tensor,
+        direction: float,
+        carry: StepCarry | None,
+    ) -> float:
+        """The carried step, else `first_step`, else Hairer's automatic choice; clamped."""
+        if carry is not None and carry.h is not None:
+            h = carry.h
+        elif self.options.first_step is not None:
+            h = abs(self.options.first_step)
+        else:
+            with torch.no_grad():  # step-size decisions are not differentiated
+                h = initial_step(func, t0, y0, f0, direction, self.order, self.rtol, self.atol,
+                                 self.norm)  # fmt: skip
+        return self.clamp(h)
+
+    def stops(self, t0: float, t_end: float, direction: float) -> list[tuple[float, bool]]:
+        """(time, is_jump) where steps must end, in integration order, ending with t_end."""
+        pts = {t: False for t in self.options.step_t}
+        pts.update({t: True for t in self.options.jump_t})
+        inside = [(t, j) for t, j in pts.items()
+                  if direction * (t - t0) > 0 and direction * (t_end - t) > 0]  # fmt: skip
+        return [*sorted(inside, key=lambda p: direction * p[0]), (t_end, False)]

@@ -22,7 +22,7 @@ from pyode.solver.errors import ODESolverError
 from pyode.solver.grid_events import find_event_on_grid
 from pyode.solver.host_sync import to_float
 from pyode.solver.odeint import FlatProblem, adjoint_setup, odeint
-from pyode.solver.stats import SolverStats
+from pyode.solver.stats import SolverStats, StepCounter
 
 EventFn = Callable[[Tensor, Any], Tensor]
 BISECTIONS = 60  # halves a step to float64 resolution
@@ -58,6 +58,7 @@ def odeint_event(
             "odeint_event with 'scipy_solver': events need one of pyode's own methods"
         )
     flat = FlatProblem(func, y0)
+    forward = flat.fit(forward)
     t0_tensor = torch.as_tensor(t0, dtype=torch.float64 if not isinstance(t0, Tensor) else None)
     t0_tensor = t0_tensor.reshape(())
     start = to_float(t0_tensor.detach().to(torch.float64))
@@ -93,7 +94,7 @@ def _find_event(
     flat: FlatProblem, event: EventFn, t0: float, direction: float, config: Any
 ) -> float:
     """The time of the first sign change of event(t, y(t)), to float64 resolution."""
-    stats = SolverStats()
+    counter = StepCounter(SolverStats())
     with torch.no_grad():
         y0 = flat.y0.detach()
         dyn = CountedDynamics(flat.func, y0)
@@ -103,8 +104,8 @@ def _find_event(
         if config.fixed is not None:
             return find_event_on_grid(dyn, lambda t, y: to_float(event(dyn.time(t), y)), y0, t0,
                                       direction, config)  # fmt: skip
-        steps = adaptive_steps(dyn, y0, t0, direction * math.inf, config.tableau, dyn(t0, y0),
-                               stats, config.rtol, config.atol, flat.norm, config.adaptive,
+        control = config.controller(flat.norm_for(config))
+        steps = adaptive_steps(dyn, y0, dyn(t0, y0), t0, direction * math.inf, control, counter,
                                direction=direction)  # fmt: skip
         for step in steps:
             if _sign(to_float(event(dyn.time(step.t_new), step.y_new))) != _sign(g0):

@@ -10,9 +10,10 @@ from torch import Tensor
 
 from pyode.solver.errors import ODESolverError
 from pyode.solver.host_sync import to_float, to_floats
+from pyode.solver.norms import Tolerance
 from pyode.solver.rk_step import Func
 
-Norm = Callable[[Tensor, Tensor, Tensor, float, float], Tensor]
+Norm = Callable[[Tensor, Tensor, Tensor, Tolerance, Tolerance], Tensor]
 
 
 def initial_step(
@@ -22,8 +23,8 @@ def initial_step(
     f0: Tensor,
     direction: float,
     order: int,
-    rtol: float,
-    atol: float,
+    rtol: Tolerance,
+    atol: Tolerance,
     norm: Norm,
 ) -> float:
     """Return a positive first step size; costs one function evaluation, two host syncs."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -12,13 +13,15 @@ from torch import Tensor, nn
 
 from pyode.solver import defaults
 from pyode.solver.adjoint import AdjointProblem, AdjointSolve
+from pyode.solver.callbacks import find_callbacks
 from pyode.solver.config import SolverConfig, make_config, options_for
 from pyode.solver.dynamics import CountedDynamics
-from pyode.solver.fixed_grid import StepCallback
 from pyode.solver.host_sync import to_floats
-from pyode.solver.norms import RMS_NORM
+from pyode.solver.initial_step import Norm
+from pyode.solver.methods import METHOD_TABLE
+from pyode.solver.norms import RMS_NORM, CallableNorm, Tolerance, check_norm
 from pyode.solver.scipy_solver import forward_only
-from pyode.solver.stats import SolverStats
+from pyode.solver.stats import SolverStats, StepCounter
 from pyode.solver.tuple_state import TupleState
 
 State = Tensor | tuple[Tensor, ...]
@@ -94,10 +97,19 @@ def adjoint_setup(
         atol if kw.get("adjoint_atol") is None else kw["adjoint_atol"],
         adj_options,
     )
+    if forward.norm == "seminorm":
+        raise ValueError(
+            "option 'norm'='seminorm' is for the adjoint's backward solve: give it as "
+            "adjoint_options={'norm': 'seminorm'} or adjoint_norm='seminorm'"
+        )
     norm = kw.get("adjoint_norm")
-    if norm not in (None, "seminorm"):
-        raise ValueError(f"adjoint_norm must be None or 'seminorm', got {norm!r}")
-    return forward, backward, norm == "seminorm"
+    if norm is not None:
+        if not (norm == "seminorm" or callable(norm)):
+            raise ValueError(f"adjoint_norm must be None, 'seminorm' or a callable, got {norm!r}")
+        if backward.norm not in (None, norm):
+            raise ValueError("adjoint_norm and adjoint_options['norm'] disagree; give one")
+        backward = replace(backward, norm=norm)
+    return forward, backward, backward.norm == "seminorm"
 
 
 def odeint(
@@ -128,54 +140,47 @@ def odeint(
     `step_t`); `scipy_solver` (scipy's solve_ivp, options `solver`, `min_step`, `max_step`; no
     backpropagation through it, gradients by the adjoint). With `adjoint=True` gradients come
     from the adjoint method (constant memory); with `adjoint=False` by backpropagating through
-    the solver. Keyword arguments:
-    `adjoint_rtol`, `adjoint_atol`, `adjoint_method`, `adjoint_options`, `adjoint_norm` (None or
-    "seminorm"), `adjoint_params` (tensors to differentiate; default: the parameters of func,
-    which must then be an nn.Module) and `stats` (a SolverStats filled in by this call).
+    the solver. rtol and atol may be tensors (per-element tolerances, broadcasting against y0)
+    or, for tuple states, one tolerance per component; the adaptive option `norm` is a callable
+    norm(scaled error) as in torchdiffeq; the option `dtype` is the clock's dtype (float64 by
+    default). Step callbacks `func.callback_step(t0, y0, dt)`, `callback_accept_step`,
+    `callback_reject_step` (and their `_adjoint` twins, for the backward solve) are called as
+    in torchdiffeq. Keyword arguments: `adjoint_rtol`, `adjoint_atol`, `adjoint_method`,
+    `adjoint_options`, `adjoint_norm` (None, "seminorm" or a callable on the augmented state
+    (t, y, adj_y, *adj_params)), `adjoint_params` (tensors to differentiate; default: the
+    parameters of func, which must then be an nn.Module) and `stats` (a SolverStats filled in
+    by this call).
     """
-    forward, backward, seminorm = adjoint_setup(method, rtol, atol, options, kw)
+    forward, backward, _ = adjoint_setup(method, rtol, atol, options, kw)
     flat = FlatProblem(func, y0)
-    times = check_times(t)
+    forward = flat.fit(forward)
+    times = forward.clock_times(check_times(t))
+    if len(set(times)) < len(times):
+        raise ValueError(f"t has times that coincide in the time dtype {forward.time_dtype}")
     stats: SolverStats = kw.get("stats") or SolverStats()
     if len(times) == 1:
         return flat.unflatten(flat.y0[None])
+    counter = StepCounter(stats, callbacks=flat.callbacks(method, forward))
     if adjoint:
         params = adjoint_params(func, kw.get("adjoint_params"), y0, t)
-        problem = AdjointProblem(
-            flat.func, times, forward, backward, params, stats, seminorm, flat.blocks
-        )
+        problem = AdjointProblem(flat, times, forward, flat.fit(backward), params, counter)
         return flat.unflatten(AdjointSolve.apply(problem, flat.y0, t, *params))
     if forward.scipy is not None:
-        return flat.unflatten(_scipy_direct(flat, func, t, times, forward, stats, kw))
-    callback = _step_callback(func, flat)
+        return flat.unflatten(_scipy_direct(flat, func, t, times, forward, counter, kw))
     return flat.unflatten(
-        _direct(flat.func, flat.y0, t, times, forward, stats, flat.norm, callback)
+        _direct(flat.func, flat.y0, t, times, forward, counter, flat.norm_for(forward))
     )
-
-
-def _step_callback(func: Any, flat: FlatProblem) -> StepCallback | None:
-    """func.callback_step(t0, y0, dt) before every fixed-grid step (torchdiffeq's contract:
-    t0 and dt as float64 0-d tensors, y0 shaped like the state)."""
-    callback = getattr(func, "callback_step", None)
-    if callback is None:
-        return None
-
-    def call(t0: float, y: Tensor, dt: float) -> None:
-        kw: dict[str, Any] = {"dtype": torch.float64, "device": y.device}
-        callback(torch.tensor(t0, **kw), flat.unflatten(y), torch.tensor(dt, **kw))
-
-    return call
 
 
 def _scipy_direct(
     flat: FlatProblem, func: Any, t: Tensor, times: list[float], config: SolverConfig,
-    stats: SolverStats, kw: Mapping[str, Any],
+    counter: StepCounter, kw: Mapping[str, Any],
 ) -> Tensor:  # fmt: skip
     """scipy_solver without the adjoint: the states, and an error if anything backpropagates."""
     dyn = CountedDynamics(flat.func, flat.y0)
     with torch.no_grad():
-        ys = torch.stack(config.run(dyn, flat.y0, times, None, stats))
-    stats.nfe_forward += dyn.nfe
+        ys = torch.stack(config.run(dyn, flat.y0, times, None, counter))
+    counter.stats.nfe_forward += dyn.nfe
     inputs = (flat.y0, t, *_parameters(func), *(kw.get("adjoint_params") or ()))
     wanted = [x for x in inputs if isinstance(x, Tensor) and x.requires_grad]
     return forward_only(ys, wanted) if torch.is_grad_enabled() and wanted else ys
@@ -189,6 +194,7 @@ class FlatProblem:
     """func and y0 as the solvers see them: one tensor state (tuple states flattened)."""
 
     def __init__(self, func: Callable[[Tensor, Any], Any], y0: State) -> None:
+        self.user_func = func
         self.tuple_state: TupleState | None = None
         if isinstance(y0, tuple | list):
             self.tuple_state = TupleState(tuple(y0))
@@ -207,6 +213,66 @@ class FlatProblem:
 
     def unflatten(self, ys: Tensor) -> State:
         return ys if self.tuple_state is None else self.tuple_state.unflatten(ys)
+
+    def view(self, y: Tensor) -> State:
+        """One state as the user sees it (for norms and callbacks)."""
+        return self.unflatten(y)
+
+    def fit(self, config: SolverConfig) -> SolverConfig:
+        """config with its tolerances fitted to the flat state (per element, per component)."""
+        rtol, atol = self.tolerance("rtol", config.rtol), self.tolerance("atol", config.atol)
+        if rtol is config.rtol and atol is config.atol:
+            return config
+        return replace(config, rtol=rtol, atol=atol)
+
+    def tolerance(self, name: str, tol: Any) -> Tolerance:
+        """A number stays a number; a tensor broadcasts against y0; for a tuple state, a
+        sequence (or a tensor along its first dimension) gives one tolerance per component."""
+        like = self.y0
+        if isinstance(tol, float):
+            return tol
+        if isinstance(tol, Tensor) and tol.dim() == 0:
+            return tol.to(like.dtype if like.element_size() >= 4 else torch.float32)
+        if self.tuple_state is None:
+            if not isinstance(tol, Tensor):
+                raise ValueError(
+                    f"{name} is a sequence, but y0 is a tensor: give a number or a tensor "
+                    f"that broadcasts against y0's shape {tuple(like.shape)}"
+                )
+            return _broadcast(name, tol, like.shape, like)
+        shapes = self.tuple_state.shapes
+        parts = list(tol)
+        if len(parts) != len(shapes):
+            raise ValueError(f"{name} holds {len(parts)} tolerances but y0 has {len(shapes)} "
+                             "components; give one per component")  # fmt: skip
+        return torch.cat([
+            _broadcast(f"{name}[{i}]", torch.as_tensor(p, dtype=torch.float64), shape, like)
+            .reshape(-1) for i, (p, shape) in enumerate(zip(parts, shapes))
+        ])  # fmt: skip
+
+    def norm_for(self, config: SolverConfig) -> Norm:
+        """The forward error norm: the user's `norm` option, else the default."""
+        if config.norm is None:
+            return self.norm
+        user = check_norm("norm", config.norm)
+        return CallableNorm(user, None if self.tuple_state is None else self.view)
+
+    def callbacks(self, method: str, config: SolverConfig) -> Any:
+        supported = METHOD_TABLE[config.method].callbacks
+        return find_callbacks(self.user_func, method, supported, state=self.view)
+
+
+def _broadcast(name: str, tol: Tensor, shape: torch.Size, like: Tensor) -> Tensor:
+    """tol expanded to `shape`, in the dtype the error is measured in, on the state's device."""
+    try:
+        fits = torch.broadcast_shapes(tol.shape, shape) == shape
+    except RuntimeError:
+        fits = False
+    if not fits:
+        raise ValueError(f"{name} has shape {tuple(tol.shape)}, which does not broadcast "
+                         f"against the state's shape {tuple(shape)}")  # fmt: skip
+    dtype = like.dtype if like.element_size() >= 4 else torch.float32
+    return tol.expand(shape).to(dtype=dtype, device=like.device).contiguous()
 
 
 def adjoint_params(func: Any, explicit: Any, y0: State, t: Tensor) -> tuple[Tensor, ...]:
@@ -242,9 +308,8 @@ def _direct(
     t: Tensor,
     times: list[float],
     config: SolverConfig,
-    stats: SolverStats,
-    norm: Any = RMS_NORM,
-    callback: StepCallback | None = None,
+    counter: StepCounter,
+    norm: Norm = RMS_NORM,
 ) -> Tensor:
     """Backpropagate through the solver's own operations (RK-Net)."""
     dyn = CountedDynamics(func, y0)
@@ -253,20 +318,22 @@ def _direct(
     if time_grad:
         # Moving t_0 by dt moves the trajectory like moving y0 by -f(t_0, y0) dt: a zero-valued
         # correction whose derivative routes dL/dt_0 through the solver's graph.
-        shifted = y0 - (t[0] - t[0].detach()) * f0.detach()
+        # The shift is cast to the state's dtype: t may be float64 while y is float32.
+        shifted = y0 - (t[0] - t[0].detach()).to(y0.dtype) * f0.detach()
         f_shifted = dyn(times[0], shifted) if config.uses_start_derivative else None
-        ys = config.run(dyn, shifted, times, f_shifted, stats, norm=norm, callback=callback)
+        ys = config.run(dyn, shifted, times, f_shifted, counter, norm=norm)
         ys[0] = y0
     else:
-        ys = config.run(dyn, y0, times, f0, stats, norm=norm, callback=callback)
+        ys = config.run(dyn, y0, times, f0, counter, norm=norm)
     if time_grad:
         # y(t_i) moves with t_i at speed f(t_i, y_i) (f re-evaluated: the solver may not have it).
         ys = [ys[0]] + [
-            y + (t[i] - t[i].detach()) * dyn(times[i], y.detach()).detach()
+            y + (t[i] - t[i].detach()).to(y.dtype) * dyn(times[i], y.detach()).detach()
             for i, y in enumerate(ys) if i > 0
         ]  # fmt: skip
     out = torch.stack(ys)
     nfe = dyn.nfe
+    stats = counter.stats
     stats.nfe_forward += nfe
     if out.requires_grad:
 
