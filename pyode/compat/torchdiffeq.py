@@ -17,7 +17,7 @@ from torch import Tensor
 from pyode.solver.config import options_for
 from pyode.solver.events import odeint_event as _pyode_event
 from pyode.solver.methods import METHODS  # noqa: F401 - the method names torchdiffeq users reach
-from pyode.solver.odeint import odeint as _pyode_odeint
+from pyode.solver.solve import odeint as _pyode_odeint
 
 NO_STEP_LIMIT = 2**31 - 1  # torchdiffeq's default max_num_steps
 

@@ -21,7 +21,7 @@ _EXPORTS: dict[str, str] = {
     "ODEBlock": "block",
     "ODESolverError": "errors",
     "SolverStats": "stats",
-    "odeint": "odeint",
+    "odeint": "solve",
     "odeint_event": "events",
 }
 __all__ = sorted(_EXPORTS)

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from pyode.solver import defaults
-from pyode.solver.odeint import adjoint_setup, check_times, odeint
+from pyode.solver.solve import adjoint_setup, check_times, odeint
 from pyode.solver.stats import SolverStats
 
 

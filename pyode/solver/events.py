@@ -21,7 +21,7 @@ from pyode.solver.dynamics import CountedDynamics
 from pyode.solver.errors import ODESolverError
 from pyode.solver.grid_events import find_event_on_grid
 from pyode.solver.host_sync import to_float
-from pyode.solver.odeint import FlatProblem, adjoint_setup, odeint
+from pyode.solver.solve import FlatProblem, adjoint_setup, odeint
 from pyode.solver.stats import SolverStats, StepCounter
 
 EventFn = Callable[[Tensor, Any], Tensor]
