@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.skipif(shutil.which("Rscript") is None, reason="R is not installed")
+# Each test is an R session of tens of seconds (testthat, R Markdown, reticulate).
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(shutil.which("Rscript") is None, reason="R is not installed")]
 
 def test_testthat_suite(r_package_dir: Path, r_env: dict[str, str]) -> None:
     code = (

@@ -96,6 +96,7 @@ train(resolve_config(load_profile(profile), dataset, model), out, on_iteration=d
 """
 
 
+@pytest.mark.slow  # four trainings of three epochs, one in a subprocess
 def test_determinism_and_resume_after_sigkill(tiny_profile, tmp_path, subprocess_env) -> None:
     profile = tiny_profile()
     profile["train"]["defaults"].update(epochs=3, batch_size=8, augment=True)

@@ -148,6 +148,7 @@ def test_three_seeds_plan_one_run_per_seed_in_its_own_folder(snakemake, write_co
     assert f"--run-dir {results}/train/mnist/odenet/seed-0 " in result.stdout
 
 
+@pytest.mark.slow  # runs a job
 def test_profile_replaces_default_config(snakemake, repo_root, tmp_path):
     """Settings of config/config.yaml (mnist mlp: 10 epochs) must not leak into the test profile."""
     result = snakemake("--cores", "1",
@@ -209,6 +210,7 @@ def test_slurm_profile_names_only_rules_of_the_workflow(repo_root):
     assert set(profile["set-resources"]) <= rules, set(profile["set-resources"]) - rules
 
 
+@pytest.mark.slow  # runs the data rule
 def test_missing_kaggle_file_fails_in_the_data_rule(snakemake, write_config, repo_root,
                                                     tmp_path):
     missing = tmp_path / "resources" / "train.json.7z"
