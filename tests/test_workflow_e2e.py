@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 
 import pandas as pd
@@ -114,7 +115,8 @@ def test_experiment_config_change_reruns_only_that_experiment(tiny_dag, snakemak
     counts = plan.job_counts()
     assert counts.get("experiment") == 1, plan.stdout
     assert "train" not in counts
-    assert f"--settings {results}/config/experiments/spiral.yaml" in plan.stdout
+    # as the shell command quotes it
+    assert f"--settings {shlex.quote(f'{results}/config/experiments/spiral.yaml')}" in plan.stdout
 
 
 def test_rerun_redoes_only_what_is_missing(tiny_dag, snakemake):
