@@ -148,19 +148,16 @@ def test_three_seeds_plan_one_run_per_seed_in_its_own_folder(snakemake, write_co
     assert f"--run-dir {results}/train/mnist/odenet/seed-0 " in result.stdout
 
 
-@pytest.mark.slow  # runs a job
-def test_profile_replaces_default_config(snakemake, repo_root, tmp_path):
-    """Settings of config/config.yaml (mnist mlp: 10 epochs) must not leak into the test profile."""
-    result = snakemake("--cores", "1",
-                       "--configfile", ".test/config.yaml", "--config", f"results={tmp_path}",
-                       "--", f"{tmp_path}/config/resolved.yaml")
-    assert result.returncode == 0, result.stdout
-    resolved = yaml.safe_load((tmp_path / "config/resolved.yaml").read_text())
+@pytest.mark.slow  # reads the tiny DAG's results
+def test_profile_replaces_default_config(tiny_dag, repo_root):
+    """Settings of config/config.yaml (mnist mlp: 10 epochs) must not leak into the test profile
+    (`--configfile .test/config.yaml`, as the tiny DAG runs)."""
+    resolved = yaml.safe_load((tiny_dag.results / "config/resolved.yaml").read_text())
     expected = yaml.safe_load((repo_root / ".test/config.yaml").read_text())
     assert "results" not in resolved
     assert resolved["train"] == expected["train"]
     assert resolved["profile"] == "test"
-    assert resolved["data"]["iceberg"]["path"] == f"{tmp_path}/data/iceberg/train.json"
+    assert resolved["data"]["iceberg"]["path"] == f"{tiny_dag.results}/data/iceberg/train.json"
 
 
 def test_single_training_run_is_a_target(snakemake, repo_root, tmp_path):
