@@ -56,6 +56,15 @@ def one_torch_thread() -> Iterator[None]:
     torch.set_num_threads(threads)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that needs the tiny DAG is slow: `make test-fast` must never start the DAG."""
+    unmarked = [item.nodeid for item in items
+                if "tiny_dag" in getattr(item, "fixturenames", ())
+                and item.get_closest_marker("slow") is None]
+    if unmarked:
+        raise pytest.UsageError(f"tests that use tiny_dag must be marked slow: {unmarked}")
+
+
 # --- Snakemake ---------------------------------------------------------------------------------
 
 class SnakemakeRun(subprocess.CompletedProcess):
