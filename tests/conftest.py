@@ -137,7 +137,8 @@ def tiny_dag(snakemake: Callable[..., SnakemakeRun], tmp_path_factory) -> TinyDa
     missing = [tool for tool in ("Rscript", "pdflatex", "pandoc") if shutil.which(tool) is None]
     if missing:
         pytest.skip(f"the paper needs {', '.join(missing)} (installed by `make setup`)")
-    results = tmp_path_factory.mktemp("tiny") / "results"
+    # a space in the path: every rule's shell command must quote it
+    results = tmp_path_factory.mktemp("tiny dag") / "results"
     args = ["--configfile", str(TEST_PROFILE), "--config", f"results={results}"]
     # About two minutes on two idle cores; the limit leaves room for a busy machine.
     run = snakemake("--cores", "2", *args, timeout=1500)
