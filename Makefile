@@ -1,5 +1,6 @@
-# Two commands for users: `make` (everything, end to end) and `make test` (the whole test suite).
-# Both install what is missing first; `make setup` alone is idempotent and takes seconds when done.
+# Two commands for users: `make` (everything, end to end) and `make test` (the whole test suite);
+# `make test-fast` (the tests not marked slow) is the edit loop. All install what is missing first;
+# `make setup` alone is idempotent and takes seconds when done.
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -7,6 +8,8 @@ CORES ?= 4
 APT_PACKAGES := r-base-core r-cran-ggplot2 r-cran-rmarkdown r-cran-knitr r-cran-reticulate \
 	r-cran-testthat r-cran-readr r-cran-dplyr r-cran-tidyr r-cran-jsonlite r-cran-lintr pandoc \
 	texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended lmodern
+# Only for the tests: the one-node Slurm cluster of tests/test_slurm.py (which needs root).
+TEST_APT_PACKAGES := slurm-wlm munge
 
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export RETICULATE_PYTHON := $(CURDIR)/$(PY)
@@ -14,36 +17,50 @@ export RETICULATE_PYTHON := $(CURDIR)/$(PY)
 RPKG := Rscripts/pyode
 RPKG_FILES := $(shell find $(RPKG) -type f ! -name .installed 2>/dev/null)
 
-.PHONY: all paper test setup system python rpackage lint bench clean
+.PHONY: all paper test test-fast test-system setup system python rpackage lint bench clean
 all: paper
 
 paper: setup
 	snakemake --cores $(CORES)
 
-test: setup
+test: setup test-system
 	$(PY) -m pytest -q
+
+test-fast: setup
+	$(PY) -m pytest -q -m "not slow"
 
 # apt (R, LaTeX) and pip (torch) are independent: run them side by side.
 setup:
 	@$(MAKE) --no-print-directory -j2 system python
 	@$(MAKE) --no-print-directory rpackage
 
-# Debian packages for R, the R packages and LaTeX; sudo when not root.
-system:
-	@missing=""; for p in $(APT_PACKAGES); do \
+# apt_install(packages, what they are for, exit status where they cannot be installed): installs
+# the missing Debian packages with apt-get, sudo when not root. (No commas in the arguments.)
+define apt_install
+	@missing=""; for p in $(1); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then SUDO=""; \
 		elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then SUDO="sudo -n"; \
-		else echo "pyode setup: please install these Debian packages (root or sudo needed):$$missing" >&2; exit 1; fi; \
+		else echo "pyode setup: root or sudo needed to install these Debian packages for $(2):$$missing" >&2; exit $(3); fi; \
 		if ! command -v apt-get >/dev/null; then \
-			echo "pyode setup: no apt-get here; install these packages (or use environment.yml with conda):$$missing" >&2; exit 1; fi; \
+			echo "pyode setup: no apt-get here to install these Debian packages for $(2):$$missing" >&2; exit $(3); fi; \
 		echo "pyode setup: installing$$missing"; \
 		$$SUDO apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null \
 		|| { echo "pyode setup: apt-get failed; packages needed:$$missing" >&2; exit 1; }; \
 	fi
+endef
+
+# Debian packages for R, the R packages and LaTeX.
+system:
+	$(call apt_install,$(APT_PACKAGES),R and LaTeX (or use environment.yml with conda),1)
+
+# Debian packages for the Slurm test only: without them (or without root, which it needs anyway)
+# the suite still runs and that one test is skipped, saying why.
+test-system:
+	$(call apt_install,$(TEST_APT_PACKAGES),the Slurm test (skipped without them),0)
 
 python: $(VENV)/.installed
 

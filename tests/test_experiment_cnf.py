@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import tiny_experiment_settings
 
 from pyode.experiments import cnf, run
 from pyode.experiments.common import ExperimentError
@@ -24,12 +24,12 @@ from pyode.experiments.flows import (
     standard_normal_log_prob,
     target_log_prob,
 )
-from pyode.experiments.settings import validate
+from pyode.experiments.settings import load, validate
 
 SOLVER = {"method": "dopri5", "rtol": 1e-6, "atol": 1e-6, "adjoint": False}
 
 
-TINY = tiny_experiment_settings("cnf")
+TINY = load(Path(__file__).parents[1] / ".test" / "config.yaml", "cnf")
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import tiny_experiment_settings
 
 from pyode import registry
 from pyode.experiments import run, training_nfe
 from pyode.experiments.common import ExperimentError
+from pyode.experiments.settings import load
 
-TINY = tiny_experiment_settings("training_nfe")
+TINY = load(Path(__file__).parents[1] / ".test" / "config.yaml", "training_nfe")
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

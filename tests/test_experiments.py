@@ -282,13 +282,9 @@ def test_spiral_data_follow_the_exact_solution() -> None:
 
 @pytest.mark.skipif(shutil.which("Rscript") is None, reason="Rscript not installed")
 def test_plot_experiment_draws_every_figure(
-    outputs: Path, repo_root: Path, subprocess_env: dict[str, str], tmp_path: Path,
-    tmp_path_factory
+    outputs: Path, repo_root: Path, r_env: dict[str, str], tmp_path: Path
 ) -> None:
-    from test_r_scripts import install_r_package, with_library
-
-    env = with_library(subprocess_env,
-                       install_r_package(repo_root, subprocess_env, tmp_path_factory))
+    env = r_env
     # One R process draws all figures with the package (R and ggplot2 start-up dominate) ...
     calls = "; ".join(
         f'pyode::write_figure("experiment", "{name}", "{outputs / name}", '

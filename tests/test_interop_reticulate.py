@@ -21,6 +21,7 @@ def run_demo(repo_root: Path, env: dict[str, str], cwd: Path, *args: str):
     )
 
 
+@pytest.mark.slow  # R starts Python and trains a model
 def test_reticulate_demo(repo_root: Path, subprocess_env: dict[str, str], tmp_path: Path) -> None:
     out_dir = tmp_path / "run"
     result = run_demo(repo_root, subprocess_env, tmp_path, str(out_dir), "mlp")

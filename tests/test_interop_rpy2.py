@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from test_r_scripts import install_r_package, write_fake_runs
 
 from pyode import registry
 
@@ -20,14 +19,13 @@ pytestmark = pytest.mark.skipif(shutil.which("R") is None, reason="R is not inst
 
 
 @pytest.fixture(scope="module", autouse=True)
-def r_library(repo_root: Path, subprocess_env: dict[str, str], tmp_path_factory) -> Path:
+def embedded_r_library(r_library: Path) -> Path:
     """This checkout's package first on the embedded R's library path, before it is loaded."""
-    library = install_r_package(repo_root, subprocess_env, tmp_path_factory)
     import rpy2.robjects as ro
 
     assert not ro.r("'pyode' %in% loadedNamespaces()")[0], "a pyode package is already loaded"
-    ro.r[".libPaths"](ro.StrVector([str(library), *ro.r[".libPaths"]()]))
-    return library
+    ro.r[".libPaths"](ro.StrVector([str(r_library), *ro.r[".libPaths"]()]))
+    return r_library
 
 
 def test_frame_round_trip() -> None:
@@ -60,7 +58,8 @@ def test_frame_round_trip() -> None:
         ro.conversion.get_conversion().py2rpy(frame)
 
 
-def test_read_runs_is_the_r_package_reader(tmp_path: Path, r_library: Path) -> None:
+def test_read_runs_is_the_r_package_reader(tmp_path: Path, r_library: Path,
+                                           write_fake_runs) -> None:
     import rpy2.robjects as ro
 
     from pyode.interop import InteropError, r_package, read_runs
@@ -84,7 +83,7 @@ def test_read_runs_is_the_r_package_reader(tmp_path: Path, r_library: Path) -> N
         read_runs(tmp_path)
 
 
-def test_figure_from_pandas_frames(tmp_path: Path) -> None:
+def test_figure_from_pandas_frames(tmp_path: Path, write_fake_runs) -> None:
     import rpy2.robjects as ro
 
     from pyode.interop import InteropError, make_training_figure, read_runs
@@ -96,7 +95,8 @@ def test_figure_from_pandas_frames(tmp_path: Path) -> None:
         make_training_figure("loss", {})
 
 
-def test_pyode_plot_writes_figure(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_pyode_plot_writes_figure(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                  write_fake_runs) -> None:
     from pyode.cli import main
 
     write_fake_runs(tmp_path / "train")
@@ -108,7 +108,8 @@ def test_pyode_plot_writes_figure(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert sorted(p.name for p in stem.parent.iterdir()) == ["losses.pdf", "losses.png"]
 
 
-def test_pyode_plot_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_pyode_plot_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                              write_fake_runs) -> None:
     from pyode.cli import main
 
     train = tmp_path / "train"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 import sys
@@ -57,3 +58,22 @@ def test_results_are_not_committed(repo_root: Path) -> None:
         ["git", "ls-files", "results"], cwd=repo_root, capture_output=True, text=True
     ).stdout.split()
     assert tracked in ([], ["results/README.md"])
+
+
+def test_no_test_module_imports_another(repo_root: Path) -> None:
+    """Shared helpers are fixtures of tests/conftest.py: a test file imports neither another test
+    module nor conftest, so each runs alone and none depends on another's import."""
+    tests = repo_root / "tests"
+    local = {path.stem for path in tests.glob("*.py")}
+    imports = []
+    for path in sorted(tests.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = ["." * node.level + (node.module or "")]
+            else:
+                continue
+            imports += [f"{path.name}: {name}" for name in names
+                        if name.startswith(".") or name.split(".")[0] in local]
+    assert imports == []

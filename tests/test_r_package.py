@@ -2,32 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
-from test_r_scripts import install_r_package
 
-pytestmark = pytest.mark.skipif(shutil.which("Rscript") is None, reason="R is not installed")
+# Each test is an R session of tens of seconds (testthat, R Markdown, reticulate).
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(shutil.which("Rscript") is None, reason="R is not installed")]
 
-PACKAGE = Path("Rscripts") / "pyode"
-
-
-@pytest.fixture(scope="module")
-def r_library(repo_root: Path, subprocess_env: dict[str, str], tmp_path_factory) -> Path:
-    """The package installed from this checkout into a temporary R library (once per session)."""
-    return install_r_package(repo_root, subprocess_env, tmp_path_factory)
-
-
-def r_env(env: dict[str, str], library: Path) -> dict[str, str]:
-    libraries = [str(library), *filter(None, [env.get("R_LIBS")])]
-    return dict(env, R_LIBS=os.pathsep.join(libraries))
-
-
-def test_testthat_suite(repo_root: Path, subprocess_env: dict[str, str], r_library: Path) -> None:
+def test_testthat_suite(r_package_dir: Path, r_env: dict[str, str]) -> None:
     code = (
         "library(testthat); library(pyode); "
         "res <- as.data.frame(test_dir('testthat', package = 'pyode', "
@@ -36,8 +22,8 @@ def test_testthat_suite(repo_root: Path, subprocess_env: dict[str, str], r_libra
         "sum(res$skipped)))"
     )
     result = subprocess.run(
-        ["Rscript", "--vanilla", "-e", code], cwd=repo_root / PACKAGE / "tests",
-        env=r_env(subprocess_env, r_library), capture_output=True, text=True, timeout=600,
+        ["Rscript", "--vanilla", "-e", code], cwd=r_package_dir / "tests", env=r_env,
+        capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-6000:]
     assert "failed: 0" in result.stdout
@@ -45,11 +31,9 @@ def test_testthat_suite(repo_root: Path, subprocess_env: dict[str, str], r_libra
     assert "skipped: 0" in result.stdout, result.stdout[-3000:]
 
 
-def test_fresh_session_finds_the_project_python(
-    repo_root: Path, subprocess_env: dict[str, str], r_library: Path, tmp_path: Path
-) -> None:
+def test_fresh_session_finds_the_project_python(r_env: dict[str, str], tmp_path: Path) -> None:
     """From another folder, without RETICULATE_PYTHON: the .venv of the installing project."""
-    env = r_env(subprocess_env, r_library)
+    env = dict(r_env)
     env.pop("RETICULATE_PYTHON", None)
     code = (
         "library(pyode); s <- ode_solve(function(t, y) -y, c(1, 2), seq(0, 1, by = 0.25)); "
@@ -65,14 +49,14 @@ def test_fresh_session_finds_the_project_python(
 
 
 def test_r_markdown_example_renders(
-    repo_root: Path, subprocess_env: dict[str, str], r_library: Path, tmp_path: Path
+    r_package_dir: Path, r_env: dict[str, str], tmp_path: Path
 ) -> None:
     """The package's R Markdown example: solve an ODE, read a solver error, train a model."""
-    example = repo_root / PACKAGE / "inst" / "examples" / "pyode-from-r.Rmd"
+    example = r_package_dir / "inst" / "examples" / "pyode-from-r.Rmd"
     code = (f'rmarkdown::render("{example}", output_dir = "{tmp_path}", '
             f'intermediates_dir = "{tmp_path}", quiet = TRUE)')
     result = subprocess.run(
-        ["Rscript", "--vanilla", "-e", code], cwd=tmp_path, env=r_env(subprocess_env, r_library),
+        ["Rscript", "--vanilla", "-e", code], cwd=tmp_path, env=r_env,
         capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

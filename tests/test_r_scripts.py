@@ -2,123 +2,21 @@
 run tree, the package's stale-copy check, and the package against pyode's registry.
 
 The package is installed from this checkout into a temporary R library once per test session
-(`r_library`), so no test can pass with a stale copy installed elsewhere."""
+(`r_env`, tests/conftest.py), so no test can pass with a stale copy installed elsewhere."""
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from pyode import registry
 
 pytestmark = pytest.mark.skipif(shutil.which("Rscript") is None, reason="R is not installed")
-
-# mnist with all four models, iceberg without rknet (as the DAG trains them)
-FAKE_RUNS = (
-    ("mnist", "mlp"),
-    ("mnist", "resnet"),
-    ("mnist", "rknet"),
-    ("mnist", "odenet"),
-    ("iceberg", "mlp"),
-    ("iceberg", "resnet"),
-    ("iceberg", "odenet"),
-)
-
-
-def write_fake_runs(train_dir: Path, runs=FAKE_RUNS, n_iterations: int = 12) -> None:
-    """Write the three files `pyode train` leaves in each run folder, with its exact columns."""
-    rng = np.random.default_rng(0)
-    for index, (dataset, model) in enumerate(runs):
-        run_dir = train_dir / dataset / model
-        run_dir.mkdir(parents=True, exist_ok=True)
-        ode = model in ("odenet", "rknet")
-        adjoint = model == "odenet"
-        iteration = np.arange(1, n_iterations + 1)
-        loss = 2.3 * np.exp(-iteration / 5) + rng.uniform(0, 0.2, n_iterations)
-        pd.DataFrame(
-            {
-                "epoch": np.repeat([1, 2], n_iterations // 2),
-                "iteration": iteration,
-                "images_seen": 32 * iteration,
-                "loss": loss,
-                "loss_ewm": pd.Series(loss).ewm(halflife=10).mean(),
-                "lr": 1e-3,
-                "nfe_forward": 26.0 if ode else np.nan,
-                "nfe_backward": 32.0 if adjoint else np.nan,
-                "seconds": 0.1 * iteration,
-            }
-        ).to_csv(run_dir / "iterations.csv", index=False)
-        pd.DataFrame(
-            {
-                "epoch": [1, 2],
-                "train_loss": [1.0, 0.5],
-                "train_accuracy": [0.7, 0.8],
-                "test_loss": [0.9, 0.6],
-                "test_accuracy": [0.75 + index / 100, 0.85 + index / 100],
-                "nfe_forward_mean": [20.0, 26.0] if ode else [np.nan, np.nan],
-                "nfe_backward_mean": [30.0, 32.0] if adjoint else [np.nan, np.nan],
-                "epoch_seconds": [3.0, 3.1],
-                "peak_memory_mb": [100.0 + index, 110.0 + index],
-            }
-        ).to_csv(run_dir / "epochs.csv", index=False)
-        summary = {
-            "dataset": dataset,
-            "model": model,
-            "params": 100_000 * (index + 1),
-            "final_test_accuracy": 0.85,
-            "best_test_accuracy": 0.86,
-            "final_test_error": 0.15,
-            "best_test_error": 0.14,
-            "epochs": 2,
-            "total_seconds": 6.0 + index,
-            "device": "cpu",
-            "versions": {"python": "3.11", "torch": "2.14.1"},
-            "seed": 0,
-            "git_commit": "0" * 40,
-            "config": {"dataset": dataset, "model": model, "lr": 0.001},
-            "data_source": "synthetic",
-            "data_description": "fake",
-            "profile": "test",
-            **registry.run_labels(dataset, model),  # as `pyode train` writes them
-        }
-        (run_dir / "summary.json").write_text(json.dumps(summary))
-
-
-PACKAGE = Path("Rscripts") / "pyode"
-_INSTALLED: dict[str, Path] = {}
-
-
-def install_r_package(repo_root: Path, env: dict[str, str], tmp_path_factory) -> Path:
-    """This checkout's package, installed once per session into a temporary library."""
-    if "library" not in _INSTALLED:
-        library = tmp_path_factory.mktemp("rlib")
-        result = subprocess.run(
-            ["R", "CMD", "INSTALL", "--no-multiarch", "-l", str(library), str(PACKAGE)],
-            cwd=repo_root, env=dict(env, PYODE_PROJECT_ROOT=str(repo_root)),
-            capture_output=True, text=True, timeout=300,
-        )
-        assert result.returncode == 0, result.stdout + result.stderr
-        _INSTALLED["library"] = library
-    return _INSTALLED["library"]
-
-
-def with_library(env: dict[str, str], library: Path) -> dict[str, str]:
-    """env with `library` first on R's library path."""
-    return dict(env, R_LIBS=os.pathsep.join([str(library), *filter(None, [env.get("R_LIBS")])]))
-
-
-@pytest.fixture(scope="module")
-def r_env(repo_root: Path, subprocess_env: dict[str, str], tmp_path_factory) -> dict[str, str]:
-    return with_library(subprocess_env, install_r_package(repo_root, subprocess_env,
-                                                          tmp_path_factory))
-
 
 def figure(repo_root: Path, args: list[str], cwd: Path, env: dict[str, str]
            ) -> subprocess.CompletedProcess:
@@ -129,13 +27,14 @@ def figure(repo_root: Path, args: list[str], cwd: Path, env: dict[str, str]
 
 
 def test_figure_script_writes_pdf_and_png_from_any_directory(
-    repo_root: Path, r_env: dict[str, str], tmp_path: Path
+    repo_root: Path, r_env: dict[str, str], write_fake_runs, r_package_dir: Path,
+    tmp_path: Path
 ) -> None:
     train_dir = tmp_path / "train"
     write_fake_runs(train_dir)
     stem = tmp_path / "figures" / "nfe"
     result = figure(repo_root, ["training", "nfe", str(train_dir), str(stem),
-                                str(repo_root / PACKAGE)], tmp_path, r_env)
+                                str(r_package_dir)], tmp_path, r_env)
     assert result.returncode == 0, result.stderr
     pdf, png = stem.with_suffix(".pdf"), stem.with_suffix(".png")
     assert pdf.read_bytes()[:4] == b"%PDF"
@@ -145,7 +44,7 @@ def test_figure_script_writes_pdf_and_png_from_any_directory(
 
 
 def test_figure_script_bad_input_is_one_clear_error(
-    repo_root: Path, r_env: dict[str, str], tmp_path: Path
+    repo_root: Path, r_env: dict[str, str], write_fake_runs, tmp_path: Path
 ) -> None:
     train_dir = tmp_path / "train"
     write_fake_runs(train_dir, runs=(("iceberg", "mlp"), ("mnist", "mlp")))
@@ -167,10 +66,11 @@ def test_figure_script_bad_input_is_one_clear_error(
 
 
 def test_figure_script_refuses_a_stale_installed_package(
-    repo_root: Path, r_env: dict[str, str], tmp_path: Path
+    repo_root: Path, r_env: dict[str, str], write_fake_runs, r_package_dir: Path,
+    tmp_path: Path
 ) -> None:
     source = tmp_path / "pyode"
-    shutil.copytree(repo_root / PACKAGE, source)
+    shutil.copytree(r_package_dir, source)
     reader = source / "R" / "read.R"
     reader.write_text(reader.read_text().replace("fail(\"missing file: %s\", path)",
                                                  "fail(\"no file: %s\", path)", 1))
@@ -224,7 +124,7 @@ def test_figure_sizes_are_the_workflow_figure_sizes(repo_root: Path, r_env: dict
 
 
 def test_package_reader_uses_the_registry_columns_and_keys(
-    repo_root: Path, r_env: dict[str, str], tmp_path: Path
+    repo_root: Path, r_env: dict[str, str], write_fake_runs, tmp_path: Path
 ) -> None:
     r = r_json("ns <- asNamespace('pyode'); cat(jsonlite::toJSON(list("
                "iterations = ns$iterations_columns, epochs = ns$epochs_columns, "

