@@ -145,20 +145,17 @@ def test_a_new_experiment_is_its_module_and_registry_entry(toy_registry: None,
     assert list(values.columns) == ["index", "value"] and len(values) == 3  # declared order
 
 
+@pytest.mark.slow  # an R session, with the package installed
 @pytest.mark.skipif(shutil.which("Rscript") is None, reason="Rscript not installed")
 def test_a_new_experiment_figure_is_its_plot_function(
-    toy_registry: None, tmp_path: Path, repo_root: Path, subprocess_env: dict[str, str],
-    tmp_path_factory: pytest.TempPathFactory,
+    toy_registry: None, tmp_path: Path, r_env: dict[str, str],
 ) -> None:
     """The R package reads the toy's files through the declaration in its summary.json and draws
     it with plot_toy() at its declared size: no list in the package names the experiment."""
-    from test_r_scripts import install_r_package, with_library
-
     import pyode.experiments
 
     pyode.experiments.run("toy", {"seed": 0, "n": 4}, tmp_path / "toy")
-    env = with_library(subprocess_env,
-                       install_r_package(repo_root, subprocess_env, tmp_path_factory))
+    env = r_env
     stem = tmp_path / "figures" / "experiment_toy"
     script = TOY_PLOT + f'pyode::write_figure("experiment", "toy", "{tmp_path / "toy"}", "{stem}")'
     result = subprocess.run(["Rscript", "--vanilla", "-e", script], env=env, capture_output=True,
