@@ -27,7 +27,7 @@ from pyode.experiments.settings import (
 )
 from pyode.settings import ConfigError, experiment_settings_path, write_settings
 
-# The experiments' tiny sizes: their modules' TINY tables (`scale: tiny`).
+# The experiments' tiny sizes: their registry entries' (`scale: tiny`).
 TINY = {name: tiny(name) for name in registry.experiment_names()}
 
 FIGURES = registry.experiment_names()  # each drawn by plot_<name>() of the R package
