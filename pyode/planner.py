@@ -52,7 +52,7 @@ def pipeline_config(config: Mapping[str, Any], results: str | None = None) -> Pi
 
 def data_blocks(config: Mapping[str, Any], results: str | None = None) -> dict[str, Any]:
     """The validated `data.NAME` settings of every registered data set (defaults where the profile
-    has no block, TINY sizes under `scale: tiny`); with `results`, the files the workflow
+    has no block, their tiny sizes under `scale: tiny`); with `results`, the files the workflow
     generates lie in RESULTS/data/NAME. Errors name the config key."""
     data = config.get("data") or {}
     if not isinstance(data, Mapping):

@@ -368,11 +368,12 @@ def test_a_failed_memory_probe_names_its_command() -> None:
 
 
 @pytest.mark.parametrize("name", registry.experiment_names())
-def test_scale_tiny_starts_from_the_modules_tiny_sizes(name: str) -> None:
-    """`scale: tiny` gives each experiment its module's TINY sizes; a block still overrides them."""
+def test_scale_tiny_starts_from_the_registry_entrys_tiny_sizes(name: str) -> None:
+    """`scale: tiny` gives each experiment its registry entry's tiny sizes; a block still
+    overrides them."""
     full = experiment_settings({"seed": 0}, name)
     small = experiment_settings({"seed": 0, "scale": "tiny"}, name)
-    assert TINY[name], f"experiment {name} has no TINY sizes"
+    assert TINY[name], f"experiment {name} has no tiny sizes"
     assert small == validate(name, {"seed": 0, **TINY[name]})
     assert small != full
     key, value = next(iter(TINY[name].items()))

@@ -1,7 +1,7 @@
 """pyode's data layer: the data sets of `pyode.registry.DATASETS`, validated and normalised.
 
 A data set's settings (the config's `data.NAME` block), tiny sizes, cross-setting check and
-generated files are its registry entry (`pyode.registry.datasets`: torch-free, so that checking a
+generated files are its registry entry (`pyode.registry.training`: torch-free, so that checking a
 profile loads no data code). Its code is the module `pyode.data.NAME` with
   load_bundle(source, path, *, seed, n_train, n_test) -> DatasetBundle;
 and optionally `prepare(settings, out_dir)` (generates the files the entry's `resolve_paths`

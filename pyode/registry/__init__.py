@@ -2,18 +2,20 @@
 
 The CLI, the settings validation, the Snakemake workflow (workflow/rules/common.smk), the run
 files and, through the labels and ranks written into every summary.json, the R figures all read
-these tables. The entries (`pyode.registry.entries`) are listed here (the models), in
-`pyode.registry.datasets` and in `pyode.registry.experiments`; this module re-exports them.
+these tables. The entries' kinds are `pyode.registry.entries`; the data sets and the models are
+listed in `pyode.registry.training`, the experiments in `pyode.registry.experiments`, the run
+files and the training figures here; this module re-exports them all and looks entries up.
 
-Adding a model means its builder in `pyode/models/<dataset>.py` plus a `Model` entry here; an
-experiment means its module `pyode/experiments/<name>.py` (`run`), its `Experiment` entry (CSV
-files with their columns, figure size, resources, settings table, tiny sizes, cross-setting
-check), its figure `plot_<name>()` in the R package (Rscripts/pyode/R/) and its section of the
-paper; a data set means its module `pyode/data/<name>.py` (`load_bundle`, optionally `prepare`),
-its models' builders, its `Dataset` entry (label, settings table, tiny sizes, cross-setting check,
-generated files) and a `runs` line in a profile; a solver method is its implementation in
-`pyode.solver` with its line in the solver's method table, which the registry reads
-(tests/test_extending.py adds a data set, a model and an experiment).
+Adding a model means its builder in `pyode/models/<dataset>.py` plus its `Model` entry
+(registry/training.py); an experiment means its module `pyode/experiments/<name>.py` (`run`), its
+`Experiment` entry (registry/experiments.py: CSV files with their columns, figure size, resources,
+settings table, tiny sizes, cross-setting check), its figure `plot_<name>()` in the R package
+(Rscripts/pyode/R/) and its section of the paper; a data set means its module
+`pyode/data/<name>.py` (`load_bundle`, optionally `prepare`), its models' builders, its `Dataset`
+entry and its models' `datasets` (registry/training.py: label, settings table, tiny sizes,
+cross-setting check, generated files) and a `runs` line in a profile; a solver method is its
+implementation in `pyode.solver` with its line in the solver's method table, which the registry
+reads (tests/test_extending.py adds a data set, a model and an experiment).
 
 Plain data only: the registry (and the solver's method table it reads) imports no torch, so that
 planning the workflow (`snakemake -n`) and checking a config stay light; the data sets' and the
@@ -25,9 +27,9 @@ from __future__ import annotations
 from typing import Protocol, TypeVar
 
 from pyode.registry.choices import ADAPTIVE_METHODS, DEVICES, FIXED_GRID_METHODS, METHODS
-from pyode.registry.datasets import DATASETS
 from pyode.registry.entries import Dataset, Experiment, Model
 from pyode.registry.experiments import EXPERIMENTS
+from pyode.registry.training import DATASETS, MODELS
 
 __all__ = [
     "ADAPTIVE_METHODS", "DATASETS", "DEVICES", "EPOCH_COLUMNS", "EXPERIMENTS", "FIXED_GRID_METHODS",
@@ -36,16 +38,6 @@ __all__ = [
     "dataset", "dataset_names", "experiment", "experiment_names", "model", "model_names",
     "model_rank", "run_labels",
 ]
-
-# The one model order: legends, tables and colours (by rank) follow it.
-MODELS: tuple[Model, ...] = (
-    Model("mlp", "MLP", False, ("mnist", "iceberg"), 0.24e6),
-    Model("resnet", "ResNet", False, ("mnist", "iceberg"), 0.60e6),
-    Model("rknet", "RK-Net", True, ("mnist",), 0.22e6),
-    Model("odenet", "ODE-Net", True, ("mnist", "iceberg"), 0.22e6),
-    # Ablation: odenet's stem and head with nothing between, to show what the ODE block adds.
-    Model("noblock", "No block (stem + head)", False, ("mnist",)),
-)
 
 # Figures of the training runs; each is drawn by `plot_<name>()` of the R package.
 TRAINING_FIGURES: tuple[str, ...] = ("losses", "accuracy", "nfe", "cost", "params")

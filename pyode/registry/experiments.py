@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from pyode.registry.choices import ADAPTIVE_METHODS, DEVICES, METHODS
-from pyode.registry.datasets import MNIST_SOURCES
 from pyode.registry.entries import Experiment
+from pyode.registry.training import MNIST_SOURCES
 from pyode.setting_tables import (
     Setting,
     at_least,

