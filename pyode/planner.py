@@ -3,8 +3,8 @@
 A workflow profile (config/*.yaml) holds every setting. `resolve_workflow` turns it into the
 settings of each training run (`pyode.train.config.resolve_config`: train.defaults <-
 train.DATASET.defaults <- train.DATASET.MODEL over the built-in defaults) and of each experiment
-(`pyode.experiments.settings.experiment_settings`: the experiments.NAME block over the
-experiment's SETTINGS), failing with one line that names the config key. The workflow writes each
+(`pyode.experiments.settings.experiment_settings`: the experiments.NAME block over the settings
+of its registry entry), failing with one line that names the config key. The workflow writes each
 to its own settings file (`pyode.layout`) and `pyode train --settings FILE` /
 `pyode experiment NAME --settings FILE` read exactly that file, so a job reruns only when its
 own settings change. `check_profile` is what `pyode train --config` and `pyode experiment
@@ -20,7 +20,7 @@ from typing import Any
 
 from pyode import registry
 from pyode.config_files import ConfigError, check_finite, check_renamed, load_yaml
-from pyode.data import data_settings, dataset_module, resolve_paths
+from pyode.data import data_settings, resolve_paths
 from pyode.experiments.settings import experiment_settings, schema
 from pyode.layout import data_dir
 from pyode.profile import (
@@ -52,7 +52,7 @@ def pipeline_config(config: Mapping[str, Any], results: str | None = None) -> Pi
 
 def data_blocks(config: Mapping[str, Any], results: str | None = None) -> dict[str, Any]:
     """The validated `data.NAME` settings of every registered data set (defaults where the profile
-    has no block, TINY sizes under `scale: tiny`); with `results`, the files the workflow
+    has no block, their tiny sizes under `scale: tiny`); with `results`, the files the workflow
     generates lie in RESULTS/data/NAME. Errors name the config key."""
     data = config.get("data") or {}
     if not isinstance(data, Mapping):
@@ -119,7 +119,6 @@ def describe() -> str:
     parts = [markdown("train.LEVEL", TRAIN_SETTINGS)]
     parts += [markdown(f"train.LEVEL.{key}", s.table) for key, s in TRAIN_SETTINGS.items()
               if s.table is not None]
-    parts += [markdown(f"data.{name}", dataset_module(name).SETTINGS)
-              for name in registry.dataset_names()]
+    parts += [markdown(f"data.{d.name}", d.settings) for d in registry.DATASETS]
     parts += [markdown(f"experiments.{name}", schema(name)) for name in registry.experiment_names()]
     return "\n\n".join(parts) + "\n"

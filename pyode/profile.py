@@ -16,7 +16,7 @@ from pyode.config_files import ConfigError
 # Settings that only steer the workflow and mean nothing to `pyode train` / `pyode experiment`.
 WORKFLOW_ONLY_KEYS = ("results",)
 # `scale: tiny` gives every experiment and data set the smallest sizes that still exercise each
-# step (their modules' TINY tables): the test profile's sizes, kept beside the code they size.
+# step (their registry entries' `tiny` sizes, beside their settings): the test profile's sizes.
 SCALES = ("full", "tiny")
 # What the workflow cannot plan without (a profile for `pyode train --config` may omit them).
 WORKFLOW_REQUIRED = ("profile", "seed", "device", "runs", "train", "experiments")

@@ -1,8 +1,8 @@
 """Settings declared as tables: each key's default, one-line description and check.
 
-Experiments (`pyode.experiments.NAME.SETTINGS`) and data sets (`pyode.data.NAME.SETTINGS`) declare
-their settings this way; `validate_table` fills the defaults, converts each value to its kind and
-runs the checks, and every error names the key.
+Experiments and data sets declare their settings this way, in their registry entries
+(`pyode.registry.experiments`, `pyode.registry.training`); `validate_table` fills the defaults,
+converts each value to its kind and runs the checks, and every error names the key.
 """
 
 from __future__ import annotations

@@ -177,13 +177,13 @@ def test_prepare_generates_checks_and_summarises_any_registered_data_set(
 
 
 def test_every_registered_data_set_module_declares_its_table() -> None:
-    """A new data set = its module (SETTINGS, TINY, load_bundle), its models and registry entry."""
+    """A new data set = its module (load_bundle), its models and its registry entry (settings
+    table, tiny sizes)."""
     from pyode import registry
     from pyode.data import data_settings, dataset_module
 
-    for name in registry.dataset_names():
-        module = dataset_module(name)
-        assert callable(module.load_bundle)
-        assert {"source", "path", "n_train", "n_test"} <= set(module.SETTINGS)
-        tiny = data_settings(name, None, tiny=True)
-        assert tiny != data_settings(name, None) and set(module.TINY) <= set(tiny)
+    for entry in registry.DATASETS:
+        assert callable(dataset_module(entry.name).load_bundle)
+        assert {"source", "path", "n_train", "n_test"} <= set(entry.settings)
+        tiny = data_settings(entry.name, None, tiny=True)
+        assert tiny != data_settings(entry.name, None) and set(entry.tiny) <= set(tiny)

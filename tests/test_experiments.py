@@ -27,7 +27,7 @@ from pyode.experiments.settings import (
 )
 from pyode.settings import ConfigError, experiment_settings_path, write_settings
 
-# The experiments' tiny sizes: their modules' TINY tables (`scale: tiny`).
+# The experiments' tiny sizes: their registry entries' (`scale: tiny`).
 TINY = {name: tiny(name) for name in registry.experiment_names()}
 
 FIGURES = registry.experiment_names()  # each drawn by plot_<name>() of the R package
@@ -364,11 +364,12 @@ def test_a_failed_memory_probe_names_its_command() -> None:
 
 
 @pytest.mark.parametrize("name", registry.experiment_names())
-def test_scale_tiny_starts_from_the_modules_tiny_sizes(name: str) -> None:
-    """`scale: tiny` gives each experiment its module's TINY sizes; a block still overrides them."""
+def test_scale_tiny_starts_from_the_registry_entrys_tiny_sizes(name: str) -> None:
+    """`scale: tiny` gives each experiment its registry entry's tiny sizes; a block still
+    overrides them."""
     full = experiment_settings({"seed": 0}, name)
     small = experiment_settings({"seed": 0, "scale": "tiny"}, name)
-    assert TINY[name], f"experiment {name} has no TINY sizes"
+    assert TINY[name], f"experiment {name} has no tiny sizes"
     assert small == validate(name, {"seed": 0, **TINY[name]})
     assert small != full
     key, value = next(iter(TINY[name].items()))

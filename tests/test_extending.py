@@ -1,7 +1,9 @@
 """A new data set, model and experiment need only the pieces the README's "Extending pyode" table
 lists: here each is added in-process (a module and a registry entry, nothing else; for the
 experiment also its R plot function) and goes through settings resolution, data preparation,
-training, the experiment runner and the R package's figure writer."""
+training, the experiment runner and the R package's figure writer. A data set's and an
+experiment's settings (table, tiny sizes) are part of its registry entry: its module holds only
+its code (`load_bundle`, `run`)."""
 
 from __future__ import annotations
 
@@ -21,20 +23,27 @@ from torch import nn
 
 from pyode import registry
 from pyode.data import DatasetBundle, data_settings, prepare_dataset
+from pyode.registry.experiments import SEED
 from pyode.setting_tables import Setting, choice, positive
 from pyode.settings import ConfigError, pipeline_config, resolve_workflow
+
+# The toy data set's and experiment's registry entries: their settings, tiny sizes and checks.
+TOY_DATASET = registry.Dataset("toy", "Toy", settings={
+    "source": Setting("random", "where the images come from", choice("random")),
+    "path": Setting(None, "unused", kind="str", nullable=True),
+    "n_train": Setting(64, "training images", positive, kind="int", nullable=True),
+    "n_test": Setting(32, "test images", positive, kind="int", nullable=True),
+}, tiny={"n_train": 16})
+TOY_EXPERIMENT = registry.Experiment(
+    "toy", {"values.csv": ("index", "value")}, figure=(3, 2), mem_mb=100, runtime=1,
+    settings={"seed": SEED, "n": Setting(100, "values written", positive)}, tiny={"n": 3},
+    check=lambda s: ("n", "exceeds 1000") if s["n"] > 1000 else None,
+)
 
 
 def _toy_data_module() -> types.ModuleType:
     """A two-class data set of 1x4x4 images whose class is the sign of their mean."""
     module = types.ModuleType("pyode.data.toy")
-    module.SETTINGS = {
-        "source": Setting("random", "where the images come from", choice("random")),
-        "path": Setting(None, "unused", kind="str", nullable=True),
-        "n_train": Setting(64, "training images", positive, kind="int", nullable=True),
-        "n_test": Setting(32, "test images", positive, kind="int", nullable=True),
-    }
-    module.TINY = {"n_train": 16}
 
     def load_bundle(source: str, path: Any, *, seed: int, n_train: int | None,
                     n_test: int | None) -> DatasetBundle:
@@ -58,11 +67,8 @@ def _toy_models_module() -> types.ModuleType:
 
 def _toy_experiment_module() -> types.ModuleType:
     from pyode.experiments.common import ExperimentRun
-    from pyode.experiments.settings import SEED
 
     module = types.ModuleType("pyode.experiments.toy")
-    module.SETTINGS = {"seed": SEED, "n": Setting(100, "values written", positive)}
-    module.TINY = {"n": 3}
 
     def run(settings: dict[str, Any], out: Path, run_dir: Path | None) -> dict[str, Any]:
         experiment = ExperimentRun("toy", settings, out)
@@ -79,13 +85,10 @@ def toy_registry(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "pyode.data.toy", _toy_data_module())
     monkeypatch.setitem(sys.modules, "pyode.models.toy", _toy_models_module())
     monkeypatch.setitem(sys.modules, "pyode.experiments.toy", _toy_experiment_module())
-    monkeypatch.setattr(registry, "DATASETS", (*registry.DATASETS, registry.Dataset("toy", "Toy")))
+    monkeypatch.setattr(registry, "DATASETS", (*registry.DATASETS, TOY_DATASET))
     monkeypatch.setattr(registry, "MODELS", (*registry.MODELS,
                                              registry.Model("linear", "Linear", False, ("toy",))))
-    monkeypatch.setattr(registry, "EXPERIMENTS", (
-        *registry.EXPERIMENTS,
-        registry.Experiment("toy", {"values.csv": ("index", "value")}, figure=(3, 2), mem_mb=100,
-                            runtime=1)))
+    monkeypatch.setattr(registry, "EXPERIMENTS", (*registry.EXPERIMENTS, TOY_EXPERIMENT))
 
 
 PROFILE = {
@@ -105,7 +108,7 @@ def test_a_new_data_set_and_model_are_a_module_each_and_registry_entries(
     settings = resolve_workflow(pipeline_config(PROFILE, str(tmp_path)))
     assert list(settings["runs"]) == [("toy", "linear", 0)]
     assert settings["data"] == {"toy": {"source": "random", "path": None, "n_train": 16,
-                                        "n_test": 32}}  # TINY over the defaults
+                                        "n_test": 32}}  # the entry's tiny sizes over the defaults
     summary = prepare_dataset("toy", settings["data"]["toy"], tmp_path / "data" / "toy")
     assert summary["counts"] == {"train": 16, "test": 32} and summary["dataset_label"] == "Toy"
 
@@ -135,7 +138,10 @@ def test_a_new_experiment_is_its_module_and_registry_entry(toy_registry: None,
     import pyode.experiments
 
     settings = resolve_workflow(pipeline_config(PROFILE, str(tmp_path)))["experiments"]["toy"]
-    assert settings == {"seed": 0, "n": 3}  # TINY under scale: tiny
+    assert settings == {"seed": 0, "n": 3}  # the entry's tiny sizes under scale: tiny
+    with pytest.raises(ConfigError, match=r"experiments\.toy: setting 'n' of experiment 'toy' "
+                                          r"exceeds 1000"):
+        resolve_workflow({**PROFILE, "experiments": {"toy": {"n": 2000}}})
     pyode.experiments.run("toy", settings, tmp_path / "toy")
     summary = json.loads((tmp_path / "toy" / "summary.json").read_text())
     assert summary["n"] == 3

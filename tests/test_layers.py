@@ -1,6 +1,7 @@
 """The package's layers: each module imports only its own layer or those below, with no import
-cycle, function-local and type-checking imports included; the registry and the planner import no
-torch (a dry run of the workflow and a config check stay light)."""
+cycle, function-local and type-checking imports included; the registry, the settings checks and
+the planner import no torch, nor does planning the test profile (a dry run of the workflow and a
+config check stay light)."""
 
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("entry points", ("pyode.cli", "pyode.__main__", "pyode.interop", "pyode.bench")),
 )
 # What the workflow's planning imports: none of it may import torch.
-TORCH_FREE = ("pyode.registry", "pyode.layout", "pyode.profile", "pyode.planner", "pyode.settings",
+TORCH_FREE = ("pyode.registry", "pyode.layout", "pyode.profile", "pyode.data",
+              "pyode.experiments.settings", "pyode.train.config", "pyode.planner", "pyode.settings",
               "pyode.workflow_plan")
 
 
@@ -143,3 +145,18 @@ def test_planning_imports_no_torch(name: str) -> None:
                             timeout=120, cwd=PACKAGE.parent)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False", f"importing {name} imports torch"
+
+
+def test_planning_the_test_profile_imports_no_torch() -> None:
+    """What `snakemake -n` runs (workflow/rules/common.smk): every data set's and experiment's
+    settings are checked from their registry entries, not their modules."""
+    code = ("import sys, yaml\n"
+            "from pyode.workflow_plan import plan_workflow, workflow_profile\n"
+            "config = yaml.safe_load(open('.test/config.yaml')) | {'results': 'results/x'}\n"
+            "plan = plan_workflow(workflow_profile(config))\n"
+            "assert plan.runs and len(plan.jobs['experiments']) > 1, plan.jobs\n"
+            "print('torch' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120, cwd=PACKAGE.parent)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False", "planning the test profile imports torch"

@@ -128,14 +128,13 @@ def test_config_readme_describes_every_key(repo_root: Path) -> None:
 def test_every_experiment_setting_is_described() -> None:
     """The data sets' and experiments' settings are documented by their own tables
     (config/README.md says how)."""
-    from pyode.data import dataset_module
     from pyode.experiments.settings import schema
     from pyode.settings import describe
     from pyode.train.config import SOLVER_SETTINGS, TRAIN_SETTINGS
 
     text = describe()
     tables = {f"experiments.{name}": schema(name) for name in registry.experiment_names()}
-    tables |= {f"data.{name}": dataset_module(name).SETTINGS for name in registry.dataset_names()}
+    tables |= {f"data.{d.name}": d.settings for d in registry.DATASETS}
     tables |= {"train.LEVEL": TRAIN_SETTINGS, "train.LEVEL.solver": SOLVER_SETTINGS}
     for title, table in tables.items():
         for key, setting in table.items():

@@ -1,13 +1,13 @@
 """pyode's data layer: the data sets of `pyode.registry.DATASETS`, validated and normalised.
 
-Data set NAME is the module `pyode.data.NAME` with
-  SETTINGS          its settings (the config's `data.NAME` block): default, description, check;
-  TINY              the sizes of a profile with `scale: tiny`;
+A data set's settings (the config's `data.NAME` block), tiny sizes, cross-setting check and
+generated files are its registry entry (`pyode.registry.training`: torch-free, so that checking a
+profile loads no data code). Its code is the module `pyode.data.NAME` with
   load_bundle(source, path, *, seed, n_train, n_test) -> DatasetBundle;
-and optionally `check_settings(settings) -> (key, problem) | None`, `resolve_paths(settings,
-data_dir)` (files the workflow generates into RESULTS/data/NAME) and `prepare(settings, out_dir)`
-(generates them; returns extra summary fields). `load_dataset` is the single entry point for
-training, the experiments and the report; `prepare_dataset` is what the workflow's data rule runs.
+and optionally `prepare(settings, out_dir)` (generates the files the entry's `resolve_paths`
+places in RESULTS/data/NAME; returns extra summary fields). `load_dataset` is the single entry
+point for training, the experiments and the report; `prepare_dataset` is what the workflow's data
+rule runs.
 """
 
 from __future__ import annotations
@@ -41,31 +41,35 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'pyode.data' has no attribute {name!r}")
 
 
-def dataset_module(name: str) -> ModuleType:
-    """The module `pyode.data.NAME` of a registered data set; DataError for an unknown name."""
+def _entry(name: str) -> registry.Dataset:
+    """The registry entry of data set `name`; DataError for an unknown name."""
     if name not in registry.dataset_names():
         raise DataError(f"unknown data set {name!r}; choose one of "
                         f"{', '.join(registry.dataset_names())}", field="name")
-    return importlib.import_module(f"pyode.data.{name}")
+    return registry.dataset(name)
+
+
+def dataset_module(name: str) -> ModuleType:
+    """The module `pyode.data.NAME` of a registered data set; DataError for an unknown name."""
+    return importlib.import_module(f"pyode.data.{_entry(name).name}")
 
 
 def data_settings(name: str, block: Mapping[str, Any] | None, *, tiny: bool = False,
                   prefix: str = "") -> dict[str, Any]:
-    """The settings of data set `name`: `block` over its defaults (over its TINY sizes when
+    """The settings of data set `name`: `block` over its defaults (over its tiny sizes when
     `tiny`), checked; a SettingError names the key (`prefix` + key)."""
-    module = dataset_module(name)
-    base = dict(module.TINY) if tiny else {}
+    entry = _entry(name)
+    base = dict(entry.tiny) if tiny else {}
     if block is not None and not isinstance(block, Mapping):
         raise SettingError(f"'{prefix.rstrip('.') or name}' must be a mapping of settings, got "
                            f"{type(block).__name__}")
-    return validate_table(module.SETTINGS, {**base, **(block or {})}, f"data set '{name}'",
-                          getattr(module, "check_settings", None), prefix=prefix)
+    return validate_table(entry.settings, {**base, **(block or {})}, f"data set '{name}'",
+                          entry.check, prefix=prefix)
 
 
 def resolve_paths(name: str, settings: Mapping[str, Any], data_dir: str) -> dict[str, Any]:
     """`settings` with the files the workflow generates placed in `data_dir` (RESULTS/data/NAME)."""
-    module = dataset_module(name)
-    hook = getattr(module, "resolve_paths", None)
+    hook = _entry(name).resolve_paths
     return hook(settings, data_dir) if hook else dict(settings)
 
 

@@ -27,7 +27,7 @@ import torch
 from pyode.data.bundle import DatasetBundle
 from pyode.data.errors import DataError, DataFileNotFoundError, shorten
 from pyode.data.splits import select_splits, stratified_split
-from pyode.setting_tables import Setting, at_least, choice, non_negative, positive
+from pyode.registry.training import ICEBERG_SOURCES
 
 SIDE = 75
 N_PIXELS = SIDE * SIDE
@@ -37,26 +37,8 @@ BANDS = ("band_1", "band_2")
 DEFAULT_TEST_FRACTION = 304 / 1604
 SPLIT_SEED = 20171023  # fixed: the train/test partition never depends on the training seed
 TEST_SUBSET_SEED = 7
-ICEBERG_SOURCES = ("kaggle", "synthetic")
 AUGMENT_PADDING = 4  # pixels of the random crops' zero padding
-SYNTHETIC_FILE = "train.json"  # the name a synthetic source is generated under, in its data folder
 
-# The config's `data.iceberg` block (pyode.data.data_settings validates it).
-SETTINGS: dict[str, Setting] = {
-    "source": Setting("synthetic", "synthetic (generated into RESULTS/data/iceberg/train.json) or "
-                      "kaggle (the competition's file in path)", choice(*ICEBERG_SOURCES)),
-    "path": Setting(None, "Kaggle's train.json or train.json.7z (for synthetic: set by the "
-                    "workflow)", kind="str", nullable=True),
-    "n": Setting(1604, "synthetic images generated (Kaggle's training set has 1,604)",
-                 at_least(4)),
-    "seed": Setting(0, "seed of the synthetic images' generator", non_negative),
-    "n_train": Setting(None, "training images, a stratified subset that follows the seed (null: "
-                       "the whole split)", positive, kind="int", nullable=True),
-    "n_test": Setting(None, "test images, a stratified subset fixed for every seed (null: all)",
-                      positive, kind="int", nullable=True),
-}
-# The test profile's sizes (config `scale: tiny`).
-TINY: dict[str, Any] = {"n": 120}
 HOW_TO_GET = (
     "obtain it with `kaggle competitions download -c statoil-iceberg-classifier-challenge` "
     "(needs Kaggle credentials and accepting the competition rules) and place train.json.7z or "
@@ -241,20 +223,6 @@ def _angles(records: IcebergRecords, idx: np.ndarray, median: float) -> tuple[to
     angle = np.where(records.angle_missing[idx], median, records.inc_angle[idx])
     return (torch.from_numpy(angle.astype(np.float32)),
             torch.from_numpy(records.angle_missing[idx].copy()))
-
-
-def check_settings(s: Mapping[str, Any]) -> tuple[str, str] | None:
-    """Settings that constrain each other: (key, problem) for the first that fails."""
-    if s["source"] == "kaggle" and not s["path"]:
-        return "path", "is required by source 'kaggle': the competition's train.json(.7z)"
-    return None
-
-
-def resolve_paths(s: Mapping[str, Any], data_dir: str) -> dict[str, Any]:
-    """A synthetic source lives in the workflow's data folder, where `prepare` generates it."""
-    if s["source"] == "synthetic":
-        return {**s, "path": f"{data_dir}/{SYNTHETIC_FILE}"}
-    return dict(s)
 
 
 def prepare(s: Mapping[str, Any], out_dir: Path) -> dict[str, Any]:

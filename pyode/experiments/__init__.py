@@ -1,9 +1,8 @@
 """Continuous-time experiments of Chen et al. (2018), each writing CSVs and a summary.json.
 
-`pyode.registry.EXPERIMENTS` lists them, each with its CSV files (and their columns) and its figure
-size; experiment NAME is the module `pyode.experiments.NAME` with `SETTINGS` (its settings:
-default, one-line description, check), optionally `check_settings(settings) -> (key, problem) |
-None`, and `run(settings, out_dir, run_dir)`, which starts an `ExperimentRun`
+`pyode.registry.EXPERIMENTS` lists them, each with its CSV files (and their columns), its figure
+size and its settings (table, tiny sizes, cross-setting check); experiment NAME is the module
+`pyode.experiments.NAME` with `run(settings, out_dir, run_dir)`, which starts an `ExperimentRun`
 (`pyode.experiments.common`), writes its declared CSVs through it and finishes with summary.json;
 experiments that train use the one loop `pyode.experiments.common.train`.
 """

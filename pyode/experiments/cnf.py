@@ -31,62 +31,18 @@ import numpy as np
 import pandas as pd
 import torch
 
-from pyode import registry
 from pyode.experiments.common import ExperimentRun, Training, train
 from pyode.experiments.flows import (
     CNF,
     T_DATA,
     T_NOISE,
-    TARGETS,
     HyperPlanarField,
     PlanarFlow,
     sample_target,
     standard_normal_log_prob,
     target_log_prob,
 )
-from pyode.experiments.settings import (
-    SEED,
-    Setting,
-    at_least,
-    choice,
-    distinct_positive,
-    positive,
-)
-from pyode.solver import defaults
 from pyode.solver.stats import SolverStats
-
-SETTINGS: dict[str, Setting] = {
-    "seed": SEED,
-    "target": Setting("rings", "2-D target density (pyode.experiments.flows.TARGETS)",
-                      choice(*TARGETS)),
-    "n_train": Setting(4096, "training points (a fixed sample the batches are drawn from)",
-                       positive),
-    "n_test": Setting(4096, "held-out points for the test NLL", positive),
-    "n_iters": Setting(500, "optimiser steps, the same for every flow", positive),
-    "batch_size": Setting(256, "points per optimiser step", positive),
-    "lr": Setting(0.01, "Adam learning rate, the same for every flow", positive),
-    "cnf_width": Setting(64, "planar units M of the CNF field (Chen et al.: 64)", positive),
-    "cnf_hidden": Setting(32, "hidden units of the network of t that emits the CNF field",
-                          positive),
-    "planar_layers": Setting([1, 8, 32], "depths K of the planar flows compared with the CNF",
-                             distinct_positive),
-    # Adaptive only: the point of a CNF's NFE is that the solver chooses it.
-    "method": Setting(defaults.METHOD, "adaptive solver method of the CNF",
-                      choice(*registry.ADAPTIVE_METHODS)),
-    "rtol": Setting(1e-3, "relative tolerance of the CNF's training solves (forward, adjoint)",
-                    positive),
-    "atol": Setting(1e-3, "absolute tolerance of the CNF's training solves", positive),
-    "eval_tol": Setting(1e-4, "rtol = atol of the test NLL, density grids and samples", positive),
-    "grid_size": Setting(50, "points per side of the density grid", positive),
-    "grid_limit": Setting(4.0, "the grid spans [-grid_limit, grid_limit]^2", positive),
-    "n_stages": Setting(5, "CNF times / planar depths drawn from noise to data", at_least(2)),
-    "n_samples": Setting(1000, "samples drawn per stage", positive),
-}
-# The smallest sizes that still exercise every step: the test profile's (config `scale: tiny`).
-TINY: dict[str, Any] = {
-    "n_train": 512, "n_test": 512, "n_iters": 60, "batch_size": 128, "lr": 0.03, "cnf_width": 16,
-    "cnf_hidden": 16, "grid_size": 24, "n_stages": 3, "n_samples": 100
-}
 
 
 def _train(name: str, model: torch.nn.Module, nll, data: torch.Tensor, s: dict[str, Any],

@@ -22,23 +22,6 @@ from torch import nn
 
 import pyode
 from pyode.experiments.common import ExperimentRun
-from pyode.experiments.settings import SEED, Setting, non_empty, positive
-
-SETTINGS: dict[str, Setting] = {
-    "seed": SEED,
-    "x_max": Setting(4.0, "end of the interval of dy/dx = y", positive),
-    "n_halvings": Setting(8, "step halvings of the convergence table", positive),
-    "initial_values": Setting([0.0, 1.0, 2.0, 4.0, 5.0, 6.0],
-                              "initial values y(0) of the relaxation dy/dx + y/2 = 3/2", non_empty),
-    "relaxation_step": Setting(1.0, "Euler step of the relaxation curves", positive),
-    "relaxation_x_max": Setting(8.0, "end of the relaxation interval", positive),
-    "resnet_channels": Setting(8, "channels of the residual block checked against Euler",
-                               positive),
-    "resnet_size": Setting(8, "height and width of its input", positive),
-    "resnet_batch": Setting(4, "batch of its input", positive),
-}
-# The smallest sizes that still exercise every step: the test profile's (config `scale: tiny`).
-TINY: dict[str, Any] = {"n_halvings": 4, "resnet_channels": 4, "resnet_size": 4, "resnet_batch": 2}
 
 
 def euler_path(

@@ -26,9 +26,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 import pyode
+from pyode.registry.experiments import CNF_TARGETS as TARGETS  # the `target` setting's choices
 from pyode.solver.stats import SolverStats
 
-TARGETS = ("two_moons", "rings", "eight_gaussians")
 T_NOISE, T_DATA = 0.0, 1.0
 LOG_2PI = math.log(2 * math.pi)
 

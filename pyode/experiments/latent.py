@@ -25,51 +25,8 @@ from torch import nn
 
 import pyode
 from pyode.experiments.common import ExperimentRun, Training, train
-from pyode.experiments.settings import (
-    SEED,
-    Setting,
-    fraction,
-    non_negative,
-    positive,
-    solver_settings,
-)
 from pyode.solver import SolverStats
 from pyode.train.metrics import evaluation_counts
-
-SETTINGS: dict[str, Setting] = {
-    "seed": SEED,
-    "n_train": Setting(256, "training spirals", positive),
-    "n_test": Setting(64, "held-out spirals", positive),
-    "n_grid": Setting(100, "points of the regular time grid on [0, t_max]", positive),
-    "t_max": Setting(10.0, "end of the time grid", positive),
-    "observed_fraction": Setting(0.5, "share of [0, t_max] with observations", fraction),
-    "n_obs": Setting(25, "observations per spiral (random times in the observed interval)",
-                     positive),
-    "noise_sd": Setting(0.05, "standard deviation of the observation noise", non_negative),
-    "latent_dim": Setting(4, "dimension of the latent state z0", positive),
-    "hidden": Setting(25, "hidden units of encoder, decoder and ODE field", positive),
-    "n_iters": Setting(300, "training iterations of each model", positive),
-    "batch_size": Setting(32, "spirals per iteration", positive),
-    "lr": Setting(0.01, "Adam learning rate", positive),
-    "likelihood_sd": Setting(0.1, "standard deviation of the Gaussian likelihood", positive),
-    "n_examples": Setting(4, "test spirals drawn with both models' predictions", positive),
-    **solver_settings(rtol=1e-3, atol=1e-4),
-}
-# The smallest sizes that still exercise every step: the test profile's (config `scale: tiny`).
-TINY: dict[str, Any] = {
-    "n_train": 16, "n_test": 8, "n_grid": 30, "n_obs": 8, "n_iters": 3, "batch_size": 8,
-    "hidden": 8, "latent_dim": 2, "n_examples": 2
-}
-
-
-def check_settings(s: dict[str, Any]) -> tuple[str, str] | None:
-    n_observed_grid = int(s["n_grid"] * s["observed_fraction"])
-    if s["n_obs"] >= n_observed_grid:
-        return "n_obs", (f"must be below the {n_observed_grid} grid points of the observed "
-                         "interval (n_grid * observed_fraction), so that some are left for "
-                         "interpolation")
-    return None
-
 
 MODELS = ("latent_ode", "rnn")
 ANGULAR_SPEED = 1.0  # radians per time unit

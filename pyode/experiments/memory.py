@@ -18,22 +18,8 @@ import pandas as pd
 
 from pyode.experiments.common import ExperimentRun
 from pyode.experiments.memory_probe import probe
-from pyode.experiments.settings import DEVICE, SEED, Setting, increasing_steps, positive
 from pyode.runtime import resolve_device
 
-SETTINGS: dict[str, Setting] = {
-    "seed": SEED,
-    "device": DEVICE,
-    "steps": Setting([1, 2, 4, 8, 16, 32, 64], "rk4 step counts measured (increasing)",
-                     increasing_steps),
-    "batch": Setting(32, "batch of the ODE block's input", positive),
-    "channels": Setting(64, "channels of the ODE block (models.layers.ConvODEFunc)", positive),
-    "size": Setting(7, "height and width of its input", positive),
-    "jobs": Setting(1, "probes side by side on CPU (the job's threads)", positive),
-    "timeout": Setting(600.0, "seconds one probe may take", positive),
-}
-# The smallest sizes that still exercise every step: the test profile's (config `scale: tiny`).
-TINY: dict[str, Any] = {"steps": [1, 32], "batch": 8, "channels": 16, "size": 16, "jobs": 2}
 MODES = {"adjoint": 1, "backprop": 0}
 
 

@@ -1,10 +1,10 @@
-"""The settings of the experiments: their tables, tiny sizes and validation from a profile.
+"""The settings of the experiments from a profile: their tables, tiny sizes and validation.
 
-Each experiment module `pyode.experiments.NAME` declares `SETTINGS: dict[str, Setting]` (default,
-one-line description, optional check), `TINY` (the values a profile with `scale: tiny` starts
-from) and, where settings constrain each other, `check_settings(settings) -> (key, problem) | None`.
-A config's `experiments.NAME` block overrides the defaults key by key; an unknown key or a bad
-value is an `ExperimentConfigError` naming the key.
+Each experiment's registry entry (`pyode.registry.experiments`, torch-free) declares its settings
+table (default, one-line description, optional check of each key), its tiny sizes (what a profile
+with `scale: tiny` starts from) and, where settings constrain each other, its cross-setting
+check. A config's `experiments.NAME` block overrides the defaults key by key; an unknown key or a
+bad value is an `ExperimentConfigError` naming the key.
 """
 
 from __future__ import annotations
@@ -19,62 +19,40 @@ from typing import Any
 from pyode import registry
 from pyode.config_files import load_yaml, parse_assignments
 from pyode.profile import is_tiny
-from pyode.setting_tables import (  # noqa: F401 - the checks experiment modules build from
-    Setting,
-    SettingError,
-    at_least,
-    choice,
-    distinct_positive,
-    fraction,
-    increasing_steps,
-    non_empty,
-    non_empty_positive,
-    non_negative,
-    positive,
-    validate_table,
+from pyode.registry.experiments import (  # noqa: F401 - re-exported: the shared settings
+    DEVICE,
+    SEED,
+    solver_settings,
 )
-from pyode.solver import defaults as solver_defaults
+from pyode.setting_tables import Setting, SettingError, validate_table
 
 
 class ExperimentConfigError(SettingError):
     """A bad experiment setting: unknown key, wrong type or out-of-range value."""
 
 
-# Settings several experiments share, so that each is spelled once.
-SEED = Setting(0, "seeds the data, initialisation and sampling (default: the top-level seed)",
-               non_negative)
-DEVICE = Setting("auto", "auto, cpu or cuda (default: the top-level device)",
-                 choice(*registry.DEVICES))
-
-
-def solver_settings(rtol: float, atol: float) -> dict[str, Setting]:
-    """The ODE solver's method, tolerances and gradient mode, with these default tolerances."""
-    return {
-        "method": Setting(solver_defaults.METHOD, "solver method (a pyode.solver tableau)",
-                          choice(*registry.METHODS)),
-        "rtol": Setting(rtol, "relative tolerance of adaptive methods", positive),
-        "atol": Setting(atol, "absolute tolerance of adaptive methods", positive),
-        "adjoint": Setting(True, "gradients by the adjoint method (true) or through the solver"),
-    }
-
-
-def experiment_module(name: str) -> ModuleType:
-    """The module `pyode.experiments.NAME` of a registered experiment; ExperimentConfigError for
-    an unknown name."""
+def _entry(name: str) -> registry.Experiment:
+    """The registry entry of experiment `name`; ExperimentConfigError for an unknown name."""
     if name not in registry.experiment_names():
         known = ", ".join(registry.experiment_names())
         raise ExperimentConfigError(f"unknown experiment '{name}' (expected one of {known})")
-    return importlib.import_module(f"pyode.experiments.{name}")
+    return registry.experiment(name)
 
 
-def schema(name: str) -> dict[str, Setting]:
-    """The SETTINGS table of experiment `name`."""
-    return experiment_module(name).SETTINGS
+def experiment_module(name: str) -> ModuleType:
+    """The module `pyode.experiments.NAME` of a registered experiment (its `run`);
+    ExperimentConfigError for an unknown name."""
+    return importlib.import_module(f"pyode.experiments.{_entry(name).name}")
+
+
+def schema(name: str) -> Mapping[str, Setting]:
+    """The settings table of experiment `name` (its registry entry)."""
+    return _entry(name).settings
 
 
 def tiny(name: str) -> dict[str, Any]:
-    """The tiny sizes of experiment `name` (its module's TINY): what `scale: tiny` starts from."""
-    return copy.deepcopy(dict(getattr(experiment_module(name), "TINY", {})))
+    """The tiny sizes of experiment `name` (its registry entry): what `scale: tiny` starts from."""
+    return copy.deepcopy(dict(_entry(name).tiny))
 
 
 def defaults(name: str) -> dict[str, Any]:
@@ -83,23 +61,22 @@ def defaults(name: str) -> dict[str, Any]:
 
 
 def validate(name: str, settings: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Defaults of `name` overridden by `settings`, type-checked and cross-checked (the module's
-    `check_settings`); raises ExperimentConfigError naming the key."""
-    module = experiment_module(name)
+    """Defaults of `name` overridden by `settings`, type-checked and cross-checked (its entry's
+    cross-setting check); raises ExperimentConfigError naming the key."""
+    entry = _entry(name)
     if settings is not None and not isinstance(settings, Mapping):
         raise ExperimentConfigError(
             f"experiments.{name} must be a mapping of settings, got {type(settings).__name__}"
         )
     try:
-        return validate_table(module.SETTINGS, settings, f"experiment '{name}'",
-                              getattr(module, "check_settings", None))
+        return validate_table(entry.settings, settings, f"experiment '{name}'", entry.check)
     except SettingError as exc:
         raise ExperimentConfigError(str(exc)) from None
 
 
 def experiment_settings(config: Mapping[str, Any], name: str) -> dict[str, Any]:
-    """Validated settings of `name` from a profile: its experiments.NAME block over the module's
-    TINY sizes when the profile says `scale: tiny`, with the profile's top-level `seed` and
+    """Validated settings of `name` from a profile: its experiments.NAME block over its entry's
+    tiny sizes when the profile says `scale: tiny`, with the profile's top-level `seed` and
     `device` where the block does not set them; errors name the config key."""
     experiments = config.get("experiments") or {}
     if not isinstance(experiments, Mapping):

@@ -20,43 +20,7 @@ from torch import nn
 
 import pyode
 from pyode.experiments.common import ExperimentRun, Stopwatch, rk4_reference, train
-from pyode.experiments.settings import (
-    SEED,
-    Setting,
-    non_negative,
-    positive,
-    solver_settings,
-)
 from pyode.solver import SolverStats
-
-SETTINGS: dict[str, Setting] = {
-    "seed": SEED,
-    "n_points": Setting(200, "observation times of the spiral", positive),
-    "noise_sd": Setting(0.01, "standard deviation of the observation noise", non_negative),
-    "n_iters": Setting(400, "training iterations of the linear and the MLP field", positive),
-    "two_regime_iters": Setting(400, "iterations on the two-regime spiral (0 skips it)",
-                                non_negative),
-    "batch_size": Setting(16, "windows per iteration", positive),
-    "window_min": Setting(1.0, "shortest training window (time units)", positive),
-    "window_max": Setting(5.0, "longest training window (time units)", positive),
-    "hidden": Setting(16, "hidden units of the MLP field", positive),
-    "lr_linear": Setting(0.05, "Adam learning rate of the linear field", positive),
-    "lr_mlp": Setting(0.01, "Adam learning rate of the MLP field", positive),
-    "snapshots": Setting(4, "learned trajectories drawn during training", positive),
-    **solver_settings(rtol=1e-5, atol=1e-6),
-}
-# The smallest sizes that still exercise every step: the test profile's (config `scale: tiny`).
-TINY: dict[str, Any] = {
-    "n_iters": 60, "two_regime_iters": 10, "batch_size": 8, "snapshots": 2, "window_max": 2.0,
-    "rtol": 0.0001, "atol": 1e-05
-}
-
-
-def check_settings(s: dict[str, Any]) -> tuple[str, str] | None:
-    if s["window_min"] > s["window_max"]:
-        return "window_min", "exceeds window_max"
-    return None
-
 
 TRUE_A = [[-0.1, -1.0], [1.0, -0.1]]
 Z0 = [0.6, 0.3]

