@@ -67,6 +67,12 @@ def test_schema_copies_no_registry_list(repo_root: Path) -> None:
         assert not names & set(enum), enum
 
 
+def test_the_test_profile_trains_every_data_set(repo_root: Path) -> None:
+    # so that the end-to-end test covers each: a new data set is a `runs` line there
+    runs = yaml.safe_load((repo_root / ".test/config.yaml").read_text())["runs"]
+    assert set(runs) == set(registry.dataset_names())
+
+
 @pytest.mark.parametrize("profile", ["config/config.yaml", "config/paper.yaml",
                                      ".test/config.yaml"])
 def test_every_profile_resolves(repo_root: Path, profile: str) -> None:
@@ -74,9 +80,9 @@ def test_every_profile_resolves(repo_root: Path, profile: str) -> None:
     pipeline = pipeline_config(config, "out")
     settings = resolve_workflow(pipeline)
     seeds = config.get("seeds", [config["seed"]])
-    assert len(settings["runs"]) == 8 * len(seeds)
+    assert len(settings["runs"]) == sum(map(len, config["runs"].values())) * len(seeds)
     assert set(settings["experiments"]) == set(registry.experiment_names())
-    assert set(settings["data"]) == set(registry.dataset_names())
+    assert set(settings["data"]) == set(config["runs"])
     for (dataset, _, seed), run in settings["runs"].items():
         assert run["seed"] == seed
         assert run["dataset"] == dataset and run["data"] == settings["data"][dataset]

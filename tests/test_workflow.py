@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import subprocess
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -108,12 +109,18 @@ def test_a_renamed_key_is_refused_naming_its_new_name(repo_root, write_config, t
                                 "'train.defaults.lr'")
 
 
-# Each profile's training runs: eight (dataset, model) pairs times its training seeds.
-PROFILES = {"config/config.yaml": 8, "config/paper.yaml": 8 * 3, ".test/config.yaml": 8}
+PROFILES = ("config/config.yaml", "config/paper.yaml", ".test/config.yaml")
 
 
-@pytest.mark.parametrize(("configfile", "trainings"), PROFILES.items())
-def test_every_profile_plans_its_training_runs(snakemake, tmp_path, configfile, trainings):
+def planned_trainings(profile: Path) -> int:
+    """A profile's training runs: its (dataset, model) pairs times its seeds."""
+    config = yaml.safe_load(profile.read_text())
+    return sum(map(len, config["runs"].values())) * len(config.get("seeds", [config["seed"]]))
+
+
+@pytest.mark.parametrize("configfile", PROFILES)
+def test_every_profile_plans_its_training_runs(snakemake, repo_root, tmp_path, configfile):
+    trainings = planned_trainings(repo_root / configfile)
     result = snakemake("-n", "--configfile", configfile,
                        "--config", f"results={tmp_path}")
     assert result.returncode == 0, result.stdout
@@ -122,7 +129,7 @@ def test_every_profile_plans_its_training_runs(snakemake, tmp_path, configfile, 
     # one settings file per run, data set, experiment and the resolved config
     assert counts["settings"] == trainings + len(registry.dataset_names()) + len(
         registry.experiment_names()) + 1
-    assert counts["training_figure"] == 5
+    assert counts["training_figure"] == len(registry.TRAINING_FIGURES)
     assert counts["paper"] == 1
     assert counts["provenance"] == 1
 
@@ -138,7 +145,7 @@ def test_three_seeds_plan_one_run_per_seed_in_its_own_folder(snakemake, write_co
     counts = result.job_counts()
     single = snakemake("-n", "--configfile", ".test/config.yaml",
                        "--config", f"results={results}").job_counts()
-    assert counts["train"] == 3 * single["train"] == 24
+    assert counts["train"] == 3 * single["train"] > 0
     assert counts["settings"] == single["settings"] + 2 * single["train"]  # a file per run
     # everything else is planned once, whatever the number of seeds
     others = {rule: n for rule, n in counts.items() if rule not in ("train", "settings", "total")}
@@ -179,14 +186,15 @@ def test_single_training_run_is_a_target(snakemake, repo_root, tmp_path):
     assert f"--threads {threads} --resume --quiet" in result.stdout
 
 
-def test_slurm_profile_plans_with_gpu_requests(snakemake, tmp_path):
+def test_slurm_profile_plans_with_gpu_requests(snakemake, repo_root, tmp_path):
+    trainings = planned_trainings(repo_root / "config/paper.yaml")
     result = snakemake("-n", "--profile", "profiles/slurm",
                        "--configfile", "config/paper.yaml", "--config", f"results={tmp_path}")
     assert result.returncode == 0, result.stdout
     assert "Using profiles profiles/slurm" in result.stdout
-    assert result.job_counts()["train"] == 8 * 3  # three seeds
+    assert result.job_counts()["train"] == trainings
     train_jobs = result.stdout.split("rule train:")[1:]
-    assert len(train_jobs) == 8 * 3
+    assert len(train_jobs) == trainings
     for job in train_jobs:
         resources = re.search(r"resources: (.*)", job).group(1)
         assert "gpu=1" in resources
@@ -252,7 +260,7 @@ def test_gpu_profile_trains_table_one_on_full_mnist_without_r(snakemake, repo_ro
                        "--config", f"results={tmp_path}", "--until", "train")
     assert result.returncode == 0, result.stdout
     counts = result.job_counts()
-    assert counts["train"] == 5 * 3  # three seeds
+    assert counts["train"] == planned_trainings(repo_root / "config/gpu.yaml")
     assert set(counts) <= {"settings", "data", "train", "total"}, counts
 
     config = yaml.safe_load((repo_root / "config/gpu.yaml").read_text())

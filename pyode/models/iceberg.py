@@ -8,6 +8,7 @@ stem and head and replaces the residual blocks with one ODE block whose dynamics
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -17,9 +18,11 @@ from pyode.models.layers import ConvODEFunc, PreActBlock, ode_block
 
 STEM = (16, 32)
 TOWER = 64
+INPUT_SHAPE = (3, 75, 75)  # what every builder here takes (after the batch dimension)
+OUTPUTS = 1  # one logit: iceberg or ship
 
 
-def mlp(hidden: int = 128, depth: int = 4, in_features: int = 3 * 75 * 75) -> nn.Module:
+def mlp(hidden: int = 128, depth: int = 4, in_features: int = math.prod(INPUT_SHAPE)) -> nn.Module:
     """flatten → 4 × Dense(128, ReLU) → one logit."""
     layers: list[nn.Module] = [nn.Flatten()]
     width = in_features

@@ -9,6 +9,7 @@ between stem and head: what the ODE block adds beyond them.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from torch import nn
@@ -16,12 +17,14 @@ from torch import nn
 from pyode.models.layers import ConvODEFunc, PreActBlock, group_norm, ode_block
 
 WIDTH = 64
+INPUT_SHAPE = (1, 28, 28)  # what every builder here takes (after the batch dimension)
+OUTPUTS = 10  # one logit per digit
 
 
-def mlp(hidden: int = 300, n_classes: int = 10) -> nn.Module:
+def mlp(hidden: int = 300, n_classes: int = OUTPUTS) -> nn.Module:
     """784 → 300 (ReLU) → 10."""
-    return nn.Sequential(nn.Flatten(), nn.Linear(28 * 28, hidden), nn.ReLU(inplace=True),
-                         nn.Linear(hidden, n_classes))
+    return nn.Sequential(nn.Flatten(), nn.Linear(math.prod(INPUT_SHAPE), hidden),
+                         nn.ReLU(inplace=True), nn.Linear(hidden, n_classes))
 
 
 def downsampling(width: int = WIDTH) -> nn.Sequential:
