@@ -126,8 +126,9 @@ def test_every_profile_plans_its_training_runs(snakemake, repo_root, tmp_path, c
     assert result.returncode == 0, result.stdout
     counts = result.job_counts()
     assert counts["train"] == trainings
-    # one settings file per run, data set, experiment and the resolved config
-    assert counts["settings"] == trainings + len(registry.dataset_names()) + len(
+    # one settings file per run, data set the runs use, experiment and the resolved config
+    datasets = yaml.safe_load((repo_root / configfile).read_text())["runs"]
+    assert counts["settings"] == trainings + len(datasets) + len(
         registry.experiment_names()) + 1
     assert counts["training_figure"] == len(registry.TRAINING_FIGURES)
     assert counts["paper"] == 1
