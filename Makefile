@@ -47,10 +47,10 @@ system:
 
 python: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q --no-compile -e '.[dev]'
+	$(PY) -m pip install -q --no-compile -c constraints.txt -e '.[dev]'
 	@# Byte-compile the installed libraries once, on every core: every pyode, snakemake and test
 	@# process imports torch, which costs seconds more from source, and an environment with
 	@# PYTHONDONTWRITEBYTECODE never caches it. (Template files of some libraries do not compile.)
