@@ -80,3 +80,15 @@ bench: setup
 clean:
 	rm -rf results/* .snakemake
 	git checkout -- results/README.md
+
+# The GPU check in one command on a machine with only Python and torch (no setup, R or network):
+# the CUDA tests, the solver benchmark and config/gpu.yaml's MNIST trainings, all written into OUT
+# (pyode/bench/gpu_check.py). DEVICE=cpu SCALE=tiny rehearses the same steps on a CPU.
+OUT ?= results/gpu-check
+DEVICE ?= cuda
+SCALE ?= full
+GPU_PYTHON ?= python3
+.PHONY: gpu-check
+gpu-check:
+	PYTHONPATH="$(CURDIR)$${PYTHONPATH:+:$$PYTHONPATH}" $(GPU_PYTHON) -m pyode.bench.gpu_check \
+		--out "$(OUT)" --device $(DEVICE) --scale $(SCALE)

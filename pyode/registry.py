@@ -116,7 +116,9 @@ EXPERIMENTS: tuple[Experiment, ...] = (
 )
 
 # Figures of the training runs; each is drawn by `plot_<name>()` of the R package.
-TRAINING_FIGURES: tuple[str, ...] = ("losses", "accuracy", "nfe", "cost", "params")
+TRAINING_FIGURES: tuple[str, ...] = (
+    "losses", "accuracy", "nfe", "cost", "params", "nfe_training", "memory_nfe",
+)
 
 
 # Solver methods usable from a config: every method of the solver's one method table

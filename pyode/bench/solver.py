@@ -27,8 +27,9 @@ from torch import Tensor, nn
 
 from pyode.atomic import write_csv
 from pyode.models.layers import ConvODEFunc
-from pyode.solver import SolverStats, odeint
+from pyode.solver import SolverStats
 from pyode.solver.host_sync import HOST_SYNCS
+from pyode.solver.odeint import odeint  # the function (pyode.solver.odeint may name the module)
 from pyode.threads import set_torch_threads
 
 COLUMNS = ["case", "library", "median_seconds", "nfe_forward", "nfe_backward", "steps",
