@@ -353,7 +353,10 @@ nfe_training_sentences <- function(runs) {
       min(run$nfe_forward), max(run$nfe_forward), nrow(run),
       if (isTRUE(summary$config$solver$adjoint)) {
         sprintf(
-          "its backward pass, the adjoint solve, took %s evaluations on average, %s times the forward count",
+          paste(
+            "its backward pass, the adjoint solve, took %s evaluations on average, %s times the",
+            "forward count"
+          ),
           format_significant(backward), format_significant(backward / mean(run$nfe_forward))
         )
       } else {
@@ -384,9 +387,16 @@ memory_sentences <- function(runs) {
     last <- run[nrow(run), ]
     summary <- run_summary(runs, keys$dataset[[i]], keys$model[[i]])
     sprintf(
-      "The %s on %s (%s) peaked at %s MB in its first epoch (%s forward evaluations per mini-batch) and %s MB in its last (%s).",
+      paste(
+        "The %s on %s (%s) peaked at %s MB in its first epoch (%s forward evaluations per",
+        "mini-batch) and %s MB in its last (%s)."
+      ),
       summary$model_label, summary$dataset_label,
-      if (isTRUE(summary$config$solver$adjoint)) "adjoint" else "back-propagated through the solver",
+      if (isTRUE(summary$config$solver$adjoint)) {
+        "adjoint"
+      } else {
+        "back-propagated through the solver"
+      },
       format_fixed(first$peak_memory_mb, 0), format_significant(first$nfe_forward_mean),
       format_fixed(last$peak_memory_mb, 0), format_significant(last$nfe_forward_mean)
     )
