@@ -14,9 +14,13 @@ _SOLVER_NAMES = ("ODEBlock", "ODESolverError", "odeint", "odeint_event")
 
 def __getattr__(name: str) -> Any:
     if name in _SOLVER_NAMES:
-        from pyode import solver
+        from importlib import import_module
 
-        return getattr(solver, name)
+        from pyode.solver import _EXPORTS
+
+        # From the defining module: once pyode.solver.odeint (the module) is imported, the
+        # package's attribute `odeint` is that module, not the function.
+        return getattr(import_module(f"pyode.solver.{_EXPORTS[name]}"), name)
     raise AttributeError(f"module 'pyode' has no attribute {name!r}")
 
 
