@@ -220,7 +220,7 @@ def test_figure_sizes_are_the_workflow_figure_sizes(repo_root: Path, r_env: dict
                "figure_size)))", repo_root, r_env)
     sizes = dict(zip(names, (tuple(s) for s in r), strict=True))
     assert sizes == {"losses": (8, 3.8), "accuracy": (8, 3.5), "nfe": (8, 5), "cost": (8, 5),
-                     "params": (8, 3.5)}
+                     "params": (8, 3.5), "nfe_training": (8, 4.5), "memory_nfe": (8, 3.5)}
 
 
 def test_package_reader_uses_the_registry_columns_and_keys(

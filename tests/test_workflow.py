@@ -159,7 +159,7 @@ def test_every_profile_plans_its_training_runs(repo_root, subprocess_env, tmp_pa
     # one settings file per run, data set, experiment and the resolved config
     assert counts["settings"] == trainings + len(registry.dataset_names()) + len(
         registry.experiment_names()) + 1
-    assert counts["training_figure"] == 5
+    assert counts["training_figure"] == len(registry.TRAINING_FIGURES)
     assert counts["paper"] == 1
     assert counts["provenance"] == 1
 
@@ -283,16 +283,16 @@ def test_paper_prose_has_no_typed_numbers(repo_root):
 
 
 def test_gpu_profile_trains_table_one_on_full_mnist_without_r(repo_root, subprocess_env, tmp_path):
-    """config/gpu.yaml: the MNIST models on the canonical IDX files, on cuda; `--until train` plans
-    the data and training jobs only, so a GPU machine without R can run them."""
-    result = snakemake(repo_root, subprocess_env, "-n", "--configfile", "config/gpu.yaml",
+    """config/gpu-long.yaml: the MNIST models on the canonical IDX files, on cuda; `--until train`
+    plans the data and training jobs only, so a GPU machine without R can run them."""
+    result = snakemake(repo_root, subprocess_env, "-n", "--configfile", "config/gpu-long.yaml",
                        "--config", f"results={tmp_path}", "--until", "train")
     assert result.returncode == 0, result.stdout
     counts = job_counts(result.stdout)
     assert counts["train"] == 5 * 3  # three seeds
     assert set(counts) <= {"settings", "data", "train", "total"}, counts
 
-    config = yaml.safe_load((repo_root / "config/gpu.yaml").read_text())
+    config = yaml.safe_load((repo_root / "config/gpu-long.yaml").read_text())
     runs = resolve_workflow(pipeline_config(config, str(tmp_path)))["runs"]
     assert set(runs) == {("mnist", m, seed) for m in ("mlp", "resnet", "odenet", "rknet", "noblock")
                          for seed in (0, 1, 2)}
