@@ -109,10 +109,6 @@ EXPERIMENTS: tuple[Experiment, ...] = (
                        "train_seconds", "nfe_forward_mean", "nfe_backward_mean"),
         "test_points.csv": ("x1", "x2"),
     }, figure=(9, 5), mem_mb=2000, runtime=60),
-    Experiment("training_nfe", {
-        "iterations.csv": ("iteration", "epoch", "loss", "accuracy", "nfe_forward",
-                           "nfe_backward", "seconds"),
-    }, figure=(9, 3.8), mem_mb=2000, runtime=60),
 )
 
 # Figures of the training runs; each is drawn by `plot_<name>()` of the R package.
