@@ -64,10 +64,10 @@ test-system:
 
 python: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q --no-compile -e '.[dev]'
+	$(PY) -m pip install -q --no-compile -c constraints.txt -e '.[dev]'
 	@# Byte-compile the installed libraries once, on every core: every pyode, snakemake and test
 	@# process imports torch, which costs seconds more from source, and an environment with
 	@# PYTHONDONTWRITEBYTECODE never caches it. (Template files of some libraries do not compile.)
@@ -97,3 +97,15 @@ bench: setup
 clean:
 	rm -rf results/* .snakemake
 	git checkout -- results/README.md
+
+# The GPU check in one command on a machine with only Python and torch (no setup, R or network):
+# the CUDA tests, the solver benchmark and config/gpu.yaml's MNIST trainings, all written into OUT
+# (pyode/bench/gpu_check.py). DEVICE=cpu SCALE=tiny rehearses the same steps on a CPU.
+OUT ?= results/gpu-check
+DEVICE ?= cuda
+SCALE ?= full
+GPU_PYTHON ?= python3
+.PHONY: gpu-check
+gpu-check:
+	PYTHONPATH="$(CURDIR)$${PYTHONPATH:+:$$PYTHONPATH}" $(GPU_PYTHON) -m pyode.bench.gpu_check \
+		--out "$(OUT)" --device $(DEVICE) --scale $(SCALE)

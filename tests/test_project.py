@@ -31,12 +31,57 @@ def test_environment_yml_names_the_python_dependencies_of_pyproject(repo_root: P
     assert {"r-base", "r-ggplot2", "r-rmarkdown", "r-knitr", "r-reticulate", "pandoc"} <= conda
 
 
+def _constraints(repo_root: Path) -> dict[str, str]:
+    lines = (repo_root / "constraints.txt").read_text().splitlines()
+    pins = [line.split("#")[0].strip() for line in lines]
+    return {_name(p): p.split("==")[1] for p in pins if p}
+
+
 def test_pinned_versions_agree(repo_root: Path) -> None:
+    """The tested pins (constraints.txt, which `make setup` uses) are environment.yml's, and
+    every exact pin left in pyproject.toml is one of them."""
     project = tomllib.loads((repo_root / "pyproject.toml").read_text())["project"]
-    pins = {_name(r): r.split("==")[1] for r in project["dependencies"] if "==" in r}
+    tested = _constraints(repo_root)
+    assert {"torch", "torchvision"} <= set(tested)
     env_text = (repo_root / "environment.yml").read_text()
-    for name, version in pins.items():
+    for name, version in tested.items():
         assert f"{CONDA_NAMES.get(name, name)}={version}" in env_text
+    for requirement in project["dependencies"]:
+        if "==" in requirement:
+            assert tested[_name(requirement)] == requirement.split("==")[1]
+    assert "-c constraints.txt" in (repo_root / "Makefile").read_text()
+
+
+def test_built_metadata_declares_a_torch_range(repo_root: Path, tmp_path: Path) -> None:
+    """The wheel's metadata (built offline by setuptools' PEP 517 hook, from a copy of the
+    project's metadata files) lets pyode install beside another torch: a range, not one version,
+    which contains the tested one."""
+    source = tmp_path / "src"
+    (source / "pyode").mkdir(parents=True)
+    (source / "pyode" / "__init__.py").write_text("")
+    for name in ("pyproject.toml", "README.md"):
+        (source / name).write_text((repo_root / name).read_text())
+    out = tmp_path / "meta"
+    out.mkdir()
+    hook = ("import sys, setuptools.build_meta as b; "
+            "print(b.prepare_metadata_for_build_wheel(sys.argv[1]))")
+    done = subprocess.run([sys.executable, "-c", hook, str(out)], cwd=source,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    metadata = (out / done.stdout.split()[-1] / "METADATA").read_text()
+    requires = {
+        _name(line.split(":", 1)[1]): line.split(":", 1)[1].strip()
+        for line in metadata.splitlines() if line.startswith("Requires-Dist:")
+    }
+    tested = _constraints(repo_root)
+    for name in ("torch", "torchvision"):
+        spec = requires[name].split(";")[0]
+        assert "==" not in spec and ">=" in spec and "<" in spec.replace(">=", ""), spec
+        lower = re.search(r">=\s*([\d.]+)", spec).group(1)
+        upper = re.search(r"<\s*([\d.]+)", spec.replace(">=", "")).group(1)
+        version = tuple(int(x) for x in tested[name].split("."))
+        assert tuple(int(x) for x in lower.split(".")) <= version
+        assert version < tuple(int(x) for x in upper.split("."))
 
 
 def test_ruff_clean(repo_root: Path) -> None:

@@ -255,16 +255,16 @@ def test_paper_prose_has_no_typed_numbers(repo_root):
 
 
 def test_gpu_profile_trains_table_one_on_full_mnist_without_r(snakemake, repo_root, tmp_path):
-    """config/gpu.yaml: the MNIST models on the canonical IDX files, on cuda; `--until train` plans
-    the data and training jobs only, so a GPU machine without R can run them."""
-    result = snakemake("-n", "--configfile", "config/gpu.yaml",
+    """config/gpu-long.yaml: the MNIST models on the canonical IDX files, on cuda; `--until train`
+    plans the data and training jobs only, so a GPU machine without R can run them."""
+    result = snakemake("-n", "--configfile", "config/gpu-long.yaml",
                        "--config", f"results={tmp_path}", "--until", "train")
     assert result.returncode == 0, result.stdout
     counts = result.job_counts()
-    assert counts["train"] == planned_trainings(repo_root / "config/gpu.yaml")
+    assert counts["train"] == planned_trainings(repo_root / "config/gpu-long.yaml")
     assert set(counts) <= {"settings", "data", "train", "total"}, counts
 
-    config = yaml.safe_load((repo_root / "config/gpu.yaml").read_text())
+    config = yaml.safe_load((repo_root / "config/gpu-long.yaml").read_text())
     runs = resolve_workflow(pipeline_config(config, str(tmp_path)))["runs"]
     assert set(runs) == {("mnist", m, seed) for m in ("mlp", "resnet", "odenet", "rknet", "noblock")
                          for seed in (0, 1, 2)}

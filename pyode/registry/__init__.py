@@ -40,7 +40,9 @@ __all__ = [
 ]
 
 # Figures of the training runs; each is drawn by `plot_<name>()` of the R package.
-TRAINING_FIGURES: tuple[str, ...] = ("losses", "accuracy", "nfe", "cost", "params")
+TRAINING_FIGURES: tuple[str, ...] = (
+    "losses", "accuracy", "nfe", "cost", "params", "nfe_training", "memory_nfe",
+)
 # The time span every ODE block integrates over (its fixed-grid steps divide it).
 ODE_BLOCK_TIME: tuple[float, float] = (0.0, 1.0)
 # The files of one training run (results/train/DATASET/MODEL/) and their columns.

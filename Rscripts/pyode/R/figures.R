@@ -63,7 +63,9 @@ integer_breaks <- function(limits) unique(floor(pretty(limits)))
 #' Each function draws one figure of the training runs and returns a ggplot: `plot_losses()`
 #' the mini-batch losses, `plot_accuracy()` the test accuracy per epoch, `plot_nfe()` the
 #' function evaluations of the continuous-depth models, `plot_cost()` wall time and peak memory,
-#' `plot_params()` the parameter counts.
+#' `plot_params()` the parameter counts, `plot_nfe_training()` the evaluations of every training
+#' iteration of the adaptive runs (forward over training, backward against forward),
+#' `plot_memory_nfe()` peak memory against evaluations per epoch of the continuous-depth runs.
 #'
 #' @param runs The result of [read_runs()], or the table the figure draws (`iterations` for
 #'   `plot_losses()`, `epochs` for `plot_accuracy()` and `plot_nfe()`, `summary` otherwise).
@@ -271,6 +273,78 @@ plot_params <- function(runs) {
     ggplot2::theme(legend.position = "none")
 }
 
+#' @rdname training_figures
+#' @export
+plot_nfe_training <- function(runs, max_points = 2000) {
+  data <- runs_table(runs, "iterations")
+  prepare_runs(data, c("iteration", "nfe_forward", "nfe_backward"), "iterations data")
+  if (!"solver" %in% names(data)) data$solver <- NA_character_
+  # The adaptive runs, whose evaluations change; the continuous-depth runs when there are none.
+  flag <- if ("continuous_depth" %in% names(data)) data$continuous_depth else data$nfe_forward > 0
+  continuous <- data[flag %in% TRUE, ]
+  adaptive <- continuous$solver %in% "adaptive"
+  data <- if (any(adaptive)) continuous[adaptive, ] else continuous
+  if (nrow(data) == 0) {
+    fail("iterations data has no continuous-depth runs: the evaluations figure needs one")
+  }
+  prepared <- prepare_runs(data, character(), "iterations data")
+  panel_levels <- c("forward NFE per iteration", "backward NFE against forward NFE")
+  points <- prepared$data |>
+    dplyr::arrange(.data$dataset, .data$model, .data$iteration) |>
+    thin_runs(max_points)
+  points$run <- run_group(points)
+  long <- dplyr::bind_rows(
+    dplyr::transmute(points, .data$dataset, .data$model, .data$run,
+      panel = panel_levels[1], x = .data$iteration, y = .data$nfe_forward
+    ),
+    dplyr::transmute(points, .data$dataset, .data$model, .data$run,
+      panel = panel_levels[2], x = .data$nfe_forward, y = .data$nfe_backward
+    )
+  ) |>
+    dplyr::filter(!is.na(.data$y)) |>
+    dplyr::mutate(panel = factor(.data$panel, levels = panel_levels))
+  ggplot2::ggplot(long, ggplot2::aes(.data$x, .data$y, colour = .data$model)) +
+    identity_line_in(panel_levels[2], panel_levels) +
+    ggplot2::geom_point(size = 0.6, alpha = 0.5) +
+    ggplot2::facet_grid(ggplot2::vars(.data$dataset), ggplot2::vars(.data$panel),
+      scales = "free"
+    ) +
+    scale_colour_model(prepared$info) +
+    ggplot2::expand_limits(y = 0) +
+    ggplot2::labs(
+      x = NULL, y = "function evaluations",
+      caption = "each point one training iteration; dotted: backward as many as forward"
+    ) +
+    theme_pyode()
+}
+
+#' @rdname training_figures
+#' @export
+plot_memory_nfe <- function(runs) {
+  data <- runs_table(runs, "epochs")
+  prepare_runs(data, c("epoch", "nfe_forward_mean", "peak_memory_mb"), "epochs data")
+  data <- continuous_runs(tibble::as_tibble(data))
+  if (nrow(data) == 0) {
+    fail("epochs data has no continuous-depth runs: the memory figure needs one")
+  }
+  prepared <- prepare_runs(data, character(), "epochs data")
+  drawn <- prepared$data
+  drawn$run <- run_group(drawn)
+  ggplot2::ggplot(drawn, ggplot2::aes(.data$nfe_forward_mean, .data$peak_memory_mb,
+    colour = .data$model, group = .data$run
+  )) +
+    ggplot2::geom_path(data = multi_epoch, linewidth = 0.6) +
+    ggplot2::geom_point(size = 1.6) +
+    ggplot2::facet_wrap(ggplot2::vars(.data$dataset), scales = "free") +
+    scale_colour_model(prepared$info) +
+    ggplot2::labs(
+      x = "forward function evaluations per mini-batch (epoch mean)",
+      y = "peak memory (MB)",
+      caption = "one point per epoch, joined in order"
+    ) +
+    theme_pyode()
+}
+
 # name -> figure function and size in inches (width, height) of the training figures (each takes
 # the runs of read_runs()). An experiment's figure is `plot_<name>()` (see plot_experiment()) at
 # the size its summary.json declares.
@@ -279,7 +353,9 @@ training_figure_specs <- list(
   accuracy = list(fun = plot_accuracy, size = c(8, 3.5)),
   nfe = list(fun = plot_nfe, size = c(8, 5)),
   cost = list(fun = plot_cost, size = c(8, 5)),
-  params = list(fun = plot_params, size = c(8, 3.5))
+  params = list(fun = plot_params, size = c(8, 3.5)),
+  nfe_training = list(fun = plot_nfe_training, size = c(8, 4.5)),
+  memory_nfe = list(fun = plot_memory_nfe, size = c(8, 3.5))
 )
 
 #' The names of the training figures

@@ -66,36 +66,3 @@ plot_cnf <- function(exp, what = c("density", "samples")) {
     ) +
     theme_pyode()
 }
-
-#' @rdname experiment_figures
-#' @export
-plot_training_nfe <- function(exp) {
-  exp <- as_experiment(exp, "training_nfe")
-  data <- experiment_table(exp, "iterations", c("iteration", "nfe_forward", "nfe_backward"))
-  panel_levels <- c("NFE per iteration", "backward NFE vs forward NFE")
-  long <- dplyr::bind_rows(
-    data |>
-      tidyr::pivot_longer(c("nfe_forward", "nfe_backward"), names_to = "pass", values_to = "y") |>
-      dplyr::transmute(
-        panel = panel_levels[1], x = .data$iteration, y = .data$y,
-        pass = sub("nfe_", "", .data$pass)
-      ),
-    dplyr::transmute(data,
-      panel = panel_levels[2], x = .data$nfe_forward, y = .data$nfe_backward, pass = "backward"
-    )
-  ) |>
-    dplyr::filter(!is.na(.data$y)) |>
-    dplyr::mutate(panel = factor(.data$panel, levels = panel_levels))
-  ggplot2::ggplot(long, ggplot2::aes(.data$x, .data$y, colour = .data$pass)) +
-    identity_line_in(panel_levels[2], panel_levels) +
-    ggplot2::geom_point(size = 0.7, alpha = 0.6) +
-    ggplot2::facet_wrap(ggplot2::vars(.data$panel), scales = "free") +
-    ggplot2::scale_colour_manual(
-      values = c(forward = "#0072B2", backward = "#D55E00"), name = "NFE"
-    ) +
-    ggplot2::labs(
-      x = NULL, y = NULL,
-      caption = "right: each point one training iteration; dotted: equal counts"
-    ) +
-    theme_pyode()
-}

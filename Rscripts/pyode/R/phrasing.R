@@ -287,6 +287,122 @@ nfe_caption <- function(runs) {
   )
 }
 
+#' Which solver each continuous-depth run used
+#'
+#' Read from the runs' own settings (`config$solver` of each `summary.json`), so the text names
+#' the method, its tolerances or its grid, and the gradient, for exactly what was trained: an
+#' adaptive method is said to choose its steps, a fixed grid to take the same steps every pass.
+#'
+#' @param runs The result of [read_runs()] or [select_runs()].
+#' @return One sentence per continuous-depth model and data set (none without such runs).
+#' @export
+solver_sentences <- function(runs) {
+  check_runs(runs, "solver_sentences")
+  keys <- unique(runs$summary[runs$summary$continuous_depth %in% TRUE, c("dataset", "model")])
+  vapply(seq_len(nrow(keys)), function(i) {
+    summary <- run_summary(runs, keys$dataset[[i]], keys$model[[i]])
+    solver <- summary$config$solver
+    sprintf(
+      "The %s on %s solves its block with %s (%s) and takes its gradients %s.",
+      summary$model_label, summary$dataset_label, solver_phrase(solver),
+      if (identical(solver_kind(summary), "adaptive")) {
+        "adaptive: the solver chooses its steps, so its evaluations may change with training"
+      } else {
+        "a fixed grid: the same evaluations in every pass"
+      },
+      if (isTRUE(solver$adjoint)) {
+        "from the adjoint method, whose memory does not grow with the solver's steps"
+      } else {
+        "by back-propagating through the solver's operations, whose memory grows with its steps"
+      }
+    )
+  }, character(1))
+}
+
+#' How the adaptive runs' evaluations changed over training
+#'
+#' From each adaptive run's `iterations.csv` (its first seed): the forward evaluations per
+#' mini-batch over the first and the last tenth of its iterations, their range, and the backward
+#' evaluations against the forward ones.
+#'
+#' @param runs The result of [read_runs()] or [select_runs()].
+#' @return One sentence per adaptive run (none without such runs).
+#' @export
+nfe_training_sentences <- function(runs) {
+  check_runs(runs, "nfe_training_sentences")
+  data <- runs$iterations[
+    runs$iterations$solver %in% "adaptive" & runs$iterations$continuous_depth %in% TRUE,
+  ]
+  if ("seed" %in% names(data)) data <- data[data$seed %in% min(data$seed), ]
+  keys <- unique(data[, c("dataset", "model")])
+  vapply(seq_len(nrow(keys)), function(i) {
+    run <- data[data$dataset == keys$dataset[[i]] & data$model == keys$model[[i]], ]
+    run <- run[order(run$iteration), ]
+    tenth <- max(1, floor(nrow(run) / 10))
+    span <- if (tenth == 1) "iteration" else sprintf("%d iterations", tenth)
+    summary <- run_summary(runs, keys$dataset[[i]], keys$model[[i]])
+    backward <- mean(run$nfe_backward)
+    sprintf(
+      paste(
+        "The %s on %s took %s forward evaluations per mini-batch on average over its first %s",
+        "and %s over its last %s (range %s to %s over %s iterations); %s."
+      ),
+      summary$model_label, summary$dataset_label,
+      format_significant(mean(utils::head(run$nfe_forward, tenth))), span,
+      format_significant(mean(utils::tail(run$nfe_forward, tenth))), span,
+      min(run$nfe_forward), max(run$nfe_forward), nrow(run),
+      if (isTRUE(summary$config$solver$adjoint)) {
+        sprintf(
+          paste(
+            "its backward pass, the adjoint solve, took %s evaluations on average, %s times the",
+            "forward count"
+          ),
+          format_significant(backward), format_significant(backward / mean(run$nfe_forward))
+        )
+      } else {
+        sprintf(
+          "its backward pass back-propagated through the %s evaluations it stored on average",
+          format_significant(backward)
+        )
+      }
+    )
+  }, character(1))
+}
+
+#' Peak memory against evaluations, in words
+#'
+#' @param runs The result of [read_runs()] or [select_runs()].
+#' @return One sentence per continuous-depth run (its first seed): its peak memory and mean
+#'   forward evaluations in its first and last epoch, and how its gradients were taken.
+#' @export
+memory_sentences <- function(runs) {
+  check_runs(runs, "memory_sentences")
+  data <- runs$epochs[runs$epochs$continuous_depth %in% TRUE, ]
+  if ("seed" %in% names(data)) data <- data[data$seed %in% min(data$seed), ]
+  keys <- unique(data[, c("dataset", "model")])
+  vapply(seq_len(nrow(keys)), function(i) {
+    run <- data[data$dataset == keys$dataset[[i]] & data$model == keys$model[[i]], ]
+    run <- run[order(run$epoch), ]
+    first <- run[1, ]
+    last <- run[nrow(run), ]
+    summary <- run_summary(runs, keys$dataset[[i]], keys$model[[i]])
+    sprintf(
+      paste(
+        "The %s on %s (%s) peaked at %s MB in its first epoch (%s forward evaluations per",
+        "mini-batch) and %s MB in its last (%s)."
+      ),
+      summary$model_label, summary$dataset_label,
+      if (isTRUE(summary$config$solver$adjoint)) {
+        "adjoint"
+      } else {
+        "back-propagated through the solver"
+      },
+      format_fixed(first$peak_memory_mb, 0), format_significant(first$nfe_forward_mean),
+      format_fixed(last$peak_memory_mb, 0), format_significant(last$nfe_forward_mean)
+    )
+  }, character(1))
+}
+
 #' A sentence for an experiment that did not run
 #'
 #' @param name The experiment.

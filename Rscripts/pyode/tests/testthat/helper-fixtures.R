@@ -163,15 +163,6 @@ write_experiments <- function(root) {
   ), cnf_dir, "models")
   jsonlite::write_json(list(nll_cnf = 2.1), file.path(cnf_dir, "summary.json"), auto_unbox = TRUE)
 
-  nfe_dir <- file.path(root, "training_nfe")
-  write_csv_file(data.frame(
-    iteration = 1:6, epoch = 1, loss = seq(2, 1, length.out = 6), accuracy = 0.5,
-    nfe_forward = c(20, 20, 26, 26, 32, 32), nfe_backward = c(14, 14, 20, 20, 20, 26),
-    seconds = 0.1
-  ), nfe_dir, "iterations")
-  jsonlite::write_json(list(test_accuracy = 0.9), file.path(nfe_dir, "summary.json"),
-    auto_unbox = TRUE
-  )
   for (dir in list.dirs(root, recursive = FALSE)) {
     declare_outputs(dir, if (basename(dir) == "memory") c(7, 4.2) else c(7, 4))
   }

@@ -72,23 +72,3 @@ test_that("plot_cnf draws density and samples from noise to data beside the plan
   exp$tables$densities <- NULL
   expect_error(plot_cnf(exp), "missing experiment output: .*cnf/densities.csv")
 })
-
-test_that("plot_training_nfe draws NFE per iteration and backward against forward", {
-  exp <- read_experiment("training_nfe", write_experiments(withr_tempdir()))
-  plot <- plot_training_nfe(exp)
-  per_iteration <- plot$data[plot$data$panel == "NFE per iteration", ]
-  expect_equal(nrow(per_iteration), 12)
-  scatter <- plot$data[plot$data$panel == "backward NFE vs forward NFE", ]
-  expect_equal(scatter$x, c(20, 20, 26, 26, 32, 32))
-  expect_equal(scatter$y, c(14, 14, 20, 20, 20, 26))
-  build(plot)
-  bad <- withr_tempdir()
-  dir.create(file.path(bad, "training_nfe"))
-  write_csv_file(data.frame(iteration = 1, nfe_forward = 2), file.path(bad, "training_nfe"),
-    "iterations")
-  declare_outputs(file.path(bad, "training_nfe"))
-  expect_error(
-    plot_training_nfe(read_experiment("training_nfe", bad)),
-    "training_nfe/iterations.csv lacks column 'nfe_backward'"
-  )
-})
