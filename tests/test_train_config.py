@@ -116,7 +116,14 @@ def test_cli_reports_a_bad_config_in_one_line_before_training(tmp_path: Path, ca
 def test_tuned_default_train_section_is_valid(repo_root: Path) -> None:
     train = yaml.safe_load((repo_root / "config" / "config.yaml").read_text())["train"]
     profile = {**PROFILE, "train": train}
-    odenet = resolve_config(profile, "mnist", "odenet")
-    assert (odenet["epochs"], odenet["batch_size"], odenet["solver"]["method"]) == (8, 32, "rk4")
-    assert resolve_config(profile, "mnist", "rknet")["solver"]["adjoint"] is False
+    # the paper's models: dopri5 at rtol = atol = 1e-3, the ODE-Net with the adjoint, the RK-Net
+    # back-propagated through the same solver
+    for dataset in ("mnist", "iceberg"):
+        odenet = resolve_config(profile, dataset, "odenet")["solver"]
+        assert (odenet["method"], odenet["rtol"], odenet["atol"], odenet["adjoint"]) == (
+            "dopri5", 1e-3, 1e-3, True)
+    rknet = resolve_config(profile, "mnist", "rknet")
+    assert (rknet["solver"]["method"], rknet["solver"]["rtol"], rknet["solver"]["atol"],
+            rknet["solver"]["adjoint"]) == ("dopri5", 1e-3, 1e-3, False)
+    assert (rknet["epochs"], rknet["batch_size"]) == (5, 32)
     assert resolve_config(profile, "iceberg", "mlp")["epochs"] == 8

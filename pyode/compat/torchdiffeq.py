@@ -16,7 +16,11 @@ from torch import Tensor
 
 from pyode.solver.config import options_for
 from pyode.solver.events import odeint_event as _pyode_event
-from pyode.solver.methods import METHODS  # noqa: F401 - the method names torchdiffeq users reach
+from pyode.solver.fixed_grid import uniform_grid
+from pyode.solver.methods import (
+    METHOD_TABLE,
+    METHODS,  # noqa: F401 - the method names torchdiffeq users reach
+)
 from pyode.solver.solve import odeint as _pyode_odeint
 
 NO_STEP_LIMIT = 2**31 - 1  # torchdiffeq's default max_num_steps
@@ -45,6 +49,26 @@ def _options(method: str, options: Mapping[str, Any] | None) -> dict[str, Any]:
     return {**options_for(method, {"max_num_steps": NO_STEP_LIMIT}), **(options or {})}
 
 
+def _grids(kw: dict[str, Any]) -> dict[str, Any]:
+    """The forward's and the adjoint's options on torchdiffeq's grids."""
+    out = {**kw, "options": _on_its_grid(kw["method"], kw["options"])}
+    if kw.get("adjoint_options") is not None:
+        out["adjoint_options"] = _on_its_grid(kw["adjoint_method"], kw["adjoint_options"])
+    return out
+
+
+def _on_its_grid(method: str, options: dict[str, Any]) -> dict[str, Any]:
+    """torchdiffeq's fixed-grid `step_size` means its grid (pyode.solver.fixed_grid
+    .uniform_grid); an event search steps by the step size itself."""
+    if METHOD_TABLE[method].adaptive or options.get("step_size") is None:
+        return options
+    if options.get("grid_constructor") is not None:
+        raise ValueError("options 'step_size' and 'grid_constructor' exclude each other")
+    step_size = options["step_size"]
+    return {**{k: v for k, v in options.items() if k != "step_size"},
+            "grid_constructor": uniform_grid(step_size)}
+
+
 def odeint(
     func: Callable[..., Any],
     y0: Any,
@@ -62,7 +86,7 @@ def odeint(
                               options=_options(method, options), adjoint=False)  # fmt: skip
     if event_fn is not None:
         return _event_from_odeint(func, y0, t, event_fn, kw)
-    return _pyode_odeint(func, y0, t, **kw)
+    return _pyode_odeint(func, y0, t, **_grids(kw))
 
 
 def odeint_adjoint(
@@ -102,7 +126,7 @@ def odeint_adjoint(
     )  # fmt: skip
     if event_fn is not None:
         return _event_from_odeint(func, y0, t, event_fn, kw)
-    return _pyode_odeint(func, y0, t, **kw)
+    return _pyode_odeint(func, y0, t, **_grids(kw))
 
 
 def odeint_event(

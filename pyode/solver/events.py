@@ -19,6 +19,7 @@ from pyode.solver import defaults
 from pyode.solver.adaptive import adaptive_steps
 from pyode.solver.dynamics import CountedDynamics
 from pyode.solver.errors import ODESolverError
+from pyode.solver.fixed_grid import uniform_grid
 from pyode.solver.grid_events import find_event_on_grid
 from pyode.solver.host_sync import to_float
 from pyode.solver.solve import FlatProblem, adjoint_setup, odeint
@@ -71,11 +72,21 @@ def odeint_event(
 
     t_star = _find_event(flat, flat_event, start, -1.0 if reverse_time else 1.0, forward)
     t_span = torch.stack([t0_tensor, torch.tensor(t_star, dtype=t0_tensor.dtype)])
-    solution = odeint(func, y0, t_span, **odeint_kwargs)
+    solution = odeint(func, y0, t_span, **_on_search_grid(odeint_kwargs, forward))
     y_star = _flat_last(flat, solution)
     event_t, y_event = _reroute(flat, flat_event, t_star, y_star, t0_tensor.dtype)
     first = _flat_first(flat, solution)
     return event_t, flat.unflatten(torch.stack([first, y_event]))
+
+
+def _on_search_grid(odeint_kwargs: dict[str, Any], config: Any) -> dict[str, Any]:
+    """A fixed-grid method re-solves to the event on the grid its search walked, t0 + k *
+    step_size (ending at the event), not on an even division of [t0, event_t]."""
+    if config.fixed is None or config.fixed.step_size is None:
+        return odeint_kwargs
+    options = {k: v for k, v in odeint_kwargs["options"].items() if k != "step_size"}
+    options["grid_constructor"] = uniform_grid(config.fixed.step_size)
+    return {**odeint_kwargs, "options": options}
 
 
 def _flat_last(flat: FlatProblem, solution: Any) -> Tensor:

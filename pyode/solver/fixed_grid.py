@@ -75,6 +75,25 @@ def nudge(t: float, toward: float, dtype: torch.dtype) -> float:
     return float(torch.nextafter(here, torch.tensor(toward, dtype=real)))
 
 
+def uniform_grid(step_size: float) -> GridConstructor:
+    """torchdiffeq's grid for a `step_size`: t[0] + k * step_size, ending exactly at t[-1] (the
+    last step may be shorter); output times between grid points are interpolated (`interp`).
+    pyode's own `step_size` instead divides each output interval evenly, landing on every output
+    time; the torchdiffeq interface maps its `step_size` to this grid."""
+    if not (isinstance(step_size, int | float) and math.isfinite(step_size) and step_size > 0):
+        raise ValueError(f"option 'step_size' must be a positive number, got {step_size!r}")
+
+    def construct(func: Any, y0: Tensor, t: Tensor) -> Tensor:
+        start, end = t[0], t[-1]
+        step = step_size if end >= start else -step_size
+        n = math.ceil(float((end - start) / step) + 1)
+        grid = torch.arange(n, dtype=t.dtype, device=t.device) * step + start
+        grid[-1] = end
+        return grid
+
+    return construct
+
+
 def make_grid(
     func: Func, y0: Tensor, times: list[float], options: FixedGridOptions
 ) -> list[float]:
