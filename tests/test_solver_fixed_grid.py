@@ -207,3 +207,48 @@ def test_events_on_a_fixed_grid(method: str, interp: str) -> None:
                                    event_fn=lambda t, y: y.sum() - 0.5, rtol=1e-10, atol=1e-10,
                                    options=dict(step_size=0.01, interp=interp))  # fmt: skip
     assert abs(float(theirs) - float(event_t.detach())) < 1e-6
+
+
+@pytest.mark.parametrize("method", ["rk4", "explicit_adams", "implicit_adams"])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_torchdiffeq_step_size_is_its_grid(method: str, reverse: bool) -> None:
+    """Through the torchdiffeq interface, step_size builds torchdiffeq's grid (t0 + k h, a short
+    last step) and interpolates off-grid output times, as torchdiffeq does; pyode's own
+    step_size divides each output interval evenly instead."""
+    from pyode.compat import torchdiffeq as compat
+    from pyode.solver.fixed_grid import uniform_grid
+
+    def f(t, y):
+        return torch.sin(t) * y + 0.1 * y
+
+    y0 = torch.tensor([1.0, 0.5], dtype=F64)
+    t = torch.tensor([0.0, 0.25, 1.37], dtype=F64)
+    t = -t if reverse else t
+    options = {"step_size": 0.1}
+    ours = compat.odeint(f, y0, t, method=method, options=options)
+    theirs = torchdiffeq.odeint(f, y0, t, method=method, options=options)
+    # torchdiffeq's rk4 is Kutta's 3/8 rule, pyode's the classical one: both fourth order
+    tol = 1e-5 if method == "rk4" else 1e-12
+    assert torch.allclose(ours, theirs, rtol=tol, atol=tol)
+    grid = uniform_grid(0.1)(f, y0, t)
+    assert grid[0] == t[0] and grid[-1] == t[-1] and len(grid) == 15
+    with pytest.raises(ValueError, match="'step_size' and 'grid_constructor'"):
+        compat.odeint(f, y0, t, method=method,
+                      options={"step_size": 0.1, "grid_constructor": uniform_grid(0.1)})
+
+
+def test_fixed_grid_event_state_is_on_the_search_grid() -> None:
+    """The state returned at a fixed-grid event comes from the grid the search walked, so the
+    event function is (nearly) zero there, even for a multistep method in float32."""
+    y0 = torch.tensor([1.0], dtype=torch.float32)
+
+    def f(t, y):
+        return torch.sin(t) * y + 0.1 * y
+
+    def event(t, y):
+        return (y - 5.0).sum()
+
+    for method in ("rk4", "explicit_adams"):
+        _, ys = odeint_event(f, y0, torch.tensor(0.0, dtype=F64), event_fn=event,
+                             method=method, options={"step_size": 0.01}, adjoint=False)
+        assert abs(float(ys[-1, 0]) - 5.0) < 0.05, (method, float(ys[-1, 0]))
