@@ -16,7 +16,7 @@ from torch import Tensor
 
 from pyode.solver.config import options_for
 from pyode.solver.events import odeint_event as _pyode_event
-from pyode.solver.fixed_grid import uniform_grid
+from pyode.solver.fixed_grid import on_uniform_grid
 from pyode.solver.methods import (
     METHOD_TABLE,
     METHODS,  # noqa: F401 - the method names torchdiffeq users reach
@@ -62,11 +62,7 @@ def _on_its_grid(method: str, options: dict[str, Any]) -> dict[str, Any]:
     .uniform_grid); an event search steps by the step size itself."""
     if METHOD_TABLE[method].adaptive or options.get("step_size") is None:
         return options
-    if options.get("grid_constructor") is not None:
-        raise ValueError("options 'step_size' and 'grid_constructor' exclude each other")
-    step_size = options["step_size"]
-    return {**{k: v for k, v in options.items() if k != "step_size"},
-            "grid_constructor": uniform_grid(step_size)}
+    return on_uniform_grid(options)
 
 
 def odeint(

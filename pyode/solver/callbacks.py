@@ -17,8 +17,6 @@ from torch import Tensor
 
 CALLBACK_NAMES = ("callback_step", "callback_accept_step", "callback_reject_step")
 ADJOINT_CALLBACK_NAMES = tuple(f"{name}_adjoint" for name in CALLBACK_NAMES)
-ADAPTIVE_CALLBACKS = frozenset(CALLBACK_NAMES)
-FIXED_GRID_CALLBACKS = frozenset({"callback_step"})
 
 Callback = Callable[[Tensor, Any, Tensor], Any]
 

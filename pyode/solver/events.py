@@ -19,7 +19,7 @@ from pyode.solver import defaults
 from pyode.solver.adaptive import adaptive_steps
 from pyode.solver.dynamics import CountedDynamics
 from pyode.solver.errors import ODESolverError
-from pyode.solver.fixed_grid import uniform_grid
+from pyode.solver.fixed_grid import on_uniform_grid
 from pyode.solver.grid_events import find_event_on_grid
 from pyode.solver.host_sync import to_float
 from pyode.solver.solve import FlatProblem, adjoint_setup, odeint
@@ -84,9 +84,7 @@ def _on_search_grid(odeint_kwargs: dict[str, Any], config: Any) -> dict[str, Any
     step_size (ending at the event), not on an even division of [t0, event_t]."""
     if config.fixed is None or config.fixed.step_size is None:
         return odeint_kwargs
-    options = {k: v for k, v in odeint_kwargs["options"].items() if k != "step_size"}
-    options["grid_constructor"] = uniform_grid(config.fixed.step_size)
-    return {**odeint_kwargs, "options": options}
+    return {**odeint_kwargs, "options": on_uniform_grid(odeint_kwargs["options"])}
 
 
 def _flat_last(flat: FlatProblem, solution: Any) -> Tensor:

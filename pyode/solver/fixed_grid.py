@@ -94,6 +94,14 @@ def uniform_grid(step_size: float) -> GridConstructor:
     return construct
 
 
+def on_uniform_grid(options: dict[str, Any]) -> dict[str, Any]:
+    """`options` with its `step_size` replaced by the grid t0 + k * step_size (uniform_grid)."""
+    if options.get("grid_constructor") is not None:
+        raise ValueError("options 'step_size' and 'grid_constructor' exclude each other")
+    rest = {k: v for k, v in options.items() if k != "step_size"}
+    return {**rest, "grid_constructor": uniform_grid(options["step_size"])}
+
+
 def make_grid(
     func: Func, y0: Tensor, times: list[float], options: FixedGridOptions
 ) -> list[float]:
