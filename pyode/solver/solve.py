@@ -20,6 +20,8 @@ from pyode.solver.host_sync import to_floats
 from pyode.solver.initial_step import Norm
 from pyode.solver.methods import METHOD_TABLE
 from pyode.solver.norms import RMS_NORM, CallableNorm, Tolerance, check_norm
+from pyode.solver.per_sample import check_on_failure
+from pyode.solver.per_sample_adjoint import check_per_sample, odeint_per_sample
 from pyode.solver.scipy_solver import forward_only
 from pyode.solver.stats import SolverStats, StepCounter
 from pyode.solver.tuple_state import TupleState
@@ -122,6 +124,8 @@ def odeint(
     atol: float = defaults.ATOL,
     adjoint: bool = True,
     options: Mapping[str, Any] | None = None,
+    per_sample: bool = False,
+    on_failure: str = "raise",
     **kw: Any,
 ) -> State:
     """Solve dy/dt = func(t, y), y(t[0]) = y0; return y at every t, shape (len(t), *y0.shape).
@@ -150,8 +154,20 @@ def odeint(
     (t, y, adj_y, *adj_params)), `adjoint_params` (tensors to differentiate; default: the
     parameters of func, which must then be an nn.Module) and `stats` (a SolverStats filled in
     by this call).
+
+    `per_sample=True` (adaptive Runge-Kutta methods): y0 has shape (batch, ...) and every row
+    takes its own steps, error test and end, as if solved alone, in one batched computation;
+    t is shared, shape (n,), or per row, shape (batch, n); func(t, y) then receives t as a
+    tensor of shape (batch,), each row's time (see pyode.solver.per_sample). `on_failure`
+    ("raise" or "return", with per_sample): "return" gives NaN at the output times a failing
+    row did not reach, and stats.status_per_sample / t_reached_per_sample say what happened.
     """
     forward, backward, _ = adjoint_setup(method, rtol, atol, options, kw)
+    check_on_failure(on_failure)
+    if per_sample:
+        return _per_sample(func, y0, t, forward, backward, adjoint, on_failure, kw)
+    if on_failure != "raise":
+        raise ValueError("on_failure='return' needs per_sample=True")
     flat = FlatProblem(func, y0)
     forward = flat.fit(forward)
     times = forward.clock_times(check_times(t))
@@ -170,6 +186,19 @@ def odeint(
     return flat.unflatten(
         _direct(flat.func, flat.y0, t, times, forward, counter, flat.norm_for(forward))
     )
+
+
+def _per_sample(
+    func: Any, y0: Any, t: Tensor, forward: SolverConfig, backward: SolverConfig,
+    adjoint: bool, on_failure: str, kw: Mapping[str, Any],
+) -> Tensor:  # fmt: skip
+    check_per_sample(y0, forward, backward if adjoint else None)
+    flat = FlatProblem(func, y0)
+    params = adjoint_params(func, kw.get("adjoint_params"), y0, t) if adjoint else ()
+    return odeint_per_sample(
+        func, y0, t, flat.fit(forward), flat.fit(backward), adjoint=adjoint, params=params,
+        stats=kw.get("stats") or SolverStats(), on_failure=on_failure,
+    )  # fmt: skip
 
 
 def _scipy_direct(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from torch import Tensor
 
@@ -11,7 +12,13 @@ from pyode.solver.callbacks import NO_CALLBACKS, StepCallbacks
 
 @dataclass
 class SolverStats:
-    """Counts for one odeint call; the backward fields are filled when its backward pass runs."""
+    """Counts for one odeint call; the backward fields are filled when its backward pass runs.
+
+    With per_sample=True, nfe_* count the batched calls of func, n_accepted / n_rejected (and
+    their backward twins) the steps summed over rows, and the `*_per_sample` lists give each
+    row's own counts (nfe: the calls it took part in), its status ("success",
+    "max_num_steps", "step_underflow", "non_finite") and the time it reached.
+    """
 
     nfe_forward: int = 0
     nfe_backward: int = 0
@@ -19,8 +26,16 @@ class SolverStats:
     n_rejected: int = 0
     n_accepted_backward: int = 0
     n_rejected_backward: int = 0
+    n_accepted_per_sample: list[int] = field(default_factory=list)
+    n_rejected_per_sample: list[int] = field(default_factory=list)
+    nfe_per_sample: list[int] = field(default_factory=list)
+    status_per_sample: list[str] = field(default_factory=list)
+    t_reached_per_sample: list[float] = field(default_factory=list)
+    n_accepted_backward_per_sample: list[int] = field(default_factory=list)
+    n_rejected_backward_per_sample: list[int] = field(default_factory=list)
+    nfe_backward_per_sample: list[int] = field(default_factory=list)
 
-    def as_dict(self) -> dict[str, int]:
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 

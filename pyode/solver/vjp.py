@@ -32,3 +32,15 @@ def vjp(output: Tensor, inputs: Sequence[Tensor], cotangent: Tensor) -> tuple[Te
     return _ENGINE.run_backward(
         (output,), (cotangent,), False, False, tuple(inputs), True, accumulate_grad=False
     )
+
+
+def vjp_kept(
+    outputs: Sequence[Tensor], inputs: Sequence[Tensor], cotangents: Sequence[Tensor]
+) -> tuple[Tensor | None, ...]:
+    """sum_k cotangents[k]^T d outputs[k] / d inputs, keeping the graphs for further vjps."""
+    if _ENGINE is None:
+        return torch.autograd.grad(tuple(outputs), tuple(inputs), tuple(cotangents),
+                                   retain_graph=True, allow_unused=True)  # fmt: skip
+    return _ENGINE.run_backward(
+        tuple(outputs), tuple(cotangents), True, False, tuple(inputs), True, accumulate_grad=False
+    )

@@ -1,0 +1,437 @@
+"""Per-sample adaptive solves: every batch row takes its own steps, in one batched computation.
+
+Row i of y0 (shape (batch, ...)) gets its own step size, error test (the RMS norm over its own
+elements), acceptance and end, so it takes the same accepted steps as `odeint` on that row
+alone. All rows are stepped together: every stage is one call of func on the whole batch, with
+t a tensor of shape (batch,) holding each row's time. Rows that have finished (or failed) are
+masked, not dropped: they stay in the batch with a zero step, so func always sees the full
+batch in its original row order (it may use per-row data such as a vector of parameters).
+
+The step-size bookkeeping (times, step sizes, counts, status) lives on the host in numpy, like
+the scalar loop's python floats; the one host synchronisation per step is the rows' error ratios.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from pyode.solver.controller import AdaptiveOptions, StepSizeController
+from pyode.solver.errors import ODESolverError
+from pyode.solver.host_sync import HOST_SYNCS
+from pyode.solver.interpolation import _QUARTIC, hermite_weights
+from pyode.solver.norms import Tolerance, scaled_error
+from pyode.solver.stats import SolverStats
+from pyode.solver.tableaus import ButcherTableau
+
+ON_FAILURE = ("raise", "return")
+# Row status codes; their names are the values of stats.status_per_sample.
+RUNNING, SUCCESS, MAX_NUM_STEPS, STEP_UNDERFLOW, NON_FINITE = range(5)
+STATUS_NAMES = {SUCCESS: "success", MAX_NUM_STEPS: "max_num_steps",
+                STEP_UNDERFLOW: "step_underflow", NON_FINITE: "non_finite"}  # fmt: skip
+
+RowFunc = Callable[[Tensor, Tensor], Tensor]
+
+
+def to_array(x: Tensor) -> np.ndarray:
+    """A tensor's values on the host as a float64 array (one counted host synchronisation)."""
+    HOST_SYNCS.count += 1
+    return x.detach().to("cpu", torch.float64).numpy()
+
+
+def check_on_failure(on_failure: object) -> str:
+    if on_failure not in ON_FAILURE:
+        raise ValueError(f"on_failure must be 'raise' or 'return', got {on_failure!r}")
+    return str(on_failure)
+
+
+def row_times(t: Tensor, batch: int) -> np.ndarray:
+    """Validate t, shared (n,) or per row (batch, n), and return it as a (batch, n) array."""
+    if not isinstance(t, Tensor):
+        raise ValueError(f"t must be a torch tensor, got {type(t).__name__}")
+    if t.dim() not in (1, 2):
+        raise ValueError(f"t must have shape (n,) or (batch, n) with per_sample=True, got "
+                         f"shape {tuple(t.shape)}")  # fmt: skip
+    if t.dim() == 2 and t.shape[0] != batch:
+        raise ValueError(f"t has shape {tuple(t.shape)}: per-row times need one row per row "
+                         f"of y0 (batch {batch})")  # fmt: skip
+    if t.shape[-1] < 1:
+        raise ValueError("t is empty; give at least one time")
+    if not t.is_floating_point():
+        raise ValueError(f"t must be a floating point tensor, got dtype {t.dtype}")
+    if t.device.type == "meta":
+        raise ValueError("t is on the 'meta' device, which holds no values; give real times")
+    times = to_array(t).reshape(-1, t.shape[-1])
+    if not np.isfinite(times).all():
+        raise ValueError("t must be finite")
+    steps = np.diff(times, axis=1)
+    if steps.size and not ((steps > 0).all(axis=1) | (steps < 0).all(axis=1)).all():
+        raise ValueError("t must be strictly increasing or strictly decreasing (in every row)")
+    return np.broadcast_to(times, (batch, times.shape[1])).copy()
+
+
+def next_steps(
+    control: StepSizeController, h: np.ndarray, ratio: np.ndarray, accepted: np.ndarray,
+    prev: np.ndarray,
+) -> np.ndarray:  # fmt: skip
+    """StepSizeController.next_step on arrays of rows (its formula and its coefficients);
+    updates `prev` (each row's previous accepted ratio) in place where a step was accepted."""
+    exponent = 1.0 / (control.error_order + 1) - 0.75 * control.beta
+    finite = np.isfinite(ratio)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        factor = control.safety * np.power(np.where(ratio > 0, ratio, 1.0), -exponent)
+        if control.beta:
+            factor = factor * prev**control.beta
+    factor = np.where(ratio == 0.0, control.ifactor, factor)
+    factor = np.minimum(control.ifactor, np.maximum(control.dfactor, factor))
+    ok = accepted & finite
+    prev[ok] = np.maximum(ratio[ok], 1e-4)
+    factor = np.where(accepted, factor, np.minimum(factor, 1.0))
+    factor = np.where(finite, factor, control.dfactor)
+    return h * factor
+
+
+def row_norm(
+    err: Tensor, y0: Tensor, y1: Tensor, rtol: Tolerance, atol: Tolerance,
+    blocks: Sequence[tuple[int, int]] | None = None,
+) -> Tensor:  # fmt: skip
+    """Each row's RMS error ratio, shape (batch,); with `blocks` (column ranges of the rows
+    flattened), the maximum of the blocks' RMS norms (a seminorm where blocks leave columns out)."""
+    sq = scaled_error(err, y0, y1, rtol, atol).square_().reshape(err.shape[0], -1)
+    if blocks is None:
+        return sq.mean(1).sqrt()
+    return torch.stack([sq[:, a:b].mean(1) for a, b in blocks], 1).amax(1).sqrt()
+
+
+def initial_steps(
+    func: RowFunc, t0: np.ndarray, y0: Tensor, f0: Tensor, direction: np.ndarray, order: int,
+    rtol: Tolerance, atol: Tolerance, blocks: Sequence[tuple[int, int]] | None = None,
+) -> np.ndarray:  # fmt: skip
+    """initial_step (Hairer, Norsett & Wanner, II.4) for every row at once: one evaluation.
+    Rows whose state or derivative is not finite get NaN (they fail as non-finite)."""
+    d = to_array(torch.stack([row_norm(y0, y0, y0, rtol, atol, blocks),
+                              row_norm(f0, y0, y0, rtol, atol, blocks)]))  # fmt: skip
+    d0, d1 = d[0], d[1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h0 = np.where((d0 < 1e-5) | (d1 < 1e-5), 1e-6, 0.01 * d0 / d1)
+        h0 = np.where(np.isfinite(d0) & np.isfinite(d1), h0, np.nan)
+        step = _column(torch.from_numpy(direction * np.nan_to_num(h0)), y0)
+        f1 = func(_row_clock(t0 + direction * np.nan_to_num(h0), y0), y0 + step * f0)
+        d2 = to_array(row_norm(f1 - f0, y0, y0, rtol, atol, blocks)) / h0
+        dmax = np.maximum(d1, d2)
+        h1 = np.where(dmax <= 1e-15, np.maximum(1e-6, h0 * 1e-3),
+                      (0.01 / dmax) ** (1.0 / (order + 1)))  # fmt: skip
+        return np.minimum(100.0 * h0, h1)
+
+
+def _row_clock(t: np.ndarray, like: Tensor) -> Tensor:
+    """Row times as func receives them: a (batch,) tensor in the state's dtype and device."""
+    return torch.from_numpy(t).to(device=like.device, dtype=like.dtype)
+
+
+def _column(x: Tensor, like: Tensor) -> Tensor:
+    """A (batch,) tensor shaped to broadcast against the rows of `like`, in its dtype/device."""
+    return x.to(device=like.device, dtype=like.dtype).view(-1, *(1,) * (like.dim() - 1))
+
+
+def _mask(rows: np.ndarray, like: Tensor) -> Tensor:
+    """A boolean row mask shaped to broadcast against the rows of `like`."""
+    return torch.from_numpy(rows).to(like.device).view(-1, *(1,) * (like.dim() - 1))
+
+
+@dataclass
+class RowClock:
+    """Each row's time, step size, stop and counts, and the decisions of one batched step.
+
+    `stop` is the time where each row's current run must end exactly (its last output time, or
+    for the adjoint the next output time); `finish` is the end of the whole solve.
+    """
+
+    tableau: ButcherTableau
+    control: StepSizeController
+    options: AdaptiveOptions
+    t: np.ndarray
+    stop: np.ndarray
+    finish: np.ndarray
+    h: np.ndarray
+    on_failure: str
+    time_eps: float = float(np.finfo(np.float64).eps)
+    start: np.ndarray = field(init=False)
+    direction: np.ndarray = field(init=False)
+    status: np.ndarray = field(init=False)
+    prev: np.ndarray = field(init=False)
+    n_tried: np.ndarray = field(init=False)
+    n_accepted: np.ndarray = field(init=False)
+    n_rejected: np.ndarray = field(init=False)
+    nfe: np.ndarray = field(init=False)
+    span: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        batch = len(self.t)
+        self.start = self.t.copy()
+        self.direction = np.where(self.finish >= self.t, 1.0, -1.0)
+        self.span = np.abs(self.finish - self.t)
+        self.status = np.full(batch, RUNNING)
+        self.prev = np.full(batch, 1e-4)
+        self.n_tried = np.zeros(batch, dtype=np.int64)
+        self.n_accepted = np.zeros(batch, dtype=np.int64)
+        self.n_rejected = np.zeros(batch, dtype=np.int64)
+        self.nfe = np.zeros(batch, dtype=np.int64)
+        self.h = np.minimum(np.maximum(self.h, self.options.min_step), self.options.max_step)
+        bad = ~np.isfinite(self.h)
+        if bad.any():
+            self.fail(bad, NON_FINITE, "non-finite initial state or derivative")
+
+    @property
+    def running(self) -> np.ndarray:
+        return self.status == RUNNING
+
+    def evaluated(self, rows: np.ndarray | None = None) -> None:
+        """Count one batched evaluation for the running rows (or `rows`)."""
+        self.nfe += self.running if rows is None else rows
+
+    def fail(self, rows: np.ndarray, code: int, what: str, dt: np.ndarray | None = None) -> None:
+        """Mark `rows` failed; with on_failure='raise', raise for the first of them."""
+        self.status[rows] = code
+        if self.on_failure == "raise":
+            i = int(np.flatnonzero(rows)[0])
+            step = self.direction[i] * self.h[i] if dt is None else dt[i]
+            raise ODESolverError(
+                f"row {i}: {what} at t={self.t[i]:.6g} of [{self.start[i]:.6g}, "
+                f"{self.finish[i]:.6g}] (dt={step:.3g})"
+            )
+
+    def propose(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(dt, t_new, lands) of every row's trial step; rows not running get dt = 0."""
+        over = self.running & (self.n_tried >= self.options.max_num_steps)
+        if over.any():
+            self.fail(over, MAX_NUM_STEPS, f"max_num_steps={self.options.max_num_steps} exceeded")
+        running = self.running
+        remaining = np.abs(self.stop - self.t)
+        lands = self.h >= remaining
+        h_try = np.where(running, np.where(lands, remaining, self.h), 0.0)
+        dt = self.direction * h_try
+        t_new = np.where(lands & running, self.stop, self.t + dt)
+        self.n_tried += running
+        return dt, t_new, lands & running
+
+    def settle(
+        self, dt: np.ndarray, t_new: np.ndarray, lands: np.ndarray, ratio: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Accept or reject each running row's trial step (ratio: its error ratio) and choose
+        its next step size, as the scalar loop does. Returns (accepted, landed)."""
+        running = self.running
+        h_try = np.abs(dt)
+        finite = np.isfinite(ratio)
+        min_step = self.options.min_step
+        accepted = running & finite & ((ratio <= 1.0) | (h_try <= min_step))
+        self.n_accepted += accepted
+        self.n_rejected += running & ~accepted
+        blown = running & ~finite & (h_try <= min_step)
+        if blown.any():
+            self.fail(blown, NON_FINITE, "non-finite state or derivative at the smallest step",
+                      dt)  # fmt: skip
+        h_next = next_steps(self.control, h_try, ratio, accepted, self.prev)
+        h_next = np.where(accepted & lands, np.maximum(h_next, self.h), h_next)
+        h_next = np.minimum(np.maximum(h_next, min_step), self.options.max_step)
+        self.h = np.where(running, h_next, self.h)
+        self.t = np.where(accepted, t_new, self.t)
+        landed = accepted & lands
+        done = landed & (self.stop == self.finish)
+        self.status[done] = SUCCESS
+        still = self.running & ~landed
+        small = still & (self.h < 4 * self.time_eps * np.maximum(np.abs(self.t), self.span))
+        if small.any():
+            if (small & ~finite).any():
+                self.fail(small & ~finite, NON_FINITE, "non-finite state or derivative "
+                          "(step size shrank to dt)", self.direction * self.h)  # fmt: skip
+            rest = small & finite
+            if rest.any():
+                self.fail(rest, STEP_UNDERFLOW, "step size underflow", self.direction * self.h)
+        return accepted, landed
+
+    def record(self, stats: SolverStats, backward: bool = False) -> None:
+        """Per-row counts into stats (the totals are sums over rows)."""
+        if backward:
+            stats.n_accepted_backward += int(self.n_accepted.sum())
+            stats.n_rejected_backward += int(self.n_rejected.sum())
+            stats.n_accepted_backward_per_sample = self.n_accepted.tolist()
+            stats.n_rejected_backward_per_sample = self.n_rejected.tolist()
+            stats.nfe_backward_per_sample = self.nfe.tolist()
+            return
+        stats.n_accepted += int(self.n_accepted.sum())
+        stats.n_rejected += int(self.n_rejected.sum())
+        stats.n_accepted_per_sample = self.n_accepted.tolist()
+        stats.n_rejected_per_sample = self.n_rejected.tolist()
+        stats.nfe_per_sample = self.nfe.tolist()
+        stats.status_per_sample = [STATUS_NAMES[int(s)] for s in self.status]
+        stats.t_reached_per_sample = self.t.tolist()
+
+
+class Stages:
+    """The stages of one batched explicit Runge-Kutta step with a step size per row."""
+
+    def __init__(self, tableau: ButcherTableau, like: Tensor) -> None:
+        self.tableau = tableau
+        as_tensor = lambda v: torch.tensor(v, dtype=like.dtype, device=like.device)  # noqa: E731
+        self.a = [as_tensor(row) for row in tableau.a]
+        self.b = as_tensor(tableau.b)
+        self.b_err = as_tensor(tableau.b_err)
+        self.c = np.array(tableau.c)
+
+    def step(
+        self, func: RowFunc, t: np.ndarray, y: Tensor, dt: np.ndarray, t_new: np.ndarray,
+        f0: Tensor,
+    ) -> tuple[Tensor, Tensor | None, Tensor, list[Tensor]]:  # fmt: skip
+        """(y_new, f_new (FSAL) or None, error estimate, stages), as rk_step per row."""
+        h = _column(torch.from_numpy(dt), y)
+        clocks = np.where(self.c[:, None] == 1.0, t_new[None], t[None] + self.c[:, None] * dt)
+        times = _row_clock(clocks, y)
+        ks = [f0]
+        y_stage = y
+        for i in range(1, self.tableau.stages):
+            y_stage = torch.addcmul(y, h, _weighted(self.a[i - 1], ks))
+            ks.append(func(times[i], y_stage))
+        if self.tableau.fsal:
+            y_new, f_new = y_stage, ks[-1]
+        else:
+            y_new, f_new = torch.addcmul(y, h, _weighted(self.b, ks)), None
+        return y_new, f_new, h * _weighted(self.b_err, ks), ks
+
+
+def _weighted(weights: Tensor, ks: Sequence[Tensor]) -> Tensor:
+    """sum_j weights[j] * ks[j] in one contraction."""
+    n = len(weights)
+    if n == 1:
+        return ks[0] * weights[0]
+    return torch.tensordot(weights, torch.stack(list(ks[:n])), dims=1)
+
+
+def interpolate_rows(
+    tableau: ButcherTableau, s: np.ndarray, dt: np.ndarray, y0: Tensor, y1: Tensor,
+    ks: Sequence[Tensor], f1: Tensor,
+) -> Tensor:  # fmt: skip
+    """interpolation.interpolate for rows with their own position s and step dt."""
+    col = lambda w: _column(torch.from_numpy(np.ascontiguousarray(w)), y0)  # noqa: E731
+    if tableau.c_mid is not None:
+        w = np.stack([np.ones_like(s), s, s**2, s**3, s**4], 1) @ _QUARTIC
+        coeffs = [w[:, 2] * c for c in tableau.c_mid]
+        coeffs[0] = coeffs[0] + w[:, 3]
+        out = col(w[:, 0] + w[:, 2]) * y0 + col(w[:, 1]) * y1
+        for c, k in zip([*coeffs, w[:, 4]], [*ks, f1]):
+            out = out + col(c * dt) * k
+        return out
+    w00, w01, w10, w11 = hermite_weights(s)
+    return (col(w00) * y0 + col(w01) * y1 + col(w10 * dt) * ks[0] + col(w11 * dt) * f1)
+
+
+@dataclass
+class RowSolution:
+    ys: Tensor  # (n, batch, ...): NaN where a row did not reach an output time
+    clock: RowClock
+
+
+def solve_rows(
+    func: RowFunc,
+    y0: Tensor,
+    times: np.ndarray,
+    tableau: ButcherTableau,
+    control: StepSizeController,
+    options: AdaptiveOptions,
+    rtol: Tolerance,
+    atol: Tolerance,
+    on_failure: str,
+) -> RowSolution:
+    """Integrate every row of y0 over its own output times (times: (batch, n), monotone rows)."""
+    batch, n = times.shape
+    t0, t_end = times[:, 0].copy(), times[:, -1].copy()
+    direction = np.where(t_end >= t0, 1.0, -1.0)
+    f = func(_row_clock(t0, y0), y0)
+    nfe0 = 1
+    if options.first_step is not None:
+        h = np.full(batch, abs(options.first_step))
+    else:
+        with torch.no_grad():
+            h = initial_steps(func, t0, y0.detach(), f.detach(), direction, tableau.order,
+                              rtol, atol)  # fmt: skip
+        nfe0 = 2
+    clock = RowClock(tableau, control, options, t0, t_end.copy(), t_end, h, on_failure)
+    clock.nfe += nfe0
+    stages = Stages(tableau, y0)
+    ys: list[Tensor | None] = [y0, *[None] * (n - 1)]
+    # ys_rows[k] collects (rows, values) for output k, stitched together at the end.
+    pieces: list[list[tuple[np.ndarray, Tensor]]] = [[] for _ in range(n)]
+    nxt = np.ones(batch, dtype=np.int64)
+    y = y0
+    rows_all = np.arange(batch)
+    while clock.running.any():
+        dt, t_new, lands = clock.propose()
+        if not clock.running.any():
+            break
+        t = clock.t
+        y_new, f_new, err, ks = stages.step(func, t, y, dt, t_new, f)
+        clock.nfe += clock.running * (tableau.stages - 1)
+        with torch.no_grad():
+            ratio = to_array(row_norm(err, y, y_new, rtol, atol))
+        accepted, _ = clock.settle(dt, t_new, lands, ratio)
+        if not accepted.any():
+            continue
+        if f_new is None:
+            f_new = func(_row_clock(t_new, y0), y_new)
+            clock.nfe += accepted
+        _outputs(tableau, times, nxt, accepted, t, t_new, dt, y, y_new, ks, f_new, pieces,
+                 rows_all)  # fmt: skip
+        mask = _mask(accepted, y)
+        y = torch.where(mask, y_new, y)
+        f = torch.where(mask, f_new, f)
+    for k in range(1, n):
+        ys[k] = _stitch(pieces[k], y0)
+    return RowSolution(torch.stack(ys), clock)
+
+
+def _outputs(
+    tableau: ButcherTableau, times: np.ndarray, nxt: np.ndarray, accepted: np.ndarray,
+    t: np.ndarray, t_new: np.ndarray, dt: np.ndarray, y: Tensor, y_new: Tensor,
+    ks: list[Tensor], f_new: Tensor, pieces: list[list[tuple[np.ndarray, Tensor]]],
+    rows_all: np.ndarray,
+) -> None:  # fmt: skip
+    """Record the outputs that the accepted steps passed (dense output, as the scalar loop)."""
+    n = times.shape[1]
+    direction = np.sign(dt)
+    while True:
+        tau = times[rows_all, np.minimum(nxt, n - 1)]
+        due = accepted & (nxt < n) & (direction * (tau - t_new) <= 0)
+        if not due.any():
+            return
+        exact = due & (tau == t_new)
+        inner = due & ~exact
+        for k in np.unique(nxt[due]):
+            at_k = nxt == k
+            if (exact & at_k).any():
+                rows = np.flatnonzero(exact & at_k)
+                pieces[k].append((rows, y_new[torch.from_numpy(rows)]))
+            if (inner & at_k).any():
+                rows = np.flatnonzero(inner & at_k)
+                index = torch.from_numpy(rows).to(y.device)
+                s = (tau[rows] - t[rows]) / dt[rows]
+                values = interpolate_rows(tableau, s, dt[rows], y[index], y_new[index],
+                                          [k_[index] for k_ in ks], f_new[index])  # fmt: skip
+                pieces[k].append((rows, values))
+        nxt += due
+
+
+def _stitch(parts: list[tuple[np.ndarray, Tensor]], like: Tensor) -> Tensor:
+    """One output time's values for all rows from the pieces recorded; NaN for rows missing."""
+    if len(parts) == 1 and len(parts[0][0]) == like.shape[0]:
+        rows, values = parts[0]
+        if (rows == np.arange(len(rows))).all():
+            return values
+    out = torch.full_like(like, math.nan)
+    for rows, values in parts:
+        out = out.index_copy(0, torch.from_numpy(rows).to(like.device), values)
+    return out
