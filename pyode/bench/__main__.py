@@ -1,12 +1,12 @@
-"""python -m pyode.bench <name> [options]; the only benchmark is `solver`."""
+"""python -m pyode.bench <name> [options]: `solver` or `per_sample`."""
 
 from __future__ import annotations
 
 import sys
 
-from pyode.bench import solver
+from pyode.bench import per_sample, solver
 
-BENCHMARKS = {"solver": solver.main}
+BENCHMARKS = {"solver": solver.main, "per_sample": per_sample.main}
 
 
 def main(argv: list[str] | None = None) -> int:

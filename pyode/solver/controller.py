@@ -65,10 +65,14 @@ class StepSizeController:
     beta: float = 0.0
     _prev_ratio: float = field(default=1e-4, repr=False)
 
+    @property
+    def exponent(self) -> float:
+        return 1.0 / (self.error_order + 1) - 0.75 * self.beta
+
     def next_step(self, h: float, ratio: float, accepted: bool) -> float:
         if not math.isfinite(ratio):  # a non-finite trial shrinks hard
             return h * self.dfactor
-        exponent = 1.0 / (self.error_order + 1) - 0.75 * self.beta
+        exponent = self.exponent
         if ratio == 0.0:
             factor = self.ifactor
         else:

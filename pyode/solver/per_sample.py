@@ -80,19 +80,19 @@ def next_steps(
     prev: np.ndarray,
 ) -> np.ndarray:  # fmt: skip
     """StepSizeController.next_step on arrays of rows (its formula and its coefficients);
-    updates `prev` (each row's previous accepted ratio) in place where a step was accepted."""
-    exponent = 1.0 / (control.error_order + 1) - 0.75 * control.beta
-    finite = np.isfinite(ratio)
+    updates `prev` (each row's previous accepted ratio) in place where a step was accepted.
+
+    The scalar code's special cases fall out of IEEE arithmetic here: ratio 0 gives an infinite
+    factor and a non-finite ratio a NaN or zero one, which the clip (fmax/fmin ignore NaN)
+    turns into ifactor and dfactor; a rejected step has ratio > 1, so its factor is below
+    safety <= 1 already (prev^beta <= 1 too, prev being an accepted ratio)."""
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        factor = control.safety * np.power(np.where(ratio > 0, ratio, 1.0), -exponent)
+        factor = control.safety * np.power(ratio, -control.exponent)
         if control.beta:
-            factor = factor * prev**control.beta
-    factor = np.where(ratio == 0.0, control.ifactor, factor)
-    factor = np.minimum(control.ifactor, np.maximum(control.dfactor, factor))
-    ok = accepted & finite
-    prev[ok] = np.maximum(ratio[ok], 1e-4)
-    factor = np.where(accepted, factor, np.minimum(factor, 1.0))
-    factor = np.where(finite, factor, control.dfactor)
+            factor *= prev**control.beta
+            ok = accepted & np.isfinite(ratio)
+            prev[ok] = np.maximum(ratio[ok], 1e-4)
+    factor = np.fmin(control.ifactor, np.fmax(control.dfactor, factor))
     return h * factor
 
 
@@ -102,9 +102,10 @@ def row_norm(
 ) -> Tensor:  # fmt: skip
     """Each row's RMS error ratio, shape (batch,); with `blocks` (column ranges of the rows
     flattened), the maximum of the blocks' RMS norms (a seminorm where blocks leave columns out)."""
-    sq = scaled_error(err, y0, y1, rtol, atol).square_().reshape(err.shape[0], -1)
+    sq = scaled_error(err, y0, y1, rtol, atol).reshape(err.shape[0], -1)
     if blocks is None:
-        return sq.mean(1).sqrt()
+        return torch.linalg.vector_norm(sq, dim=1).div_(math.sqrt(sq.shape[1]))
+    sq = sq.square_()
     return torch.stack([sq[:, a:b].mean(1) for a, b in blocks], 1).amax(1).sqrt()
 
 
@@ -164,12 +165,14 @@ class RowClock:
     start: np.ndarray = field(init=False)
     direction: np.ndarray = field(init=False)
     status: np.ndarray = field(init=False)
+    running: np.ndarray = field(init=False)
     prev: np.ndarray = field(init=False)
     n_tried: np.ndarray = field(init=False)
     n_accepted: np.ndarray = field(init=False)
     n_rejected: np.ndarray = field(init=False)
     nfe: np.ndarray = field(init=False)
     span: np.ndarray = field(init=False)
+    iterations: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
         batch = len(self.t)
@@ -177,27 +180,29 @@ class RowClock:
         self.direction = np.where(self.finish >= self.t, 1.0, -1.0)
         self.span = np.abs(self.finish - self.t)
         self.status = np.full(batch, RUNNING)
+        self.running = np.ones(batch, dtype=bool)
         self.prev = np.full(batch, 1e-4)
         self.n_tried = np.zeros(batch, dtype=np.int64)
         self.n_accepted = np.zeros(batch, dtype=np.int64)
         self.n_rejected = np.zeros(batch, dtype=np.int64)
         self.nfe = np.zeros(batch, dtype=np.int64)
-        self.h = np.minimum(np.maximum(self.h, self.options.min_step), self.options.max_step)
+        self.h = self.clamp(self.h)
         bad = ~np.isfinite(self.h)
         if bad.any():
             self.fail(bad, NON_FINITE, "non-finite initial state or derivative")
 
-    @property
-    def running(self) -> np.ndarray:
-        return self.status == RUNNING
+    def clamp(self, h: np.ndarray) -> np.ndarray:
+        if self.options.min_step > 0 or self.options.max_step < math.inf:
+            return np.minimum(np.maximum(h, self.options.min_step), self.options.max_step)
+        return h
 
-    def evaluated(self, rows: np.ndarray | None = None) -> None:
-        """Count one batched evaluation for the running rows (or `rows`)."""
-        self.nfe += self.running if rows is None else rows
+    def end(self, rows: np.ndarray, code: int) -> None:
+        self.status[rows] = code
+        self.running = self.running & ~rows  # a new array: callers keep their snapshot
 
     def fail(self, rows: np.ndarray, code: int, what: str, dt: np.ndarray | None = None) -> None:
         """Mark `rows` failed; with on_failure='raise', raise for the first of them."""
-        self.status[rows] = code
+        self.end(rows, code)
         if self.on_failure == "raise":
             i = int(np.flatnonzero(rows)[0])
             step = self.direction[i] * self.h[i] if dt is None else dt[i]
@@ -208,17 +213,20 @@ class RowClock:
 
     def propose(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(dt, t_new, lands) of every row's trial step; rows not running get dt = 0."""
-        over = self.running & (self.n_tried >= self.options.max_num_steps)
-        if over.any():
-            self.fail(over, MAX_NUM_STEPS, f"max_num_steps={self.options.max_num_steps} exceeded")
+        limit = self.options.max_num_steps
+        if self.iterations >= limit:  # no row can have tried more steps than that
+            over = self.running & (self.n_tried >= limit)
+            if over.any():
+                self.fail(over, MAX_NUM_STEPS, f"max_num_steps={limit} exceeded")
+        self.iterations += 1
         running = self.running
         remaining = np.abs(self.stop - self.t)
-        lands = self.h >= remaining
-        h_try = np.where(running, np.where(lands, remaining, self.h), 0.0)
+        lands = (self.h >= remaining) & running
+        h_try = np.where(lands, remaining, self.h) * running
         dt = self.direction * h_try
-        t_new = np.where(lands & running, self.stop, self.t + dt)
+        t_new = np.where(lands, self.stop, self.t + dt)
         self.n_tried += running
-        return dt, t_new, lands & running
+        return dt, t_new, lands
 
     def settle(
         self, dt: np.ndarray, t_new: np.ndarray, lands: np.ndarray, ratio: np.ndarray
@@ -227,26 +235,30 @@ class RowClock:
         its next step size, as the scalar loop does. Returns (accepted, landed)."""
         running = self.running
         h_try = np.abs(dt)
-        finite = np.isfinite(ratio)
         min_step = self.options.min_step
-        accepted = running & finite & ((ratio <= 1.0) | (h_try <= min_step))
+        accepted = running & (ratio <= 1.0)  # NaN compares False
+        if min_step > 0:
+            finite = np.isfinite(ratio)
+            at_min = running & (h_try <= min_step)
+            accepted |= at_min & finite
+            blown = at_min & ~finite
+            if blown.any():
+                self.fail(blown, NON_FINITE, "non-finite state or derivative at the smallest "
+                          "step", dt)  # fmt: skip
         self.n_accepted += accepted
-        self.n_rejected += running & ~accepted
-        blown = running & ~finite & (h_try <= min_step)
-        if blown.any():
-            self.fail(blown, NON_FINITE, "non-finite state or derivative at the smallest step",
-                      dt)  # fmt: skip
+        self.n_rejected += running ^ accepted
         h_next = next_steps(self.control, h_try, ratio, accepted, self.prev)
-        h_next = np.where(accepted & lands, np.maximum(h_next, self.h), h_next)
-        h_next = np.minimum(np.maximum(h_next, min_step), self.options.max_step)
-        self.h = np.where(running, h_next, self.h)
-        self.t = np.where(accepted, t_new, self.t)
         landed = accepted & lands
-        done = landed & (self.stop == self.finish)
-        self.status[done] = SUCCESS
-        still = self.running & ~landed
-        small = still & (self.h < 4 * self.time_eps * np.maximum(np.abs(self.t), self.span))
+        if landed.any():
+            h_next = np.where(landed, np.maximum(h_next, self.h), h_next)
+        self.h = np.where(running, self.clamp(h_next), self.h)
+        self.t = np.where(accepted, t_new, self.t)
+        if landed.any():
+            self.end(landed & (self.stop == self.finish), SUCCESS)
+        limit = 4 * self.time_eps * np.maximum(np.abs(self.t), self.span)
+        small = (self.h < limit) & self.running & ~landed
         if small.any():
+            finite = np.isfinite(ratio)
             if (small & ~finite).any():
                 self.fail(small & ~finite, NON_FINITE, "non-finite state or derivative "
                           "(step size shrank to dt)", self.direction * self.h)  # fmt: skip
@@ -278,56 +290,79 @@ class Stages:
 
     def __init__(self, tableau: ButcherTableau, like: Tensor) -> None:
         self.tableau = tableau
-        as_tensor = lambda v: torch.tensor(v, dtype=like.dtype, device=like.device)  # noqa: E731
-        self.a = [as_tensor(row) for row in tableau.a]
-        self.b = as_tensor(tableau.b)
-        self.b_err = as_tensor(tableau.b_err)
+        n = tableau.stages
+
+        def padded(row: Sequence[float]) -> Tensor:  # weights on all n stages
+            return torch.tensor([*row, *[0.0] * (n - len(row))], dtype=like.dtype,
+                                device=like.device)  # fmt: skip
+
+        self.a = [padded(row) for row in tableau.a]
+        self.b = padded(tableau.b)
+        self.b_err = padded(tableau.b_err or ())
         self.c = np.array(tableau.c)
 
     def step(
         self, func: RowFunc, t: np.ndarray, y: Tensor, dt: np.ndarray, t_new: np.ndarray,
         f0: Tensor,
     ) -> tuple[Tensor, Tensor | None, Tensor, list[Tensor]]:  # fmt: skip
-        """(y_new, f_new (FSAL) or None, error estimate, stages), as rk_step per row."""
+        """(y_new, f_new (FSAL) or None, error estimate, dt-scaled stages dt_i * k_ij).
+
+        The stages are kept scaled by each row's dt, so every stage state y + sum_j a_j dt k_j
+        is one matrix-vector product added to y. Without autograd they go into one zeroed
+        buffer (the weights cover all stages, zero on those not computed yet); with autograd
+        they are stacked afresh (no in-place writes)."""
+        stages = self.tableau.stages
         h = _column(torch.from_numpy(dt), y)
         clocks = np.where(self.c[:, None] == 1.0, t_new[None], t[None] + self.c[:, None] * dt)
-        times = _row_clock(clocks, y)
-        ks = [f0]
-        y_stage = y
-        for i in range(1, self.tableau.stages):
-            y_stage = torch.addcmul(y, h, _weighted(self.a[i - 1], ks))
-            ks.append(func(times[i], y_stage))
-        if self.tableau.fsal:
-            y_new, f_new = y_stage, ks[-1]
+        times = _row_clock(clocks, y).unbind(0)
+        graph = torch.is_grad_enabled() and (y.requires_grad or f0.requires_grad)
+        y_flat = y.reshape(-1)
+        if graph:
+            hks = [f0 * h]
         else:
-            y_new, f_new = torch.addcmul(y, h, _weighted(self.b, ks)), None
-        return y_new, f_new, h * _weighted(self.b_err, ks), ks
+            buffer = torch.zeros((stages, *y.shape), dtype=y.dtype, device=y.device)
+            hks = list(buffer.unbind(0))
+            torch.mul(f0, h, out=hks[0])
+            columns = buffer.view(stages, -1).t()
 
+        def plus(w: Tensor, base: Tensor | None = y_flat) -> Tensor:  # base + sum_j w_j dt k_j
+            if graph:
+                n = len(hks)
+                ks = torch.stack(hks).view(n, -1).t()
+                out = torch.mv(ks, w[:n]) if base is None else torch.addmv(base, ks, w[:n])
+            else:
+                out = torch.mv(columns, w) if base is None else torch.addmv(base, columns, w)
+            return out.view(y.shape)
 
-def _weighted(weights: Tensor, ks: Sequence[Tensor]) -> Tensor:
-    """sum_j weights[j] * ks[j] in one contraction."""
-    n = len(weights)
-    if n == 1:
-        return ks[0] * weights[0]
-    return torch.tensordot(weights, torch.stack(list(ks[:n])), dims=1)
+        y_stage, k = y, f0
+        for i in range(1, stages):
+            y_stage = plus(self.a[i - 1])
+            k = func(times[i], y_stage)
+            if graph:
+                hks.append(k * h)
+            else:
+                torch.mul(k, h, out=hks[i])
+        y_new, f_new = (y_stage, k) if self.tableau.fsal else (plus(self.b), None)
+        return y_new, f_new, plus(self.b_err, None), hks
 
 
 def interpolate_rows(
-    tableau: ButcherTableau, s: np.ndarray, dt: np.ndarray, y0: Tensor, y1: Tensor,
-    ks: Sequence[Tensor], f1: Tensor,
+    tableau: ButcherTableau, s: np.ndarray, y0: Tensor, y1: Tensor, hks: Sequence[Tensor],
+    hf1: Tensor,
 ) -> Tensor:  # fmt: skip
-    """interpolation.interpolate for rows with their own position s and step dt."""
+    """interpolation.interpolate for rows with their own position s, from the dt-scaled stages
+    hks and dt-scaled derivative hf1 at the step's end."""
     col = lambda w: _column(torch.from_numpy(np.ascontiguousarray(w)), y0)  # noqa: E731
     if tableau.c_mid is not None:
         w = np.stack([np.ones_like(s), s, s**2, s**3, s**4], 1) @ _QUARTIC
         coeffs = [w[:, 2] * c for c in tableau.c_mid]
         coeffs[0] = coeffs[0] + w[:, 3]
         out = col(w[:, 0] + w[:, 2]) * y0 + col(w[:, 1]) * y1
-        for c, k in zip([*coeffs, w[:, 4]], [*ks, f1]):
-            out = out + col(c * dt) * k
+        for c, k in zip([*coeffs, w[:, 4]], [*hks, hf1]):
+            out = out + col(c) * k
         return out
     w00, w01, w10, w11 = hermite_weights(s)
-    return (col(w00) * y0 + col(w01) * y1 + col(w10 * dt) * ks[0] + col(w11 * dt) * f1)
+    return col(w00) * y0 + col(w01) * y1 + col(w10) * hks[0] + col(w11) * hf1
 
 
 @dataclass
@@ -364,18 +399,16 @@ def solve_rows(
     clock.nfe += nfe0
     stages = Stages(tableau, y0)
     ys: list[Tensor | None] = [y0, *[None] * (n - 1)]
-    # ys_rows[k] collects (rows, values) for output k, stitched together at the end.
-    pieces: list[list[tuple[np.ndarray, Tensor]]] = [[] for _ in range(n)]
-    nxt = np.ones(batch, dtype=np.int64)
+    out = Outputs(times)
     y = y0
-    rows_all = np.arange(batch)
     while clock.running.any():
         dt, t_new, lands = clock.propose()
-        if not clock.running.any():
+        running = clock.running
+        if not running.any():
             break
         t = clock.t
         y_new, f_new, err, ks = stages.step(func, t, y, dt, t_new, f)
-        clock.nfe += clock.running * (tableau.stages - 1)
+        clock.nfe += running * (tableau.stages - 1)
         with torch.no_grad():
             ratio = to_array(row_norm(err, y, y_new, rtol, atol))
         accepted, _ = clock.settle(dt, t_new, lands, ratio)
@@ -384,45 +417,61 @@ def solve_rows(
         if f_new is None:
             f_new = func(_row_clock(t_new, y0), y_new)
             clock.nfe += accepted
-        _outputs(tableau, times, nxt, accepted, t, t_new, dt, y, y_new, ks, f_new, pieces,
-                 rows_all)  # fmt: skip
-        mask = _mask(accepted, y)
-        y = torch.where(mask, y_new, y)
-        f = torch.where(mask, f_new, f)
+        out.record(tableau, accepted, t, t_new, dt, y, y_new, ks, f_new)
+        if (accepted == running).all():  # rows not running are never read again
+            y, f = y_new, f_new
+        else:
+            mask = _mask(accepted, y)
+            y = torch.where(mask, y_new, y)
+            f = torch.where(mask, f_new, f)
     for k in range(1, n):
-        ys[k] = _stitch(pieces[k], y0)
+        ys[k] = _stitch(out.pieces[k], y0)
     return RowSolution(torch.stack(ys), clock)
 
 
-def _outputs(
-    tableau: ButcherTableau, times: np.ndarray, nxt: np.ndarray, accepted: np.ndarray,
-    t: np.ndarray, t_new: np.ndarray, dt: np.ndarray, y: Tensor, y_new: Tensor,
-    ks: list[Tensor], f_new: Tensor, pieces: list[list[tuple[np.ndarray, Tensor]]],
-    rows_all: np.ndarray,
-) -> None:  # fmt: skip
-    """Record the outputs that the accepted steps passed (dense output, as the scalar loop)."""
-    n = times.shape[1]
-    direction = np.sign(dt)
-    while True:
-        tau = times[rows_all, np.minimum(nxt, n - 1)]
-        due = accepted & (nxt < n) & (direction * (tau - t_new) <= 0)
-        if not due.any():
-            return
-        exact = due & (tau == t_new)
-        inner = due & ~exact
-        for k in np.unique(nxt[due]):
-            at_k = nxt == k
-            if (exact & at_k).any():
-                rows = np.flatnonzero(exact & at_k)
-                pieces[k].append((rows, y_new[torch.from_numpy(rows)]))
-            if (inner & at_k).any():
-                rows = np.flatnonzero(inner & at_k)
-                index = torch.from_numpy(rows).to(y.device)
-                s = (tau[rows] - t[rows]) / dt[rows]
-                values = interpolate_rows(tableau, s, dt[rows], y[index], y_new[index],
-                                          [k_[index] for k_ in ks], f_new[index])  # fmt: skip
-                pieces[k].append((rows, values))
-        nxt += due
+class Outputs:
+    """The output times of each row still ahead of it, and the values recorded so far."""
+
+    def __init__(self, times: np.ndarray) -> None:
+        self.times = times
+        batch, n = times.shape
+        self.nxt = np.ones(batch, dtype=np.int64)
+        self.rows = np.arange(batch)
+        # Past the last output: an infinite time in the row's direction, never due.
+        self.direction = np.where(times[:, -1] >= times[:, 0], 1.0, -1.0)
+        beyond = (self.direction * np.inf)[:, None]
+        self.padded = np.concatenate([times, beyond], 1)
+        self.upcoming = self.padded[:, 1].copy()
+        # pieces[k]: (rows, values) of output k, stitched together at the end.
+        self.pieces: list[list[tuple[np.ndarray, Tensor]]] = [[] for _ in range(n)]
+
+    def record(
+        self, tableau: ButcherTableau, accepted: np.ndarray, t: np.ndarray, t_new: np.ndarray,
+        dt: np.ndarray, y: Tensor, y_new: Tensor, ks: list[Tensor], f_new: Tensor,
+    ) -> None:  # fmt: skip
+        """The outputs the accepted steps passed (dense output, as the scalar loop)."""
+        while True:
+            due = accepted & (self.direction * (self.upcoming - t_new) <= 0)
+            if not due.any():
+                return
+            tau = self.upcoming
+            exact = due & (tau == t_new)
+            inner = due & ~exact
+            for k in sorted(set(self.nxt[due].tolist())):
+                at_k = self.nxt == k
+                if (exact & at_k).any():
+                    rows = np.flatnonzero(exact & at_k)
+                    self.pieces[k].append((rows, y_new[torch.from_numpy(rows).to(y.device)]))
+                if (inner & at_k).any():
+                    rows = np.flatnonzero(inner & at_k)
+                    index = torch.from_numpy(rows).to(y.device)
+                    s = (tau[rows] - t[rows]) / dt[rows]
+                    hf1 = f_new[index] * _column(torch.from_numpy(dt[rows]), y)
+                    values = interpolate_rows(tableau, s, y[index], y_new[index],
+                                              [k_[index] for k_ in ks], hf1)  # fmt: skip
+                    self.pieces[k].append((rows, values))
+            self.nxt += due
+            self.upcoming = self.padded[self.rows, self.nxt]
 
 
 def _stitch(parts: list[tuple[np.ndarray, Tensor]], like: Tensor) -> Tensor:

@@ -182,6 +182,11 @@ class RowAdjoint(torch.autograd.Function):
         return (None, grad_y0, grad_t, *grad_params)
 
 
+def _last_column(values: Tensor, like: Tensor) -> Tensor:
+    """(batch,) values placed in the last column of a zero tensor shaped like `like`."""
+    return torch.nn.functional.pad(values[:, None], (like.shape[1] - 1, 0))
+
+
 class RowBacksolve:
     """The per-sample backward solve of one RowAdjoint (see the module's docstring)."""
 
@@ -245,7 +250,7 @@ class RowBacksolve:
         if self.need_t:
             dldt = (grads[-1] * f[:, :m]).sum(1)
             t_grads[:, -1] = dldt
-            x[:, -1] -= dldt
+            x = x - _last_column(dldt, x)  # a new tensor: x's graph keeps its z
         origin = np.full(batch, self._keep(fz, cot))
         # As the joint adjoint: the forward's last step starts the backward when both use the
         # same method and tolerances, otherwise one initial-step search (on the seminorm).
@@ -363,7 +368,8 @@ class RowBacksolve:
         if self.need_t:
             dldt = (grads[k, rows] * f_fresh[rows, :m]).sum(1)
             t_grads[rows, k] = dldt
-            x[rows, -1] -= dldt
+            change = x.new_zeros(x.shape[0]).index_copy(0, rows, dldt)
+            x = x - _last_column(change, x)  # a new tensor: x's graph keeps its z
         f = torch.where(_mask(jumped, f), f_fresh, f)
         origin = np.where(jumped, self._keep(fz, cot), origin)
         idx = np.flatnonzero(jumped)
@@ -371,4 +377,3 @@ class RowBacksolve:
         clock.prev[idx] = 1e-4
         clock.n_tried[idx] = 0
         return x, f, origin
-
