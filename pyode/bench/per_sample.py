@@ -224,8 +224,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", default="results/bench/per_sample.csv")
     args = parser.parse_args(argv)  # fmt: skip
-    if args.repeats < 1 or args.rows < 2 or args.threads < 1:
-        parser.error("--repeats and --threads must be >= 1, --rows >= 2")
+    if args.repeats < 1 or args.rows < 1 or args.threads < 1:
+        parser.error("--repeats, --rows and --threads must be >= 1")
     set_torch_threads(args.threads)
     report(args.repeats, args.rows, args.out)
     return 0

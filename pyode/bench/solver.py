@@ -8,6 +8,9 @@ one process, alternating per repeat so machine load affects them alike. pyode's 
 steps per second and host synchronisations per solver step. torchdiffeq (and torchode) are
 development dependencies imported only here.
 
+Then the per-sample workload (pyode.bench.per_sample): per_sample=True against torchode and the
+joint solve, and a per-sample adjoint training step against torchode's BacksolveAdjoint.
+
     python -m pyode.bench solver [--repeats 10] [--device cpu|cuda] [--threads 1]
 """
 
@@ -20,12 +23,14 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from pyode.atomic import write_csv
+from pyode.bench import per_sample
 from pyode.models.layers import ConvODEFunc
 from pyode.solver import SolverStats, odeint
 from pyode.solver.host_sync import HOST_SYNCS
@@ -269,6 +274,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     parser.add_argument("--threads", type=int, default=1,
                         help="CPU threads (default 1: stable timings on a shared machine)")
+    parser.add_argument("--per-sample-rows", type=int, default=64,
+                        help="rows of the per-sample workload (pyode.bench.per_sample; CPU, "
+                             "float64), written beside --out as per_sample.csv; 0 skips it")
     parser.add_argument("--cases", default=",".join(c.name for c in CASES),
                         help="comma-separated subset of: " + ", ".join(c.name for c in CASES))
     args = parser.parse_args(argv)  # fmt: skip
@@ -301,4 +309,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{case}: pyode/torchode = {row['pyode'] / row['torchode']:.3g}")
     write_csv(args.out, frame)
     print(f"wrote {args.out}")
+    if args.per_sample_rows:
+        out = str(Path(args.out).with_name("per_sample.csv"))
+        per_sample.report(args.repeats, args.per_sample_rows, out)
     return 0
