@@ -43,7 +43,7 @@ from pyode.solver.per_sample import (
     to_array,
 )
 from pyode.solver.stats import SolverStats
-from pyode.solver.vjp import vjp_kept
+from pyode.solver.vjp import vjp, vjp_kept
 
 BACKWARD_NORMS = (None, "seminorm")
 
@@ -110,7 +110,7 @@ def odeint_per_sample(
     check_per_sample(y0, forward, backward if adjoint else None)
     batch = y0.shape[0]
     times = row_times(t, batch)
-    find_callbacks(func, forward.method, frozenset())  # per-row steps: no step callbacks
+    find_callbacks(func, f"{forward.method} with per_sample=True", frozenset())  # none called
     if times.shape[1] == 1:
         return y0[None]
     if t.requires_grad and torch.is_grad_enabled() and not adjoint:
@@ -231,7 +231,12 @@ class RowBacksolve:
             cot = x[:, m : 2 * m].reshape(self.shape).neg()
             inputs = (z, t_in) if self.need_t else (z,)
             # A field with no graph (e.g. y' = cos t) depends on nothing: its vjps are zero.
-            grads = vjp_kept((fz,), inputs, (cot,)) if fz.requires_grad else (None,) * len(inputs)
+            if not fz.requires_grad:
+                grads: tuple[Tensor | None, ...] = (None,) * len(inputs)
+            elif self.params:  # the graph is kept for the parameters' vjp once steps settle
+                grads = vjp_kept((fz,), inputs, (cot,))
+            else:
+                grads = vjp(fz, inputs, cot)
         parts = [fz.detach().reshape(self.batch, m)]
         for g, x_in in zip(grads, inputs):
             parts.append(torch.zeros_like(x_in).reshape(self.batch, -1) if g is None
@@ -303,8 +308,10 @@ class RowBacksolve:
         return a0.reshape(self.shape), grad_params, t_grads
 
     def _keep(self, fz: Tensor, cot: Tensor) -> int:
+        """Keep one evaluation's graph for the parameters' quadrature; returns its key."""
         key = next(self.ids)
-        self.graphs[key] = (fz, cot)
+        if self.params:
+            self.graphs[key] = (fz, cot)
         return key
 
     def _step(
