@@ -41,7 +41,9 @@ RowFunc = Callable[[Tensor, Tensor], Tensor]
 def to_array(x: Tensor) -> np.ndarray:
     """A tensor's values on the host as a float64 array (one counted host synchronisation)."""
     HOST_SYNCS.count += 1
-    return x.detach().to("cpu", torch.float64).numpy()
+    if x.dtype != torch.float64 or x.device.type != "cpu":
+        x = x.to("cpu", torch.float64)
+    return x.detach().numpy()
 
 
 def check_on_failure(on_failure: object) -> str:
@@ -109,6 +111,14 @@ def row_norm(
     return torch.stack([sq[:, a:b].mean(1) for a, b in blocks], 1).amax(1).sqrt()
 
 
+def row_ratios(err: Tensor, y0: Tensor, y1: Tensor, rtol: Tolerance, atol: Tolerance) -> np.ndarray:
+    """row_norm on the host (its one synchronisation), the mean's division done there."""
+    with torch.no_grad():
+        scaled = scaled_error(err, y0, y1, rtol, atol)
+        norms = to_array(torch.linalg.vector_norm(scaled.view(scaled.shape[0], -1), dim=1))
+    return norms / math.sqrt(scaled[0].numel())
+
+
 def initial_steps(
     func: RowFunc, t0: np.ndarray, y0: Tensor, f0: Tensor, direction: np.ndarray, order: int,
     rtol: Tolerance, atol: Tolerance, blocks: Sequence[tuple[int, int]] | None = None,
@@ -167,11 +177,12 @@ class RowClock:
     status: np.ndarray = field(init=False)
     running: np.ndarray = field(init=False)
     prev: np.ndarray = field(init=False)
-    n_tried: np.ndarray = field(init=False)
+    n_tried: np.ndarray = field(init=False)  # since the row's current run began
+    tries: np.ndarray = field(init=False)  # in all
     n_accepted: np.ndarray = field(init=False)
-    n_rejected: np.ndarray = field(init=False)
-    nfe: np.ndarray = field(init=False)
+    nfe: np.ndarray = field(init=False)  # evaluations beyond those of the tried steps
     span: np.ndarray = field(init=False)
+    floor: np.ndarray = field(init=False)
     iterations: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
@@ -183,9 +194,13 @@ class RowClock:
         self.running = np.ones(batch, dtype=bool)
         self.prev = np.full(batch, 1e-4)
         self.n_tried = np.zeros(batch, dtype=np.int64)
+        self.tries = np.zeros(batch, dtype=np.int64)
         self.n_accepted = np.zeros(batch, dtype=np.int64)
-        self.n_rejected = np.zeros(batch, dtype=np.int64)
         self.nfe = np.zeros(batch, dtype=np.int64)
+        # The underflow test's bound 4 eps max(|t|, span) never exceeds this (t stays between
+        # start and finish), so rows above it need no closer look.
+        reach = np.maximum(np.abs(self.start), np.abs(self.finish))
+        self.floor = 4 * self.time_eps * np.maximum(reach, self.span)
         self.h = self.clamp(self.h)
         bad = ~np.isfinite(self.h)
         if bad.any():
@@ -226,6 +241,7 @@ class RowClock:
         dt = self.direction * h_try
         t_new = np.where(lands, self.stop, self.t + dt)
         self.n_tried += running
+        self.tries += running
         return dt, t_new, lands
 
     def settle(
@@ -246,7 +262,6 @@ class RowClock:
                 self.fail(blown, NON_FINITE, "non-finite state or derivative at the smallest "
                           "step", dt)  # fmt: skip
         self.n_accepted += accepted
-        self.n_rejected += running ^ accepted
         h_next = next_steps(self.control, h_try, ratio, accepted, self.prev)
         landed = accepted & lands
         if landed.any():
@@ -255,8 +270,10 @@ class RowClock:
         self.t = np.where(accepted, t_new, self.t)
         if landed.any():
             self.end(landed & (self.stop == self.finish), SUCCESS)
-        limit = 4 * self.time_eps * np.maximum(np.abs(self.t), self.span)
-        small = (self.h < limit) & self.running & ~landed
+        small = self.h < self.floor
+        if small.any():
+            limit = 4 * self.time_eps * np.maximum(np.abs(self.t), self.span)
+            small = (self.h < limit) & self.running & ~landed
         if small.any():
             finite = np.isfinite(ratio)
             if (small & ~finite).any():
@@ -268,19 +285,25 @@ class RowClock:
         return accepted, landed
 
     def record(self, stats: SolverStats, backward: bool = False) -> None:
-        """Per-row counts into stats (the totals are sums over rows)."""
+        """Per-row counts into stats (the totals are sums over rows). A row's evaluations: the
+        stages of its tried steps (the first is the last step's, FSAL), plus f at each accepted
+        step's end for other tableaus, plus those counted in `nfe` (start, first step)."""
+        rejected = self.tries - self.n_accepted
+        nfe = self.nfe + (self.tableau.stages - 1) * self.tries
+        if not self.tableau.fsal:
+            nfe += self.n_accepted
         if backward:
             stats.n_accepted_backward += int(self.n_accepted.sum())
-            stats.n_rejected_backward += int(self.n_rejected.sum())
+            stats.n_rejected_backward += int(rejected.sum())
             stats.n_accepted_backward_per_sample = self.n_accepted.tolist()
-            stats.n_rejected_backward_per_sample = self.n_rejected.tolist()
-            stats.nfe_backward_per_sample = self.nfe.tolist()
+            stats.n_rejected_backward_per_sample = rejected.tolist()
+            stats.nfe_backward_per_sample = nfe.tolist()
             return
         stats.n_accepted += int(self.n_accepted.sum())
-        stats.n_rejected += int(self.n_rejected.sum())
+        stats.n_rejected += int(rejected.sum())
         stats.n_accepted_per_sample = self.n_accepted.tolist()
-        stats.n_rejected_per_sample = self.n_rejected.tolist()
-        stats.nfe_per_sample = self.nfe.tolist()
+        stats.n_rejected_per_sample = rejected.tolist()
+        stats.nfe_per_sample = nfe.tolist()
         stats.status_per_sample = [STATUS_NAMES[int(s)] for s in self.status]
         stats.t_reached_per_sample = self.t.tolist()
 
@@ -299,7 +322,17 @@ class Stages:
         self.a = [padded(row) for row in tableau.a]
         self.b = padded(tableau.b)
         self.b_err = padded(tableau.b_err or ())
-        self.c = np.array(tableau.c)
+        c = np.array(tableau.c)
+        self.c_column, self.c_one = c[:, None], c == 1.0
+        # host arrays become tensors without a cast on the CPU in float64
+        self.cast = like.device.type != "cpu" or like.dtype != torch.float64
+        self.like = like
+        self.column_shape = (-1, *(1,) * (like.dim() - 1))
+
+    def tensor(self, x: np.ndarray) -> Tensor:
+        """A host float64 array as a tensor in the state's dtype and device."""
+        out = torch.from_numpy(x)
+        return out.to(device=self.like.device, dtype=self.like.dtype) if self.cast else out
 
     def step(
         self, func: RowFunc, t: np.ndarray, y: Tensor, dt: np.ndarray, t_new: np.ndarray,
@@ -312,9 +345,10 @@ class Stages:
         buffer (the weights cover all stages, zero on those not computed yet); with autograd
         they are stacked afresh (no in-place writes)."""
         stages = self.tableau.stages
-        h = _column(torch.from_numpy(dt), y)
-        clocks = np.where(self.c[:, None] == 1.0, t_new[None], t[None] + self.c[:, None] * dt)
-        times = _row_clock(clocks, y).unbind(0)
+        h = self.tensor(dt).view(self.column_shape)
+        clocks = t + self.c_column * dt
+        clocks[self.c_one] = t_new
+        times = self.tensor(clocks).unbind(0)
         graph = torch.is_grad_enabled() and (y.requires_grad or f0.requires_grad)
         y_flat = y.reshape(-1)
         if graph:
@@ -332,7 +366,7 @@ class Stages:
                 out = torch.mv(ks, w[:n]) if base is None else torch.addmv(base, ks, w[:n])
             else:
                 out = torch.mv(columns, w) if base is None else torch.addmv(base, columns, w)
-            return out.view(y.shape)
+            return out.view_as(y)
 
         y_stage, k = y, f0
         for i in range(1, stages):
@@ -408,15 +442,12 @@ def solve_rows(
             break
         t = clock.t
         y_new, f_new, err, ks = stages.step(func, t, y, dt, t_new, f)
-        clock.nfe += running * (tableau.stages - 1)
-        with torch.no_grad():
-            ratio = to_array(row_norm(err, y, y_new, rtol, atol))
+        ratio = row_ratios(err, y, y_new, rtol, atol)
         accepted, _ = clock.settle(dt, t_new, lands, ratio)
         if not accepted.any():
             continue
         if f_new is None:
             f_new = func(_row_clock(t_new, y0), y_new)
-            clock.nfe += accepted
         out.record(tableau, accepted, t, t_new, dt, y, y_new, ks, f_new)
         if (accepted == running).all():  # rows not running are never read again
             y, f = y_new, f_new

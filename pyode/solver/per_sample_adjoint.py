@@ -281,7 +281,6 @@ class RowBacksolve:
             dt, t_new, lands = clock.propose()
             t = clock.t
             x_new, f_new, err, kept = self._step(stages, t, x, dt, t_new, f)
-            clock.nfe += clock.running * (self.tableau.stages - 1)
             with torch.no_grad():
                 ratio = to_array(row_norm(err, x, x_new, self.rtol, self.atol, self.blocks))
             accepted, landed = clock.settle(dt, t_new, lands, ratio)

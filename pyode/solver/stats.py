@@ -16,7 +16,8 @@ class SolverStats:
 
     With per_sample=True, nfe_* count the batched calls of func, n_accepted / n_rejected (and
     their backward twins) the steps summed over rows, and the `*_per_sample` lists give each
-    row's own counts (nfe: the calls it took part in), its status ("success",
+    row's own counts (nfe: the evaluations its steps used, those of the row solved alone; the
+    calls it sits out, finished or masked, are not counted), its status ("success",
     "max_num_steps", "step_underflow", "non_finite") and the time it reached.
     """
 
