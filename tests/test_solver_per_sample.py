@@ -269,3 +269,30 @@ def test_bad_input(kwargs: dict, match: str) -> None:
 def test_time_gradients_need_the_adjoint() -> None:
     with pytest.raises(ValueError, match="t with per_sample=True need adjoint=True"):
         _gradients(False, True)
+
+
+def _breaks_at_half(t: Tensor, y: Tensor) -> Tensor:
+    """Row 1's field turns NaN from t = 0.5 on; the other rows decay."""
+    bad = (t >= 0.5) & (torch.arange(len(y)) == 1)
+    return torch.where(bad[:, None], torch.full_like(y, math.nan), -y)
+
+
+def test_non_finite_rows_stop_where_they_broke() -> None:
+    y0 = torch.ones(3, 2, dtype=F64)
+    stats = SolverStats()
+    ys = odeint(_breaks_at_half, y0, T_BLOW, per_sample=True, on_failure="return",
+                adjoint=False, stats=stats, rtol=1e-8, atol=1e-8)  # fmt: skip
+    assert stats.status_per_sample == ["success", "non_finite", "success"]
+    assert 0.49 < stats.t_reached_per_sample[1] <= 0.5
+    expected = torch.exp(-T_BLOW)[:, None].expand(-1, 2)
+    for row in (0, 2):
+        torch.testing.assert_close(ys[:, row], expected, rtol=1e-6, atol=0)
+    torch.testing.assert_close(ys[:2, 1], expected[:2], rtol=1e-6, atol=0)
+    assert torch.isnan(ys[2:, 1]).all()
+    with pytest.raises(ODESolverError, match="row 1: non-finite"):
+        odeint(_breaks_at_half, y0, T_BLOW, per_sample=True, adjoint=False)
+    # a non-finite start fails at once
+    y0[2, 0] = math.inf
+    odeint(_breaks_at_half, y0, T_BLOW, per_sample=True, on_failure="return", adjoint=False,
+           stats=stats)  # fmt: skip
+    assert stats.status_per_sample[2] == "non_finite" and stats.t_reached_per_sample[2] == 0.0

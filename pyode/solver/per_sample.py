@@ -131,8 +131,8 @@ def initial_steps(
     with np.errstate(divide="ignore", invalid="ignore"):
         h0 = np.where((d0 < 1e-5) | (d1 < 1e-5), 1e-6, 0.01 * d0 / d1)
         h0 = np.where(np.isfinite(d0) & np.isfinite(d1), h0, np.nan)
-        step = _column(torch.from_numpy(direction * np.nan_to_num(h0)), y0)
-        f1 = func(_row_clock(t0 + direction * np.nan_to_num(h0), y0), y0 + step * f0)
+        step = row_column(torch.from_numpy(direction * np.nan_to_num(h0)), y0)
+        f1 = func(row_clock(t0 + direction * np.nan_to_num(h0), y0), y0 + step * f0)
         d2 = to_array(row_norm(f1 - f0, y0, y0, rtol, atol, blocks)) / h0
         dmax = np.maximum(d1, d2)
         h1 = np.where(dmax <= 1e-15, np.maximum(1e-6, h0 * 1e-3),
@@ -140,17 +140,17 @@ def initial_steps(
         return np.minimum(100.0 * h0, h1)
 
 
-def _row_clock(t: np.ndarray, like: Tensor) -> Tensor:
+def row_clock(t: np.ndarray, like: Tensor) -> Tensor:
     """Row times as func receives them: a (batch,) tensor in the state's dtype and device."""
     return torch.from_numpy(t).to(device=like.device, dtype=like.dtype)
 
 
-def _column(x: Tensor, like: Tensor) -> Tensor:
+def row_column(x: Tensor, like: Tensor) -> Tensor:
     """A (batch,) tensor shaped to broadcast against the rows of `like`, in its dtype/device."""
     return x.to(device=like.device, dtype=like.dtype).view(-1, *(1,) * (like.dim() - 1))
 
 
-def _mask(rows: np.ndarray, like: Tensor) -> Tensor:
+def row_mask(rows: np.ndarray, like: Tensor) -> Tensor:
     """A boolean row mask shaped to broadcast against the rows of `like`."""
     return torch.from_numpy(rows).to(like.device).view(-1, *(1,) * (like.dim() - 1))
 
@@ -386,7 +386,7 @@ def interpolate_rows(
 ) -> Tensor:  # fmt: skip
     """interpolation.interpolate for rows with their own position s, from the dt-scaled stages
     hks and dt-scaled derivative hf1 at the step's end."""
-    col = lambda w: _column(torch.from_numpy(np.ascontiguousarray(w)), y0)  # noqa: E731
+    col = lambda w: row_column(torch.from_numpy(np.ascontiguousarray(w)), y0)  # noqa: E731
     if tableau.c_mid is not None:
         w = np.stack([np.ones_like(s), s, s**2, s**3, s**4], 1) @ _QUARTIC
         coeffs = [w[:, 2] * c for c in tableau.c_mid]
@@ -420,7 +420,7 @@ def solve_rows(
     batch, n = times.shape
     t0, t_end = times[:, 0].copy(), times[:, -1].copy()
     direction = np.where(t_end >= t0, 1.0, -1.0)
-    f = func(_row_clock(t0, y0), y0)
+    f = func(row_clock(t0, y0), y0)
     nfe0 = 1
     if options.first_step is not None:
         h = np.full(batch, abs(options.first_step))
@@ -447,12 +447,12 @@ def solve_rows(
         if not accepted.any():
             continue
         if f_new is None:
-            f_new = func(_row_clock(t_new, y0), y_new)
+            f_new = func(row_clock(t_new, y0), y_new)
         out.record(tableau, accepted, t, t_new, dt, y, y_new, ks, f_new)
         if (accepted == running).all():  # rows not running are never read again
             y, f = y_new, f_new
         else:
-            mask = _mask(accepted, y)
+            mask = row_mask(accepted, y)
             y = torch.where(mask, y_new, y)
             f = torch.where(mask, f_new, f)
     for k in range(1, n):
@@ -497,7 +497,7 @@ class Outputs:
                     rows = np.flatnonzero(inner & at_k)
                     index = torch.from_numpy(rows).to(y.device)
                     s = (tau[rows] - t[rows]) / dt[rows]
-                    hf1 = f_new[index] * _column(torch.from_numpy(dt[rows]), y)
+                    hf1 = f_new[index] * row_column(torch.from_numpy(dt[rows]), y)
                     values = interpolate_rows(tableau, s, y[index], y_new[index],
                                               [k_[index] for k_ in ks], hf1)  # fmt: skip
                     self.pieces[k].append((rows, values))

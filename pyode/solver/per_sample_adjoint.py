@@ -33,10 +33,10 @@ from pyode.solver.per_sample import (
     SUCCESS,
     RowClock,
     Stages,
-    _column,
-    _mask,
-    _row_clock,
     initial_steps,
+    row_clock,
+    row_column,
+    row_mask,
     row_norm,
     row_times,
     solve_rows,
@@ -120,12 +120,12 @@ def odeint_per_sample(
     if adjoint:
         return RowAdjoint.apply(problem, y0, t, *params)
     return problem.solve(y0)
-    solution = problem.solve(y0)
-    return solution
 
 
 @dataclass
 class RowProblem:
+    """One per-sample solve: the forward's configuration, the backward's, and what it found."""
+
     dyn: RowDynamics
     times: np.ndarray  # (batch, n)
     forward: SolverConfig
@@ -136,6 +136,7 @@ class RowProblem:
     clock: RowClock | None = None
 
     def solve(self, y0: Tensor) -> Tensor:
+        """The states at every row's output times, (n, batch, ...); the stats filled in."""
         config = self.forward
         assert config.tableau is not None and config.adaptive is not None
         nfe = self.dyn.nfe
@@ -150,6 +151,8 @@ class RowProblem:
 
 
 class RowAdjoint(torch.autograd.Function):
+    """Forward without a graph; backward by RowBacksolve, each row on its own steps."""
+
     @staticmethod
     def forward(ctx, problem: RowProblem, y0: Tensor, t: Tensor, *params: Tensor) -> Tensor:  # type: ignore[override]
         with torch.no_grad():
@@ -250,7 +253,7 @@ class RowBacksolve:
         grads = grad_ys.reshape(n, batch, m)
         t_grads = torch.zeros(batch, n, dtype=ys.dtype, device=ys.device) if self.need_t else None
         x = torch.cat([ys[-1], grads[-1]] + ([ys.new_zeros(batch, 1)] if self.need_t else []), 1)
-        tt = _row_clock(times[:, -1].copy(), ys)
+        tt = row_clock(times[:, -1].copy(), ys)
         f, fz, cot = self.dynamics(tt, x)
         if self.need_t:
             dldt = (grads[-1] * f[:, :m]).sum(1)
@@ -288,7 +291,7 @@ class RowBacksolve:
                 continue
             if self.params:
                 self._quadrature(gp, accepted, dt, b, origin, kept)
-            mask = _mask(accepted, x)
+            mask = row_mask(accepted, x)
             x = torch.where(mask, x_new, x)
             f = torch.where(mask, f_new, f)
             last = self._keep(kept[-1][0], kept[-1][1])
@@ -326,7 +329,7 @@ class RowBacksolve:
 
         x_new, f_new, err, _ = stages.step(func, t, x, dt, t_new, f)
         if f_new is None:  # not FSAL: the next step's first stage is evaluated now
-            f_new = func(_row_clock(t_new, x), x_new)
+            f_new = func(row_clock(t_new, x), x_new)
         return x_new, f_new, err, kept
 
     def _quadrature(
@@ -342,11 +345,11 @@ class RowBacksolve:
                 fz, cot = self.graphs[int(key)]
                 w = np.where(origin == key, weight * b[0], 0.0)
                 outputs.append(fz)
-                cots.append(cot * _column(torch.from_numpy(w), cot))
+                cots.append(cot * row_column(torch.from_numpy(w), cot))
         for j, (fz, cot) in enumerate(kept[: len(b) - 1], start=1):
             if b[j] and fz.requires_grad:
                 outputs.append(fz)
-                cots.append(cot * _column(torch.from_numpy(weight * b[j]), cot))
+                cots.append(cot * row_column(torch.from_numpy(weight * b[j]), cot))
         outputs_grad = [(o, c) for o, c in zip(outputs, cots) if o.requires_grad]
         if not outputs_grad:
             return
@@ -368,7 +371,7 @@ class RowBacksolve:
         x = x.clone()
         x[rows, :m] = ys[k, rows]
         x[rows, m : 2 * m] += grads[k, rows]
-        tt = _row_clock(clock.t.copy(), x)
+        tt = row_clock(clock.t.copy(), x)
         f_fresh, fz, cot = self.dynamics(tt, x)
         clock.nfe += jumped
         if self.need_t:
@@ -376,7 +379,7 @@ class RowBacksolve:
             t_grads[rows, k] = dldt
             change = x.new_zeros(x.shape[0]).index_copy(0, rows, dldt)
             x = x - _last_column(change, x)  # a new tensor: x's graph keeps its z
-        f = torch.where(_mask(jumped, f), f_fresh, f)
+        f = torch.where(row_mask(jumped, f), f_fresh, f)
         origin = np.where(jumped, self._keep(fz, cot), origin)
         idx = np.flatnonzero(jumped)
         clock.stop[idx] = self.problem.times[idx, interval[idx] - 1]
