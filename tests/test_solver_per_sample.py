@@ -12,7 +12,7 @@ from torch import Tensor, nn
 from pyode import ODESolverError, odeint
 from pyode.solver import SolverStats
 from pyode.solver.controller import StepSizeController
-from pyode.solver.per_sample import next_steps
+from pyode.solver.per_sample_control import next_steps
 
 F64 = torch.float64
 TOL = {"rtol": 1e-7, "atol": 1e-7}

@@ -29,17 +29,15 @@ from pyode.solver.config import SolverConfig
 from pyode.solver.dynamics import check_output
 from pyode.solver.errors import ODESolverError
 from pyode.solver.norms import Tolerance
-from pyode.solver.per_sample import (
+from pyode.solver.per_sample import Stages, row_times, solve_rows
+from pyode.solver.per_sample_control import (
     SUCCESS,
     RowClock,
-    Stages,
     initial_steps,
     row_clock,
     row_column,
     row_mask,
     row_norm,
-    row_times,
-    solve_rows,
     to_array,
 )
 from pyode.solver.stats import SolverStats
