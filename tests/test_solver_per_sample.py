@@ -266,9 +266,17 @@ def test_bad_input(kwargs: dict, match: str) -> None:
         odeint(func, args.pop("y0"), args.pop("t"), **args)
 
 
-def test_time_gradients_need_the_adjoint() -> None:
-    with pytest.raises(ValueError, match="t with per_sample=True need adjoint=True"):
-        _gradients(False, True)
+def test_direct_time_gradients_per_row() -> None:
+    """adjoint=False: dL/dt as the solo direct path gives it, shared (summed) and per row."""
+    stats = SolverStats()
+    _, _, gt = _gradients(False, True, stats=stats)
+    solo = _solo_rows(False)
+    torch.testing.assert_close(gt, sum(s[2] for s in solo), rtol=0, atol=1e-10)
+    assert stats.nfe_per_sample == [s[3].nfe_forward for s in solo]
+    times = torch.stack([T_FIELD * (1 + 0.3 * i) for i in range(len(Y0_FIELD))])
+    _, _, gt = _gradients(False, True, t=times)
+    solo = _solo_rows(False, times)
+    torch.testing.assert_close(gt, torch.stack([s[2] for s in solo]), rtol=0, atol=1e-10)
 
 
 def _breaks_at_half(t: Tensor, y: Tensor) -> Tensor:

@@ -111,13 +111,33 @@ def odeint_per_sample(
     find_callbacks(func, f"{forward.method} with per_sample=True", frozenset())  # none called
     if times.shape[1] == 1:
         return y0[None]
-    if t.requires_grad and torch.is_grad_enabled() and not adjoint:
-        raise ValueError("gradients with respect to t with per_sample=True need adjoint=True")
     problem = RowProblem(RowDynamics(func, y0), times, forward, backward, params, stats,
                          on_failure)  # fmt: skip
     if adjoint:
         return RowAdjoint.apply(problem, y0, t, *params)
+    if t.requires_grad and torch.is_grad_enabled():
+        return _direct_with_time_gradients(problem, y0, t)
     return problem.solve(y0)
+
+
+def _direct_with_time_gradients(problem: RowProblem, y0: Tensor, t: Tensor) -> Tensor:
+    """Backpropagation through the solver, with dL/dt as odeint's direct path gives it, per row:
+    moving t_0 moves the trajectory like moving y0 by -f(t_0, y0) dt, and y(t_k) moves with t_k
+    at speed f(t_k, y_k) (zero-valued corrections whose derivatives carry the t gradients)."""
+    times, dyn = problem.times, problem.dyn
+    rows = t if t.dim() == 2 else t.expand(len(times), -1)
+    moved = (rows - rows.detach()).to(y0.dtype)  # zero, with t's gradient
+    column = (-1, *(1,) * (y0.dim() - 1))
+    f0 = dyn(row_clock(times[:, 0].copy(), y0), y0.detach()).detach()
+    ys = problem.solve(y0 - moved[:, 0].view(column) * f0)
+    out = [y0]
+    for k in range(1, times.shape[1]):
+        fk = dyn(row_clock(times[:, k].copy(), y0), ys[k].detach()).detach()
+        out.append(ys[k] + moved[:, k].view(column) * fk)
+    extra = times.shape[1]  # f at t_0 and at every later output time, for every row
+    problem.stats.nfe_forward += extra
+    problem.stats.nfe_per_sample = [n + extra for n in problem.stats.nfe_per_sample]
+    return torch.stack(out)
 
 
 @dataclass
