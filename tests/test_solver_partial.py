@@ -253,3 +253,15 @@ def test_gradients_of_reached_outputs(adjoint, method, options) -> None:
         torch.testing.assert_close(got, want, **tol)
     if adjoint:
         assert stats.nfe_backward > 0
+
+
+def test_r_bridge_passes_on_failure_and_reports_the_status() -> None:
+    from pyode.interop import rpackage
+
+    times = [0.0, 0.3, 0.6, 0.9, 1.2]
+    result = rpackage.solve(lambda t, y: [v * v for v in y], [1.0], times, on_failure="return")
+    assert result["ok"] and result["status"] == "step_underflow"
+    assert abs(result["t_reached"] - 1.0) < 1e-3
+    assert math.isnan(result["states"][-1][0]) and math.isfinite(result["states"][-2][0])
+    raised = rpackage.solve(lambda t, y: [v * v for v in y], [1.0], times)
+    assert not raised["ok"] and raised["error"] == "ODESolverError"
