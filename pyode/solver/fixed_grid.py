@@ -202,7 +202,7 @@ def integrate_fixed(
     # on_failure="return" watches the grid for the first non-finite point since the last
     # output (a tensor: no host synchronisation per step).
     watch = on_failure == "return"
-    first_bad = torch.tensor(-1, device=y0.device)
+    first_bad = torch.full((), -1, device=y0.device) if watch else y0  # y0: unused
     outputs = [y0]
     y = y0
     j = 1
