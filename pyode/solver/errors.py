@@ -13,8 +13,9 @@ class ODESolverError(RuntimeError):
 
     `reason` is one of FAILURE_REASONS (None for failures outside a solve's steps, such as an
     event search that finds nothing or scipy giving up); `t` is the time the solution reached
-    (the end of the last accepted step; for a fixed grid, its last finite point) and `dt` the
-    step being tried there (None where no step was tried).
+    (the end of the last accepted step; for a fixed grid, its last finite output, or the grid
+    point where max_num_steps runs out: a grid that is too long fails before its first step)
+    and `dt` the step being tried there (None where no step was tried).
     """
 
     def __init__(
