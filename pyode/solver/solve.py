@@ -20,6 +20,7 @@ from pyode.solver.host_sync import to_floats
 from pyode.solver.initial_step import Norm
 from pyode.solver.methods import METHOD_TABLE
 from pyode.solver.norms import RMS_NORM, CallableNorm, Tolerance, check_norm
+from pyode.solver.partial import check_on_failure, n_reached
 from pyode.solver.scipy_solver import forward_only
 from pyode.solver.stats import SolverStats, StepCounter
 from pyode.solver.tuple_state import TupleState
@@ -122,6 +123,7 @@ def odeint(
     atol: float = defaults.ATOL,
     adjoint: bool = True,
     options: Mapping[str, Any] | None = None,
+    on_failure: str = "raise",
     **kw: Any,
 ) -> State:
     """Solve dy/dt = func(t, y), y(t[0]) = y0; return y at every t, shape (len(t), *y0.shape).
@@ -150,14 +152,22 @@ def odeint(
     (t, y, adj_y, *adj_params)), `adjoint_params` (tensors to differentiate; default: the
     parameters of func, which must then be an nn.Module) and `stats` (a SolverStats filled in
     by this call).
+    `on_failure`: "raise" (an ODESolverError when the step limit is hit, the step size
+    underflows or the state turns non-finite) or "return": the outputs up to the failure, NaN
+    after them, with `stats.status` and `stats.t_reached` saying what happened. Gradients then
+    flow from the outputs reached only: the adjoint starts its backward solve at the last of
+    them and ignores the gradients arriving at the NaN outputs. A failure of the adjoint's
+    backward solve is always raised.
     """
     forward, backward, _ = adjoint_setup(method, rtol, atol, options, kw)
+    forward = failure_setup(forward, on_failure)
     flat = FlatProblem(func, y0)
     forward = flat.fit(forward)
     times = forward.clock_times(check_times(t))
     if len(set(times)) < len(times):
         raise ValueError(f"t has times that coincide in the time dtype {forward.time_dtype}")
     stats: SolverStats = kw.get("stats") or SolverStats()
+    stats.status, stats.t_reached = "success", times[-1]  # until a failure says otherwise
     if len(times) == 1:
         return flat.unflatten(flat.y0[None])
     counter = StepCounter(stats, callbacks=flat.callbacks(method, forward))
@@ -170,6 +180,16 @@ def odeint(
     return flat.unflatten(
         _direct(flat.func, flat.y0, t, times, forward, counter, flat.norm_for(forward))
     )
+
+
+def failure_setup(config: SolverConfig, on_failure: Any) -> SolverConfig:
+    """`config` with odeint's on_failure checked and set (used by odeint and ODEBlock)."""
+    on_failure = check_on_failure(on_failure)
+    if on_failure == "return" and config.scipy is not None:
+        raise ValueError("on_failure='return' is not available with method 'scipy_solver' "
+                         "(solve_ivp does not say where or why it stopped); use on_failure="
+                         "'raise' or one of pyode's own methods")  # fmt: skip
+    return replace(config, on_failure=on_failure)
 
 
 def _scipy_direct(
@@ -326,10 +346,12 @@ def _direct(
     else:
         ys = config.run(dyn, y0, times, f0, counter, norm=norm)
     if time_grad:
-        # y(t_i) moves with t_i at speed f(t_i, y_i) (f re-evaluated: the solver may not have it).
+        # y(t_i) moves with t_i at speed f(t_i, y_i) (f re-evaluated: the solver may not have it);
+        # the NaN outputs after a returned failure are constants.
+        reached = n_reached(times, counter.stats.t_reached)
         ys = [ys[0]] + [
             y + (t[i] - t[i].detach()).to(y.dtype) * dyn(times[i], y.detach()).detach()
-            for i, y in enumerate(ys) if i > 0
+            if i < reached else y for i, y in enumerate(ys) if i > 0
         ]  # fmt: skip
     out = torch.stack(ys)
     nfe = dyn.nfe

@@ -1,8 +1,10 @@
-"""Per-call solver statistics (plain python ints, so reading them never synchronises a GPU)."""
+"""Per-call solver statistics (plain python numbers, so reading them never synchronises a GPU)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from torch import Tensor
 
@@ -11,7 +13,13 @@ from pyode.solver.callbacks import NO_CALLBACKS, StepCallbacks
 
 @dataclass
 class SolverStats:
-    """Counts for one odeint call; the backward fields are filled when its backward pass runs."""
+    """Counts for one odeint call; the backward fields are filled when its backward pass runs.
+
+    `status` and `t_reached` say how the most recent forward solve ended: "success" at the last
+    output time, or the failure ("max_num_steps", "step_underflow", "non_finite") and the time
+    the solution reached (the end of its last accepted step), whether that failure was raised
+    or returned (odeint's `on_failure`).
+    """
 
     nfe_forward: int = 0
     nfe_backward: int = 0
@@ -19,8 +27,10 @@ class SolverStats:
     n_rejected: int = 0
     n_accepted_backward: int = 0
     n_rejected_backward: int = 0
+    status: str = "success"
+    t_reached: float = math.nan
 
-    def as_dict(self) -> dict[str, int]:
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
