@@ -95,3 +95,26 @@ def test_adjoint_peak_memory_is_flat_in_steps_while_backprop_grows() -> None:
     assert adjoint[1] < 1.3 * adjoint[0], adjoint
     assert direct[1] > 4 * direct[0], direct
     assert direct[1] > 4 * adjoint[1], (direct, adjoint)
+
+
+@pytest.mark.parametrize("method,options", [("dopri5", None), ("rk4", {"n_steps": 5})])
+def test_partial_results_on_cuda_match_the_cpu(method, options) -> None:
+    """on_failure="return" on the device: the same outputs reached, status and t_reached."""
+    from pyode.solver import SolverStats
+
+    def func(t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return torch.where(t > 1.31, torch.full_like(y, float("nan")), -y)
+
+    results = []
+    for device in ("cpu", CUDA):
+        stats = SolverStats()
+        y0 = torch.tensor([1.0, 0.5], dtype=torch.float64, device=device)
+        t = torch.linspace(0.0, 2.0, 9, dtype=torch.float64, device=device)
+        ys = odeint(func, y0, t, method=method, options=options, rtol=1e-8, atol=1e-8,
+                    adjoint=False, on_failure="return", stats=stats)  # fmt: skip
+        results.append((ys.cpu(), stats.status, stats.t_reached))
+    (cpu, status, reached), (gpu, gpu_status, gpu_reached) = results
+    assert status == gpu_status == "non_finite"
+    assert reached == pytest.approx(gpu_reached, abs=1e-9)
+    assert torch.isnan(gpu[6:]).all() and torch.isfinite(gpu[:6]).all()
+    torch.testing.assert_close(gpu[:6], cpu[:6], rtol=1e-9, atol=1e-12)

@@ -216,11 +216,20 @@ def test_partial_results_per_row() -> None:
     assert 0.5 <= stats.t_reached_per_sample[2] < 0.51
     assert torch.isfinite(ys[:3, 2]).all() and torch.isnan(ys[3:, 2]).all()
     torch.testing.assert_close(ys[1, 2, 0], torch.tensor(4.0, dtype=F64), rtol=1e-6, atol=0)
+    # the solve's own status is its first failing row's
+    assert (stats.status, stats.t_reached) == ("step_underflow", stats.t_reached_per_sample[2])
 
 
 def test_a_failing_row_raises_naming_it() -> None:
-    with pytest.raises(ODESolverError, match=r"row 2: step size underflow at t=0\.5.*dt="):
-        odeint(_blow_up, Y0_BLOW, T_BLOW, per_sample=True, adjoint=False, rtol=1e-8, atol=1e-8)
+    stats = SolverStats()
+    with pytest.raises(ODESolverError, match=r"row 2: step size underflow at t=0\.5.*dt=") as err:
+        odeint(_blow_up, Y0_BLOW, T_BLOW, per_sample=True, adjoint=False, rtol=1e-8, atol=1e-8,
+               stats=stats)  # fmt: skip
+    assert err.value.reason == "step_underflow"
+    assert err.value.t == pytest.approx(0.5, abs=1e-6) and 0 < err.value.dt < 1e-12
+    # the stats are filled in before the error is raised (the easy rows had finished)
+    assert stats.status_per_sample == ["success", "success", "step_underflow"]
+    assert stats.status == "step_underflow" and stats.t_reached == err.value.t
 
 
 def test_max_num_steps_per_row() -> None:
@@ -256,7 +265,6 @@ def test_backward_through_a_failed_row_raises() -> None:
         ({"options": {"norm": lambda e: e.abs().max()}}, "'norm'"),
         ({"adjoint": True, "adjoint_norm": lambda x: x[1].abs().max()}, "adjoint_norm"),
         ({"options": {"jump_t": [1.0]}}, "jump_t"),
-        ({"per_sample": False, "on_failure": "return"}, "per_sample"),
     ],
 )
 def test_bad_input(kwargs: dict, match: str) -> None:

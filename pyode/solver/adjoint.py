@@ -23,6 +23,7 @@ from pyode.solver.dynamics import CountedDynamics, check_output
 from pyode.solver.initial_step import Norm
 from pyode.solver.methods import METHOD_TABLE
 from pyode.solver.norms import BlockRMSNorm, CallableNorm, Tolerance
+from pyode.solver.partial import n_reached
 from pyode.solver.stats import StepCounter
 from pyode.solver.vjp import vjp
 
@@ -166,6 +167,8 @@ class AdjointSolve(torch.autograd.Function):
         problem.counter.stats.nfe_forward += dyn.nfe
         ctx.problem = problem
         ctx.t_dtype = t.dtype
+        # After a returned failure the outputs from here on are NaN constants (on_failure).
+        ctx.n_reached = max(1, n_reached(problem.times, problem.counter.stats.t_reached))
         # torchdiffeq's interface: the backward reads its norm from here, so it can be swapped.
         ctx.adjoint_options = {"norm": adjoint_norm(problem)}
         ctx.save_for_backward(ys)
@@ -198,7 +201,10 @@ class AdjointSolve(torch.autograd.Function):
         counter = StepCounter(problem.counter.stats, backward=True, callbacks=callbacks)
 
         grads = grad_ys.reshape(len(times), -1)
-        adj = grads[-1].clone()
+        # The backward solve starts at the last output reached: the gradients arriving at the
+        # NaN outputs after a returned failure are ignored (they belong to no solution).
+        last = ctx.n_reached - 1
+        adj = grads[last].clone()
         tail = torch.zeros(n_params + need_t, dtype=y_like.dtype, device=y_like.device)
         t_grads = [] if need_t else None
         # The last step size of one output interval starts the next: no new initial-step search.
@@ -209,8 +215,9 @@ class AdjointSolve(torch.autograd.Function):
             for a, b in ((problem.forward_config.rtol, problem.backward_config.rtol),
                          (problem.forward_config.atol, problem.backward_config.atol))
         )  # fmt: skip
-        carry = StepCarry(problem.carry.h if same else None)
-        for i in range(len(times) - 1, 0, -1):
+        # (Not after a returned failure: the backward starts elsewhere, and that step may be tiny.)
+        carry = StepCarry(problem.carry.h if same and last == len(times) - 1 else None)
+        for i in range(last, 0, -1):
             aug = torch.cat([ys[i].reshape(-1), adj, tail])
             f_aug = None
             if need_t or problem.backward_config.uses_start_derivative:
@@ -231,7 +238,8 @@ class AdjointSolve(torch.autograd.Function):
         grad_t = None
         if need_t:
             t_grads.append(tail[-1])
-            grad_t = torch.stack(t_grads[::-1]).to(ctx.t_dtype)
+            t_grads = t_grads[::-1] + [tail.new_zeros(())] * (len(times) - 1 - last)
+            grad_t = torch.stack(t_grads).to(ctx.t_dtype)
         grad_params = []
         offset = 0
         for p in problem.params:

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from pyode.solver import defaults
-from pyode.solver.solve import adjoint_setup, check_times, odeint
+from pyode.solver.solve import adjoint_setup, check_times, failure_setup, odeint
 from pyode.solver.stats import SolverStats
 
 
@@ -18,6 +18,7 @@ class ODEBlock(nn.Module):
 
     `t` is a buffer (moves with .to(device), saved in state_dict). `stats` describes the most
     recent call: forward fields after forward, backward fields once loss.backward() has run.
+    With on_failure="return", a failed solve gives NaN and `stats.status` says why.
     """
 
     def __init__(
@@ -32,14 +33,16 @@ class ODEBlock(nn.Module):
         check_times(t_tensor)
         self.register_buffer("t", t_tensor)
         kw = dict(solver_kwargs)
-        named = {k: kw.pop(k) for k in ("method", "rtol", "atol", "adjoint", "options") if k in kw}
-        adjoint_setup(
+        names = ("method", "rtol", "atol", "adjoint", "options", "on_failure")
+        named = {k: kw.pop(k) for k in names if k in kw}
+        forward, _, _ = adjoint_setup(
             named.get("method", defaults.METHOD),
             named.get("rtol", defaults.RTOL),
             named.get("atol", defaults.ATOL),
             named.get("options"),
             kw,
         )
+        failure_setup(forward, named.get("on_failure", "raise"))
         if "stats" in kw:
             raise ValueError("ODEBlock manages its own stats; do not pass 'stats'")
         self.solver_kwargs = {**named, **kw}

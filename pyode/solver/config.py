@@ -72,6 +72,7 @@ class SolverConfig:
     scipy: ScipyOptions | None = None
     norm: Any = None  # the `norm` option: a callable, "seminorm" or None (the default norm)
     time_dtype: torch.dtype = torch.float64
+    on_failure: str = "raise"  # odeint's on_failure (pyode.solver.partial); backward: "raise"
 
     def stepper(self, func: Func, dtype: torch.dtype) -> Stepper:
         """A fresh fixed-grid stepper (the Adams ones keep a history for one solve)."""
@@ -106,9 +107,11 @@ class SolverConfig:
             return integrate_fixed(
                 func, y0, times, self.stepper(func, y0.dtype), f0, counter.stats, self.fixed,
                 name=self.method, callback=counter.before, backward=counter.backward,
+                on_failure=self.on_failure,
             )  # fmt: skip
         assert f0 is not None
-        return integrate_adaptive(func, y0, f0, times, self.controller(norm), counter, carry=carry)
+        return integrate_adaptive(func, y0, f0, times, self.controller(norm), counter,
+                                  carry=carry, on_failure=self.on_failure)  # fmt: skip
 
     def controller(self, norm: Norm | None = None) -> AdaptiveController:
         """The step-size controller of one adaptive solve measuring errors with `norm`."""

@@ -22,6 +22,7 @@ from pyode.solver.errors import ODESolverError
 from pyode.solver.fixed_grid import on_uniform_grid
 from pyode.solver.grid_events import find_event_on_grid
 from pyode.solver.host_sync import to_float
+from pyode.solver.partial import check_on_failure
 from pyode.solver.solve import FlatProblem, adjoint_setup, odeint
 from pyode.solver.stats import SolverStats, StepCounter
 
@@ -44,7 +45,12 @@ def odeint_event(
     tuple for tuple states). Integrates towards decreasing t when `reverse_time`. Both outputs
     are differentiable with respect to y0, t0 and the parameters of func and event_fn (those of
     a plain-callable func via `adjoint_params`). Fixed-grid methods need the option `step_size`.
+    `on_failure` may only be "raise": a search that fails has no event time to return.
     """
+    if odeint_kwargs.get("on_failure", "raise") != "raise":
+        check_on_failure(odeint_kwargs["on_failure"])
+        raise ValueError("odeint_event takes on_failure='raise' only: a search that fails "
+                         "finds no event, so there is no partial result to return")  # fmt: skip
     method = odeint_kwargs.get("method", defaults.METHOD)
     forward, _, _ = adjoint_setup(
         method,
@@ -52,7 +58,7 @@ def odeint_event(
         odeint_kwargs.get("atol", defaults.ATOL),
         odeint_kwargs.get("options"),
         {k: v for k, v in odeint_kwargs.items()
-         if k not in ("method", "rtol", "atol", "options", "adjoint")},
+         if k not in ("method", "rtol", "atol", "options", "adjoint", "on_failure")},
     )  # fmt: skip
     if forward.scipy is not None:
         raise NotImplementedError(

@@ -21,8 +21,9 @@ from torch import Tensor
 
 from pyode.solver import defaults
 from pyode.solver.errors import ODESolverError
-from pyode.solver.host_sync import to_bool, to_floats
+from pyode.solver.host_sync import to_bool, to_float, to_floats
 from pyode.solver.interpolation import hermite_weights
+from pyode.solver.partial import failed
 from pyode.solver.rk_step import Func, combine, rk_step
 from pyode.solver.stats import SolverStats
 from pyode.solver.tableaus import ButcherTableau
@@ -104,25 +105,29 @@ def on_uniform_grid(options: dict[str, Any]) -> dict[str, Any]:
 
 def make_grid(
     func: Func, y0: Tensor, times: list[float], options: FixedGridOptions
-) -> list[float]:
-    """The grid as python floats; every output time is on it unless a grid_constructor says so."""
+) -> tuple[list[float], ODESolverError | None]:
+    """The grid as python floats; every output time is on it unless a grid_constructor says so.
+
+    A grid of more than max_num_steps steps comes back cut after that many, with the error
+    saying so (counted before the grid is built: it may be huge)."""
     if options.grid_constructor is None:
-        counts = [(t_a, t_b, steps_in_interval(t_b - t_a, options.step_size, options.n_steps))
-                  for t_a, t_b in itertools.pairwise(times)]  # fmt: skip
+        grid = [times[0]]
         total = 0
-        for t_a, t_b, n in counts:  # counted before the grid is built: it may be huge
+        for t_a, t_b in itertools.pairwise(times):
+            n = steps_in_interval(t_b - t_a, options.step_size, options.n_steps)
+            h = (t_b - t_a) / n
             total += n
             if total > options.max_num_steps:
-                raise ODESolverError(
+                fits = n - (total - options.max_num_steps)  # the steps of this interval within
+                grid += [t_a + j * h for j in range(1, fits + 1)]
+                return grid, ODESolverError(
                     f"max_num_steps={options.max_num_steps} exceeded: the fixed grid needs "
-                    f"{total}+ steps by t={t_b:.6g} (from t={t_a:.6g}, dt={(t_b - t_a) / n:.3g}); "
-                    f"raise the option 'max_num_steps' or use a larger step"
-                )
-        grid = [times[0]]
-        for t_a, t_b, n in counts:
-            h = (t_b - t_a) / n
+                    f"{total}+ steps by t={t_b:.6g} (from t={t_a:.6g}, dt={h:.3g}); "
+                    f"raise the option 'max_num_steps' or use a larger step",
+                    reason="max_num_steps", t=grid[-1], dt=h,
+                )  # fmt: skip
             grid += [t_a + j * h for j in range(1, n)] + [t_b]
-        return grid
+        return grid, None
     t = torch.tensor(times, dtype=torch.float64, device=y0.device)
     out = options.grid_constructor(lambda s, y: func(float(s), y), y0, t)
     if not isinstance(out, Tensor) or out.dim() != 1 or out.numel() < 2:
@@ -138,7 +143,14 @@ def make_grid(
     if not all(direction * (b - a) > 0 for a, b in itertools.pairwise(grid)):
         raise ValueError("option 'grid_constructor' must return a strictly monotone grid in "
                          "the direction of t")  # fmt: skip
-    return grid
+    k = options.max_num_steps
+    if len(grid) - 1 <= k:
+        return grid, None
+    return grid[: k + 1], ODESolverError(
+        f"max_num_steps={k} exceeded: the grid_constructor's grid has {len(grid) - 1} "
+        f"steps; step {k + 1} starts at t={grid[k]:.6g} (dt={grid[k + 1] - grid[k]:.3g})",
+        reason="max_num_steps", t=grid[k], dt=grid[k + 1] - grid[k],
+    )  # fmt: skip
 
 
 def tableau_stepper(func: Func, tableau: ButcherTableau, perturb: bool, dtype: torch.dtype
@@ -174,24 +186,28 @@ def integrate_fixed(
     name: str,
     callback: StepCallback | None = None,
     backward: bool = False,
+    on_failure: str = "raise",
 ) -> list[Tensor]:
     """Return the states at `times` (times[0] gives y0 itself).
 
     The grid is counted before any work, so a too-fine grid fails at once instead of running
-    for hours. `f0` = f(times[0], y0) when the caller has it (saves one evaluation).
+    for hours (with on_failure="return", it is walked up to max_num_steps steps). `f0` =
+    f(times[0], y0) when the caller has it (saves one evaluation). Outputs are checked to be
+    finite; the first that is not ends the solve (on_failure="return": with its time reached
+    the last finite grid point).
     """
-    grid = make_grid(func, y0, times, options)
-    if len(grid) - 1 > options.max_num_steps:
-        k = options.max_num_steps
-        raise ODESolverError(
-            f"max_num_steps={k} exceeded: the grid_constructor's grid has {len(grid) - 1} "
-            f"steps; step {k + 1} starts at t={grid[k]:.6g} (dt={grid[k + 1] - grid[k]:.3g})"
-        )
+    grid, too_long = make_grid(func, y0, times, options)
+    if too_long is not None and on_failure == "raise":
+        return failed(too_long, [y0], len(times), on_failure, None if backward else stats)
+    # on_failure="return" watches the grid for the first non-finite point since the last
+    # output (a tensor: no host synchronisation per step).
+    watch = on_failure == "return"
+    first_bad = torch.full((), -1, device=y0.device) if watch else y0  # y0: unused
     outputs = [y0]
     y = y0
     j = 1
     direction = 1.0 if times[-1] > times[0] else -1.0
-    for t0, t1 in itertools.pairwise(grid):
+    for k, (t0, t1) in enumerate(itertools.pairwise(grid), start=1):
         h = t1 - t0
         if callback is not None:
             callback(t0, y, h)
@@ -200,6 +216,9 @@ def integrate_fixed(
             stats.n_accepted_backward += 1
         else:
             stats.n_accepted += 1
+        if watch:
+            bad = ~torch.isfinite(y1).all() & (first_bad < 0)
+            first_bad = torch.where(bad, k, first_bad)
         f1: Tensor | None = None
         while j < len(times) and direction * (t1 - times[j]) >= 0:
             if times[j] == t1:
@@ -209,10 +228,27 @@ def integrate_fixed(
             else:
                 f1 = func(t1, y1) if f1 is None else f1
                 out = cubic_hermite(y, y1, f_start, f1, (times[j] - t0) / h, h)
-            _check_finite(out, times[j - 1], times[j], h, name)
+            if not to_bool(torch.isfinite(out).all()):
+                # Reached: the grid point before the first non-finite one (at least the last
+                # output); the raised error, which watched nothing, names the last output.
+                reached = times[j - 1]
+                if watch:
+                    bad_at = int(to_float(first_bad))
+                    last_good = grid[bad_at - 1] if bad_at > 0 else t0
+                    reached = max(reached, last_good, key=lambda x: direction * x)
+                error = ODESolverError(
+                    f"non-finite state or derivative between t={times[j - 1]:.6g} and "
+                    f"t={times[j]:.6g} ({name}, dt={h:.3g})",
+                    reason="non_finite", t=reached, dt=h,
+                )  # fmt: skip
+                return failed(error, outputs, len(times), on_failure, None if backward else stats)
             outputs.append(out)
+            if watch:
+                first_bad.fill_(-1)
             j += 1
         y = y1
+    if too_long is not None:
+        return failed(too_long, outputs, len(times), on_failure, None if backward else stats)
     return outputs
 
 
@@ -220,14 +256,6 @@ def cubic_hermite(y0: Tensor, y1: Tensor, f0: Tensor, f1: Tensor, s: float, h: f
     """The cubic through (y0, h f0) at s = 0 and (y1, h f1) at s = 1, at s."""
     w00, w01, w10, w11 = hermite_weights(s)
     return combine(None, h, [w10, w11], [f0, f1]).add_(y0, alpha=w00).add_(y1, alpha=w01)
-
-
-def _check_finite(y: Tensor, t_a: float, t_b: float, h: float, name: str) -> None:
-    if not to_bool(torch.isfinite(y).all()):
-        raise ODESolverError(
-            f"non-finite state or derivative between t={t_a:.6g} and t={t_b:.6g} ({name}, "
-            f"dt={h:.3g})"
-        )
 
 
 def parse_fixed_options(opts: dict[str, Any], positive: Callable[..., Any]) -> FixedGridOptions:

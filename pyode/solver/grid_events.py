@@ -52,8 +52,9 @@ def find_event_on_grid(
         t, y = t1, y1
     raise ODESolverError(
         f"no event within max_num_steps={options.max_num_steps} steps of the fixed grid: "
-        f"reached t={t:.6g} (dt={h:.3g}); raise 'max_num_steps' or check event_fn"
-    )
+        f"reached t={t:.6g} (dt={h:.3g}); raise 'max_num_steps' or check event_fn",
+        reason="max_num_steps", t=t, dt=h,
+    )  # fmt: skip
 
 
 def _bisect(

@@ -37,15 +37,8 @@ from pyode.solver.per_sample_control import (
     row_ratios,
     to_array,
 )
+from pyode.solver.stats import SolverStats
 from pyode.solver.tableaus import ButcherTableau
-
-ON_FAILURE = ("raise", "return")
-
-
-def check_on_failure(on_failure: object) -> str:
-    if on_failure not in ON_FAILURE:
-        raise ValueError(f"on_failure must be 'raise' or 'return', got {on_failure!r}")
-    return str(on_failure)
 
 
 def row_times(t: Tensor, batch: int) -> np.ndarray:
@@ -180,8 +173,10 @@ def solve_rows(
     rtol: Tolerance,
     atol: Tolerance,
     on_failure: str,
+    stats: SolverStats | None = None,
 ) -> RowSolution:
-    """Integrate every row of y0 over its own output times (times: (batch, n), monotone rows)."""
+    """Integrate every row of y0 over its own output times (times: (batch, n), monotone rows);
+    `stats` receives the rows' counts before a failure is raised."""
     batch, n = times.shape
     t0, t_end = times[:, 0].copy(), times[:, -1].copy()
     direction = np.where(t_end >= t0, 1.0, -1.0)
@@ -194,7 +189,7 @@ def solve_rows(
             h = initial_steps(func, t0, y0.detach(), f.detach(), direction, tableau.order,
                               rtol, atol)  # fmt: skip
         nfe0 = 2
-    clock = RowClock(tableau, control, options, t0, t_end.copy(), t_end, h, on_failure)
+    clock = RowClock(tableau, control, options, t0, t_end.copy(), t_end, h, on_failure, stats)
     clock.nfe += nfe0
     stages = Stages(tableau, y0)
     ys: list[Tensor | None] = [y0, *[None] * (n - 1)]

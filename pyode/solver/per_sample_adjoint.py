@@ -158,11 +158,13 @@ class RowProblem:
         config = self.forward
         assert config.tableau is not None and config.adaptive is not None
         nfe = self.dyn.nfe
-        solution = solve_rows(
-            self.dyn, y0, self.times, config.tableau, config.controller(), config.adaptive,
-            config.rtol, config.atol, self.on_failure,
-        )  # fmt: skip
-        self.stats.nfe_forward += self.dyn.nfe - nfe
+        try:
+            solution = solve_rows(
+                self.dyn, y0, self.times, config.tableau, config.controller(), config.adaptive,
+                config.rtol, config.atol, self.on_failure, self.stats,
+            )  # fmt: skip
+        finally:
+            self.stats.nfe_forward += self.dyn.nfe - nfe
         solution.clock.record(self.stats)
         self.clock = solution.clock
         return solution.ys

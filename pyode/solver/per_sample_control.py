@@ -134,6 +134,7 @@ class RowClock:
     finish: np.ndarray
     h: np.ndarray
     on_failure: str
+    stats: SolverStats | None = None  # the forward's: filled in before a failure is raised
     time_eps: float = float(np.finfo(np.float64).eps)
     start: np.ndarray = field(init=False)
     direction: np.ndarray = field(init=False)
@@ -183,10 +184,13 @@ class RowClock:
         self.end(rows, code)
         if self.on_failure == "raise":
             i = int(np.flatnonzero(rows)[0])
-            step = self.direction[i] * self.h[i] if dt is None else dt[i]
+            step = float(self.direction[i] * self.h[i] if dt is None else dt[i])
+            if self.stats is not None:
+                self.record(self.stats)
             raise ODESolverError(
                 f"row {i}: {what} at t={self.t[i]:.6g} of [{self.start[i]:.6g}, "
-                f"{self.finish[i]:.6g}] (dt={step:.3g})"
+                f"{self.finish[i]:.6g}] (dt={step:.3g})",
+                reason=STATUS_NAMES[code], t=float(self.t[i]), dt=step,
             )
 
     def propose(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -267,5 +271,11 @@ class RowClock:
         stats.n_accepted_per_sample = self.n_accepted.tolist()
         stats.n_rejected_per_sample = rejected.tolist()
         stats.nfe_per_sample = nfe.tolist()
-        stats.status_per_sample = [STATUS_NAMES[int(s)] for s in self.status]
+        stats.status_per_sample = [STATUS_NAMES.get(int(s), "running") for s in self.status]
         stats.t_reached_per_sample = self.t.tolist()
+        failed = np.flatnonzero((self.status != SUCCESS) & (self.status != RUNNING))
+        if len(failed):
+            stats.status = stats.status_per_sample[failed[0]]
+            stats.t_reached = float(self.t[failed[0]])
+        else:
+            stats.status, stats.t_reached = "success", math.nan

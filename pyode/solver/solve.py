@@ -20,7 +20,7 @@ from pyode.solver.host_sync import to_floats
 from pyode.solver.initial_step import Norm
 from pyode.solver.methods import METHOD_TABLE
 from pyode.solver.norms import RMS_NORM, CallableNorm, Tolerance, check_norm
-from pyode.solver.per_sample import check_on_failure
+from pyode.solver.partial import check_on_failure, n_reached
 from pyode.solver.per_sample_adjoint import check_per_sample, odeint_per_sample
 from pyode.solver.scipy_solver import forward_only
 from pyode.solver.stats import SolverStats, StepCounter
@@ -154,26 +154,32 @@ def odeint(
     (t, y, adj_y, *adj_params)), `adjoint_params` (tensors to differentiate; default: the
     parameters of func, which must then be an nn.Module) and `stats` (a SolverStats filled in
     by this call).
+    `on_failure`: "raise" (an ODESolverError when the step limit is hit, the step size
+    underflows or the state turns non-finite) or "return": the outputs up to the failure, NaN
+    after them, with `stats.status` and `stats.t_reached` saying what happened. Gradients then
+    flow from the outputs reached only: the adjoint starts its backward solve at the last of
+    them and ignores the gradients arriving at the NaN outputs. A failure of the adjoint's
+    backward solve is always raised.
 
     `per_sample=True` (adaptive Runge-Kutta methods): y0 has shape (batch, ...) and every row
     takes its own steps, error test and end, as if solved alone, in one batched computation;
     t is shared, shape (n,), or per row, shape (batch, n); func(t, y) then receives t as a
-    tensor of shape (batch,), each row's time (see pyode.solver.per_sample). `on_failure`
-    ("raise" or "return", with per_sample): "return" gives NaN at the output times a failing
-    row did not reach, and stats.status_per_sample / t_reached_per_sample say what happened.
+    tensor of shape (batch,), each row's time (see pyode.solver.per_sample). With
+    on_failure="return" a failing row gets NaN at the output times it did not reach while the
+    others go on; stats.status_per_sample / t_reached_per_sample say what happened to each.
     """
     forward, backward, _ = adjoint_setup(method, rtol, atol, options, kw)
-    check_on_failure(on_failure)
     if per_sample:
+        on_failure = check_on_failure(on_failure)
         return _per_sample(func, y0, t, forward, backward, adjoint, on_failure, kw)
-    if on_failure != "raise":
-        raise ValueError("on_failure='return' needs per_sample=True")
+    forward = failure_setup(forward, on_failure)
     flat = FlatProblem(func, y0)
     forward = flat.fit(forward)
     times = forward.clock_times(check_times(t))
     if len(set(times)) < len(times):
         raise ValueError(f"t has times that coincide in the time dtype {forward.time_dtype}")
     stats: SolverStats = kw.get("stats") or SolverStats()
+    stats.status, stats.t_reached = "success", times[-1]  # until a failure says otherwise
     if len(times) == 1:
         return flat.unflatten(flat.y0[None])
     counter = StepCounter(stats, callbacks=flat.callbacks(method, forward))
@@ -186,6 +192,16 @@ def odeint(
     return flat.unflatten(
         _direct(flat.func, flat.y0, t, times, forward, counter, flat.norm_for(forward))
     )
+
+
+def failure_setup(config: SolverConfig, on_failure: Any) -> SolverConfig:
+    """`config` with odeint's on_failure checked and set (used by odeint and ODEBlock)."""
+    on_failure = check_on_failure(on_failure)
+    if on_failure == "return" and config.scipy is not None:
+        raise ValueError("on_failure='return' is not available with method 'scipy_solver' "
+                         "(solve_ivp does not say where or why it stopped); use on_failure="
+                         "'raise' or one of pyode's own methods")  # fmt: skip
+    return replace(config, on_failure=on_failure)
 
 
 def _per_sample(
@@ -355,10 +371,12 @@ def _direct(
     else:
         ys = config.run(dyn, y0, times, f0, counter, norm=norm)
     if time_grad:
-        # y(t_i) moves with t_i at speed f(t_i, y_i) (f re-evaluated: the solver may not have it).
+        # y(t_i) moves with t_i at speed f(t_i, y_i) (f re-evaluated: the solver may not have it);
+        # the NaN outputs after a returned failure are constants.
+        reached = n_reached(times, counter.stats.t_reached)
         ys = [ys[0]] + [
             y + (t[i] - t[i].detach()).to(y.dtype) * dyn(times[i], y.detach()).detach()
-            for i, y in enumerate(ys) if i > 0
+            if i < reached else y for i, y in enumerate(ys) if i > 0
         ]  # fmt: skip
     out = torch.stack(ys)
     nfe = dyn.nfe

@@ -1,7 +1,8 @@
-"""Per-call solver statistics (plain python ints, so reading them never synchronises a GPU)."""
+"""Per-call solver statistics (plain python numbers, so reading them never synchronises a GPU)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -14,11 +15,17 @@ from pyode.solver.callbacks import NO_CALLBACKS, StepCallbacks
 class SolverStats:
     """Counts for one odeint call; the backward fields are filled when its backward pass runs.
 
+    `status` and `t_reached` say how the most recent forward solve ended: "success" at the last
+    output time, or the failure ("max_num_steps", "step_underflow", "non_finite") and the time
+    the solution reached (the end of its last accepted step), whether that failure was raised
+    or returned (odeint's `on_failure`).
+
     With per_sample=True, nfe_* count the batched calls of func, n_accepted / n_rejected (and
     their backward twins) the steps summed over rows, and the `*_per_sample` lists give each
     row's own counts (nfe: the evaluations its steps used, those of the row solved alone; the
     calls it sits out, finished or masked, are not counted), its status ("success",
-    "max_num_steps", "step_underflow", "non_finite") and the time it reached.
+    "max_num_steps", "step_underflow", "non_finite") and the time it reached; `status` and
+    `t_reached` are then those of the first row that failed ("success" and NaN if none did).
     """
 
     nfe_forward: int = 0
@@ -27,6 +34,8 @@ class SolverStats:
     n_rejected: int = 0
     n_accepted_backward: int = 0
     n_rejected_backward: int = 0
+    status: str = "success"
+    t_reached: float = math.nan
     n_accepted_per_sample: list[int] = field(default_factory=list)
     n_rejected_per_sample: list[int] = field(default_factory=list)
     nfe_per_sample: list[int] = field(default_factory=list)

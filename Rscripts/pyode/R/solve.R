@@ -11,15 +11,21 @@
 #'   `"fehlberg2"`, `"adaptive_heun"` (adaptive) or `"rk4"`, `"heun3"`, `"midpoint"`, `"euler"`
 #'   (fixed grid: give `step_size` or `n_steps`).
 #' @param rtol,atol Relative and absolute tolerances of the adaptive methods.
+#' @param on_failure `"raise"` (an error when the step limit is hit, the step size underflows or
+#'   the state turns non-finite) or `"return"`: the states at the times reached, `NaN` after them.
 #' @param ... Solver options by name, e.g. `step_size = 0.01` or `max_num_steps = 1000`.
 #' @return A data frame with column `time` and one column per state component (`y1`, `y2`, ...,
-#'   or the names of `y0`).
+#'   or the names of `y0`), with attributes `status` (`"success"`, `"max_num_steps"`,
+#'   `"step_underflow"` or `"non_finite"`) and `t_reached` (the last time the solution reached).
 #' @examples
 #' \dontrun{
 #' ode_solve(function(t, y) -y, c(1, 2), seq(0, 1, by = 0.25))
+#' blow_up <- ode_solve(function(t, y) y^2, 1, seq(0, 2, by = 0.25), on_failure = "return")
+#' attr(blow_up, "status") # "step_underflow", near t = 1
 #' }
 #' @export
-ode_solve <- function(func, y0, times, method = "dopri5", rtol = 1e-6, atol = 1e-6, ...) {
+ode_solve <- function(func, y0, times, method = "dopri5", rtol = 1e-6, atol = 1e-6,
+                      on_failure = "raise", ...) {
   if (!is.function(func)) {
     stop("ode_solve: 'func' must be a function(t, y)", call. = FALSE)
   }
@@ -50,7 +56,8 @@ ode_solve <- function(func, y0, times, method = "dopri5", rtol = 1e-6, atol = 1e
   result <- py_helpers()$solve(
     field_checked, as.list(as.numeric(y0)), as.list(as.numeric(times)),
     method = method, rtol = rtol, atol = atol,
-    options = if (length(options) > 0) integer_settings(options) else NULL
+    options = if (length(options) > 0) integer_settings(options) else NULL,
+    on_failure = on_failure
   )
   if (!is.null(failure$condition)) {
     rlang::abort(
@@ -63,6 +70,8 @@ ode_solve <- function(func, y0, times, method = "dopri5", rtol = 1e-6, atol = 1e
   columns <- if (is.null(names(y0))) paste0("y", seq_len(n_state)) else names(y0)
   out <- data.frame(time = as.numeric(times), states)
   names(out) <- c("time", columns)
+  attr(out, "status") <- result$status
+  attr(out, "t_reached") <- result$t_reached
   out
 }
 

@@ -13,6 +13,27 @@ test_that("ode_solve solves dy/dt = -y within 1e-5 of the exact solution", {
   expect_lt(abs(named$level[2] - (3 - exp(-2))), 1e-6)
 })
 
+test_that("ode_solve returns the states reached with on_failure = \"return\"", {
+  skip_if_not(python_ready(), "pyode's Python not found")
+  times <- seq(0, 2.1, by = 0.3)
+  # y' = y^2 from y(0) = 1: y = 1 / (1 - t), which blows up at t = 1 (no output time there).
+  solution <- ode_solve(function(t, y) y^2, 1, times, on_failure = "return")
+  expect_equal(attr(solution, "status"), "step_underflow")
+  expect_lt(abs(attr(solution, "t_reached") - 1), 1e-3)
+  reached <- times < 1
+  expect_lt(max(abs(solution$y1[reached] - 1 / (1 - times[reached]))), 1e-4)
+  expect_true(all(is.nan(solution$y1[!reached])))
+  fine <- ode_solve(function(t, y) -y, 1, times)
+  expect_equal(attr(fine, "status"), "success")
+  expect_equal(attr(fine, "t_reached"), 2.1)
+  expect_error(ode_solve(function(t, y) y^2, 1, times), "step size underflow",
+    class = "pyode_error"
+  )
+  expect_error(ode_solve(function(t, y) -y, 1, times, on_failure = "skip"), "on_failure",
+    class = "pyode_error"
+  )
+})
+
 test_that("solver and field errors arrive as R conditions with pyode's message", {
   skip_if_not(python_ready(), "pyode's Python not found")
   expect_error(ode_solve(function(t, y) -y, 1, c(0, 1), method = "nope"),
