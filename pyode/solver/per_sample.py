@@ -86,6 +86,21 @@ class Stages:
         self.cast = like.device.type != "cpu" or like.dtype != torch.float64
         self.like = like
         self.column_shape = (-1, *(1,) * (like.dim() - 1))
+        self._buffer: Tensor | None = None
+        self._stages: list[Tensor] = []
+        self._columns: Tensor | None = None
+
+    def buffer(self, y: Tensor) -> tuple[list[Tensor], Tensor]:
+        """The stages' buffer, zeroed (a stale non-finite stage times a zero weight would be
+        NaN): its stages and its columns (one per stage). One buffer serves every step; what a
+        step returns from it is read before the next step begins."""
+        if self._buffer is None or self._buffer.shape[1:] != y.shape:
+            self._buffer = torch.empty((self.tableau.stages, *y.shape), dtype=y.dtype,
+                                       device=y.device)  # fmt: skip
+            self._stages = list(self._buffer.unbind(0))
+            self._columns = self._buffer.view(self.tableau.stages, -1).t()
+        self._buffer.zero_()
+        return self._stages, self._columns
 
     def tensor(self, x: np.ndarray) -> Tensor:
         """A host float64 array as a tensor in the state's dtype and device."""
@@ -100,8 +115,9 @@ class Stages:
 
         The stages are kept scaled by each row's dt, so every stage state y + sum_j a_j dt k_j
         is one matrix-vector product added to y. Without autograd they go into one zeroed
-        buffer (the weights cover all stages, zero on those not computed yet); with autograd
-        they are stacked afresh (no in-place writes)."""
+        buffer (the weights cover all stages, zero on those not computed yet), whose stages are
+        returned: valid until the next step; with autograd they are stacked afresh (no in-place
+        writes)."""
         stages = self.tableau.stages
         h = self.tensor(dt).view(self.column_shape)
         clocks = t + self.c_column * dt
@@ -112,10 +128,8 @@ class Stages:
         if graph:
             hks = [f0 * h]
         else:
-            buffer = torch.zeros((stages, *y.shape), dtype=y.dtype, device=y.device)
-            hks = list(buffer.unbind(0))
+            hks, columns = self.buffer(y)
             torch.mul(f0, h, out=hks[0])
-            columns = buffer.view(stages, -1).t()
 
         def plus(w: Tensor, base: Tensor | None = y_flat) -> Tensor:  # base + sum_j w_j dt k_j
             if graph:
