@@ -92,6 +92,23 @@ def test_other_adaptive_methods_count_the_solo_steps(method: str) -> None:
             solo.n_accepted, solo.n_rejected)  # fmt: skip
 
 
+@pytest.mark.parametrize(
+    "options",
+    [{"first_step": 0.05, "max_step": 0.2}, {"min_step": 1e-3, "beta": 0.04},
+     {"safety": 0.8, "ifactor": 5.0, "dfactor": 0.3}],
+)  # fmt: skip
+def test_step_size_options_apply_to_every_row(options: dict) -> None:
+    stats = SolverStats()
+    t = T[:3]
+    ys = odeint(VanDerPol(MU), Y0, t, adjoint=False, per_sample=True, stats=stats,
+                options=options, **TOL)  # fmt: skip
+    for i in range(len(MU)):
+        solo, solo_stats = _solo(MU[i : i + 1], Y0[i : i + 1], t, options=options, **TOL)
+        torch.testing.assert_close(ys[:, i], solo[:, 0], rtol=0, atol=1e-10)
+        assert (stats.n_accepted_per_sample[i], stats.n_rejected_per_sample[i]) == (
+            solo_stats.n_accepted, solo_stats.n_rejected)  # fmt: skip
+
+
 def test_per_row_times_and_tolerances() -> None:
     """t of shape (batch, n): each row its own output times, one of them backwards in time;
     a per-element rtol of y0's shape gives each row its own tolerance."""
