@@ -211,7 +211,16 @@ def _last_column(values: Tensor, like: Tensor) -> Tensor:
 
 
 class RowBacksolve:
-    """The per-sample backward solve of one RowAdjoint (see the module's docstring)."""
+    """The per-sample backward solve of one RowAdjoint (see the module's docstring).
+
+    As the joint adjoint does per output interval, a row that reaches an inner output time
+    restarts there: z from the forward, dL/dz added to a, a fresh f, a fresh controller memory
+    and step count. Rows reach their output times at different iterations, so such a restart
+    costs one more batched evaluation in the iterations where some row restarts (the other rows
+    sit it out). The parameters' quadrature needs each step's acceptance, known only after all
+    its stages, so it is one vjp per step through the step's kept stage graphs (with 64 rows
+    almost every step has some rejected row: weighting the stages' own vjps and correcting for
+    rejected rows would cost as much)."""
 
     def __init__(self, problem: RowProblem, ys: Tensor, need_t: bool) -> None:
         config = problem.backward
