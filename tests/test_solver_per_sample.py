@@ -329,3 +329,20 @@ def test_non_finite_rows_stop_where_they_broke() -> None:
     odeint(_breaks_at_half, y0, T_BLOW, per_sample=True, on_failure="return", adjoint=False,
            stats=stats)  # fmt: skip
     assert stats.status_per_sample[2] == "non_finite" and stats.t_reached_per_sample[2] == 0.0
+
+
+def test_ode_block_per_sample() -> None:
+    from pyode import ODEBlock
+
+    func = Field().double()
+    block = ODEBlock(func, t=(0.0, 2.0), per_sample=True, rtol=1e-8, atol=1e-8)
+    y0 = Y0_FIELD.clone().requires_grad_(True)
+    out = block(y0)
+    want = odeint(func, Y0_FIELD, torch.tensor([0.0, 2.0], dtype=F64), per_sample=True,
+                  rtol=1e-8, atol=1e-8)[-1]  # fmt: skip
+    torch.testing.assert_close(out, want, rtol=0, atol=0)
+    assert len(set(block.stats.n_accepted_per_sample)) > 1
+    out.sum().backward()
+    assert y0.grad is not None and block.stats.n_accepted_backward_per_sample
+    with pytest.raises(ValueError, match=r"per_sample=True needs an adaptive.*'rk4'"):
+        ODEBlock(func, per_sample=True, method="rk4")

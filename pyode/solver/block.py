@@ -9,6 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from pyode.solver import defaults
+from pyode.solver.per_sample_adjoint import check_per_sample_methods
 from pyode.solver.solve import adjoint_setup, check_times, failure_setup, odeint
 from pyode.solver.stats import SolverStats
 
@@ -18,7 +19,8 @@ class ODEBlock(nn.Module):
 
     `t` is a buffer (moves with .to(device), saved in state_dict). `stats` describes the most
     recent call: forward fields after forward, backward fields once loss.backward() has run.
-    With on_failure="return", a failed solve gives NaN and `stats.status` says why.
+    With on_failure="return", a failed solve gives NaN and `stats.status` says why. With
+    per_sample=True every row of the batch takes its own steps (odeint's per_sample).
     """
 
     def __init__(
@@ -33,9 +35,9 @@ class ODEBlock(nn.Module):
         check_times(t_tensor)
         self.register_buffer("t", t_tensor)
         kw = dict(solver_kwargs)
-        names = ("method", "rtol", "atol", "adjoint", "options", "on_failure")
+        names = ("method", "rtol", "atol", "adjoint", "options", "on_failure", "per_sample")
         named = {k: kw.pop(k) for k in names if k in kw}
-        forward, _, _ = adjoint_setup(
+        forward, backward, _ = adjoint_setup(
             named.get("method", defaults.METHOD),
             named.get("rtol", defaults.RTOL),
             named.get("atol", defaults.ATOL),
@@ -43,6 +45,8 @@ class ODEBlock(nn.Module):
             kw,
         )
         failure_setup(forward, named.get("on_failure", "raise"))
+        if named.get("per_sample"):
+            check_per_sample_methods(forward, backward if named.get("adjoint", True) else None)
         if "stats" in kw:
             raise ValueError("ODEBlock manages its own stats; do not pass 'stats'")
         self.solver_kwargs = {**named, **kw}

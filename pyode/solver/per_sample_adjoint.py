@@ -70,6 +70,11 @@ def check_per_sample(y0: Any, forward: SolverConfig, backward: SolverConfig | No
     if y0.dim() == 0:
         raise ValueError("per_sample=True needs y0 with a batch dimension (shape (batch, ...)); "
                          "y0 is 0-d")  # fmt: skip
+    check_per_sample_methods(forward, backward)
+
+
+def check_per_sample_methods(forward: SolverConfig, backward: SolverConfig | None) -> None:
+    """The methods and options per_sample=True can use (backward None: no adjoint)."""
     for which, config in (("method", forward), ("adjoint_method", backward)):
         if config is None:
             continue
