@@ -33,6 +33,7 @@ from pyode.solver.per_sample import Stages, row_times, solve_rows
 from pyode.solver.per_sample_control import (
     SUCCESS,
     RowClock,
+    block_means,
     initial_steps,
     row_clock,
     row_column,
@@ -240,7 +241,8 @@ class RowBacksolve:
         self.need_t = need_t
         self.params = tuple(p for p in problem.params)
         m = self.m
-        self.blocks = [(0, m), (m, 2 * m)] + ([(2 * m, 2 * m + 1)] if need_t else [])
+        blocks = [(0, m), (m, 2 * m)] + ([(2 * m, 2 * m + 1)] if need_t else [])
+        self.blocks = block_means(blocks, 2 * m + need_t, ys)
         self.rtol = self._tolerance(config.rtol)
         self.atol = self._tolerance(config.atol)
         self.nfe = 0
@@ -334,7 +336,8 @@ class RowBacksolve:
             if jumped.any():
                 x, f, origin = self._jump(jumped, interval, clock, x, f, origin, ys, grads,
                                           t_grads)  # fmt: skip
-            self.graphs = {k: v for k, v in self.graphs.items() if k in set(origin.tolist())}
+            live = set(origin.tolist())
+            self.graphs = {k: v for k, v in self.graphs.items() if k in live}
         a0 = x[:, m : 2 * m] + grads[0]
         if self.need_t:
             t_grads[:, 0] = x[:, -1]

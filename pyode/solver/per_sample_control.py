@@ -63,15 +63,24 @@ def next_steps(
 
 def row_norm(
     err: Tensor, y0: Tensor, y1: Tensor, rtol: Tolerance, atol: Tolerance,
-    blocks: Sequence[tuple[int, int]] | None = None,
+    blocks: Tensor | None = None,
 ) -> Tensor:  # fmt: skip
-    """Each row's RMS error ratio, shape (batch,); with `blocks` (column ranges of the rows
-    flattened), the maximum of the blocks' RMS norms (a seminorm where blocks leave columns out)."""
+    """Each row's RMS error ratio, shape (batch,); with `blocks` (block_means' matrix on the
+    rows flattened), the maximum of the blocks' RMS norms (a seminorm where blocks leave columns
+    out)."""
     sq = scaled_error(err, y0, y1, rtol, atol).reshape(err.shape[0], -1)
     if blocks is None:
         return torch.linalg.vector_norm(sq, dim=1).div_(math.sqrt(sq.shape[1]))
-    sq = sq.square_()
-    return torch.stack([sq[:, a:b].mean(1) for a, b in blocks], 1).amax(1).sqrt()
+    return torch.mm(sq.square_(), blocks).amax(1).sqrt_()
+
+
+def block_means(blocks: Sequence[tuple[int, int]], width: int, like: Tensor) -> Tensor:
+    """The (width, len(blocks)) matrix whose product with a row gives its blocks' means (one
+    matrix product for all blocks; the terms are squares, so nothing cancels)."""
+    out = torch.zeros(width, len(blocks), dtype=like.dtype, device=like.device)
+    for j, (a, b) in enumerate(blocks):
+        out[a:b, j] = 1.0 / (b - a)
+    return out
 
 
 def row_ratios(err: Tensor, y0: Tensor, y1: Tensor, rtol: Tolerance, atol: Tolerance) -> np.ndarray:
@@ -84,7 +93,7 @@ def row_ratios(err: Tensor, y0: Tensor, y1: Tensor, rtol: Tolerance, atol: Toler
 
 def initial_steps(
     func: RowFunc, t0: np.ndarray, y0: Tensor, f0: Tensor, direction: np.ndarray, order: int,
-    rtol: Tolerance, atol: Tolerance, blocks: Sequence[tuple[int, int]] | None = None,
+    rtol: Tolerance, atol: Tolerance, blocks: Tensor | None = None,
 ) -> np.ndarray:  # fmt: skip
     """initial_step (Hairer, Norsett & Wanner, II.4) for every row at once: one evaluation.
     Rows whose state or derivative is not finite get NaN (they fail as non-finite)."""
