@@ -378,19 +378,23 @@ class RowBacksolve:
         outputs, cots = [], []
         # Stage 0 is the previous step's last evaluation of each row (FSAL), or a fresh one.
         if b[0]:
-            for key in np.unique(origin[accepted]):
-                fz, cot = self.graphs[int(key)]
-                w = np.where(origin == key, weight * b[0], 0.0)
+            keys = set(origin[accepted].tolist())
+            for key in keys:
+                fz, cot = self.graphs[key]
+                w = weight if len(keys) == 1 else np.where(origin == key, weight, 0.0)
                 outputs.append(fz)
-                cots.append(cot * row_column(torch.from_numpy(w), cot))
+                cots.append(cot * row_column(torch.from_numpy(w * b[0]), cot))
+        column = None
         for j, (fz, cot) in enumerate(kept[: len(b) - 1], start=1):
             if b[j] and fz.requires_grad:
+                if column is None:
+                    column = row_column(torch.from_numpy(weight), cot)
                 outputs.append(fz)
-                cots.append(cot * row_column(torch.from_numpy(weight * b[j]), cot))
-        outputs_grad = [(o, c) for o, c in zip(outputs, cots) if o.requires_grad]
-        if not outputs_grad:
+                cots.append(torch.mul(cot, column).mul_(b[j]))
+        live = [(o, c) for o, c in zip(outputs, cots) if o.requires_grad]
+        if not live:
             return
-        vjps = vjp_kept([o for o, _ in outputs_grad], self.params, [c for _, c in outputs_grad])
+        vjps = vjp_kept([o for o, _ in live], self.params, [c for _, c in live])
         for g, v in zip(gp, vjps):
             if v is not None:
                 g.add_(v)
