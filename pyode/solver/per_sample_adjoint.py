@@ -237,6 +237,7 @@ class RowBacksolve:
         self.ys = ys
         self.batch = ys.shape[1]
         self.shape = ys.shape[1:]
+        self.dims = tuple(self.shape)  # reshape parses a tuple faster than a torch.Size
         self.m = ys[0, 0].numel()
         self.need_t = need_t
         self.params = tuple(p for p in problem.params)
@@ -264,10 +265,10 @@ class RowBacksolve:
         self.nfe += 1
         m = self.m
         with torch.enable_grad():
-            z = x[:, :m].reshape(self.shape).detach().requires_grad_(True)
-            t_in = t.detach().requires_grad_(self.need_t)
+            z = x[:, :m].reshape(self.dims).detach().requires_grad_(True)
+            t_in = t.detach().requires_grad_(True) if self.need_t else t
             fz = self.problem.dyn(t_in, z)
-            cot = x[:, m : 2 * m].reshape(self.shape).neg()
+            cot = x[:, m : 2 * m].reshape(self.dims).neg()
             inputs = (z, t_in) if self.need_t else (z,)
             # A field with no graph (e.g. y' = cos t) depends on nothing: its vjps are zero.
             if not fz.requires_grad:
