@@ -142,6 +142,26 @@ def test_vectorised_controller_is_the_scalar_one() -> None:
                 assert prev[i] == scalar._prev_ratio
 
 
+def test_vectorised_initial_step_is_the_scalar_one() -> None:
+    from pyode.solver.dynamics import CountedDynamics
+    from pyode.solver.initial_step import initial_step
+    from pyode.solver.norms import RMS_NORM
+    from pyode.solver.per_sample_control import initial_steps
+
+    func = VanDerPol(MU)
+    y0 = torch.tensor([[2.0, 0.0], [0.0, 0.0], [0.5, -3.0], [-1.0, 2.0], [3.0, 1.0]], dtype=F64)
+    t0 = np.zeros(len(MU))
+    with torch.no_grad():
+        got = initial_steps(func, t0, y0, func(torch.zeros(len(MU), dtype=F64), y0),
+                            np.ones(len(MU)), 5, 1e-6, 1e-7)  # fmt: skip
+        for i in range(len(MU)):
+            row = VanDerPol(MU[i : i + 1])
+            y = y0[i : i + 1]
+            solo = CountedDynamics(row, y)  # func as the scalar loop calls it
+            want = initial_step(solo, 0.0, y, solo(0.0, y), 1.0, 5, 1e-6, 1e-7, RMS_NORM)
+            assert got[i] == pytest.approx(want, rel=1e-12)
+
+
 Y0_FIELD = torch.tensor([[0.3, -0.2], [1.0, 0.5], [-2.0, 1.5], [3.0, -3.0]], dtype=F64)
 T_FIELD = torch.linspace(0.0, 2.0, 4, dtype=F64)
 # The loss sum(ys * W): row i solved alone has the loss sum(ys_i * W[:, i]), so the batch's
