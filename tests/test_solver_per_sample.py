@@ -283,12 +283,33 @@ def test_max_num_steps_per_row() -> None:
                options={"max_num_steps": 25})  # fmt: skip
 
 
-def test_backward_through_a_failed_row_raises() -> None:
-    y0 = Y0_BLOW.clone().requires_grad_(True)
-    ys = odeint(_blow_up, y0, T_BLOW, per_sample=True, on_failure="return", rtol=1e-8,
-                atol=1e-8, adjoint_params=())  # fmt: skip
-    with pytest.raises(ODESolverError, match=r"rows \[2\]"):
-        ys[:, :2].sum().backward()
+def test_adjoint_after_a_returned_failure_per_row() -> None:
+    """A row that failed starts its backward solve at the last output it reached, as the joint
+    adjoint does with on_failure="return"; the other rows are unaffected."""
+    options = {"max_num_steps": 6}
+    backward = {"adjoint_options": {"max_num_steps": 1000}, "adjoint_norm": "seminorm"}
+
+    def gradients(rows: slice, stats: SolverStats, **kw) -> tuple[Tensor, Tensor]:
+        func = Field().double()
+        y0 = (3 * Y0_FIELD[rows]).clone().requires_grad_(True)
+        t = T_FIELD.clone().requires_grad_(True)
+        ys = odeint(func, y0, t, on_failure="return", options=options, stats=stats, rtol=1e-8,
+                    atol=1e-8, **kw)  # fmt: skip
+        torch.nansum(ys * W[:, rows]).backward()
+        return y0.grad, t.grad, func.l1.weight.grad
+
+    stats = SolverStats()
+    gy, gt, gw = gradients(slice(None), stats, per_sample=True, **backward)
+    assert "max_num_steps" in stats.status_per_sample and "success" in stats.status_per_sample
+    solo = []
+    for i in range(len(Y0_FIELD)):
+        solo_stats = SolverStats()
+        solo.append(gradients(slice(i, i + 1), solo_stats, **backward))
+        assert solo_stats.status == stats.status_per_sample[i]
+        assert solo_stats.n_accepted_backward == stats.n_accepted_backward_per_sample[i]
+    torch.testing.assert_close(gy, torch.cat([s[0] for s in solo]), rtol=0, atol=1e-11)
+    torch.testing.assert_close(gt, sum(s[1] for s in solo), rtol=0, atol=1e-11)
+    torch.testing.assert_close(gw, sum(s[2] for s in solo), rtol=0, atol=1e-11)
 
 
 @pytest.mark.parametrize(

@@ -27,7 +27,6 @@ from torch.autograd.function import once_differentiable
 from pyode.solver.callbacks import find_callbacks
 from pyode.solver.config import SolverConfig
 from pyode.solver.dynamics import check_output
-from pyode.solver.errors import ODESolverError
 from pyode.solver.norms import Tolerance
 from pyode.solver.per_sample import Stages, row_times, solve_rows
 from pyode.solver.per_sample_control import (
@@ -195,20 +194,20 @@ class RowAdjoint(torch.autograd.Function):
         (ys,) = ctx.saved_tensors
         clock = problem.clock
         assert clock is not None
-        failed = np.flatnonzero(clock.status != SUCCESS)
-        if len(failed):
-            raise ODESolverError(
-                f"cannot backpropagate through rows whose solve failed: rows {failed.tolist()} "
-                f"({', '.join(sorted(set(problem.stats.status_per_sample) - {'success'}))})"
-            )
         need_t = bool(ctx.needs_input_grad[2])
         backsolve = RowBacksolve(problem, ys, need_t)
-        grad_y0, grad_params, t_grads = backsolve.run(grad_ys, clock.h)
+        grad_y0, grad_params, t_grads = backsolve.run(grad_ys, clock)
         grad_t = None
         if need_t:
             grad_t = t_grads if len(ctx.t_shape) == 2 else t_grads.sum(0)
             grad_t = grad_t.to(ctx.t_dtype)
         return (None, grad_y0, grad_t, *grad_params)
+
+
+def reached_outputs(times: np.ndarray, t_reached: np.ndarray) -> np.ndarray:
+    """How many of each row's output times lie at or before the time it reached (at least 1)."""
+    direction = np.where(times[:, -1] >= times[:, 0], 1.0, -1.0)[:, None]
+    return np.maximum((direction * (times - t_reached[:, None]) <= 0).sum(1), 1)
 
 
 def _last_column(values: Tensor, like: Tensor) -> Tensor:
@@ -283,37 +282,54 @@ class RowBacksolve:
                          else g.reshape(self.batch, -1))  # fmt: skip
         return torch.cat(parts, 1), fz, cot
 
-    def run(self, grad_ys: Tensor, h_forward: np.ndarray) -> tuple[Tensor, list, Tensor | None]:
+    def run(self, grad_ys: Tensor, forward: RowClock) -> tuple[Tensor, list, Tensor | None]:
+        """(dL/dy0, dL/dparams, dL/dt per row or None) from dL/dys; `forward`: the forward's
+        clock (each row's last step size, status and the time it reached)."""
         problem, config, times = self.problem, self.config, self.problem.times
         batch, m, n = self.batch, self.m, times.shape[1]
         ys = self.ys.reshape(n, batch, m)
         grads = grad_ys.reshape(n, batch, m)
+        rows = np.arange(batch)
+        # Each row starts at the last output it reached: all of them, or after a returned
+        # failure the last before it (the gradients at its NaN outputs belong to no solution,
+        # as in the joint adjoint); a row that reached none past t_0 has nothing to integrate.
+        last = reached_outputs(times, forward.t) - 1
+        start = torch.from_numpy(last).to(ys.device)
+        index = torch.from_numpy(rows).to(ys.device)
+        idle = last == 0
+        a_start = grads[start, index].masked_fill(row_mask(idle, grads[0]), 0.0)
         t_grads = torch.zeros(batch, n, dtype=ys.dtype, device=ys.device) if self.need_t else None
-        x = torch.cat([ys[-1], grads[-1]] + ([ys.new_zeros(batch, 1)] if self.need_t else []), 1)
-        tt = row_clock(times[:, -1].copy(), ys)
-        f, fz, cot = self.dynamics(tt, x)
+        x = torch.cat([ys[start, index], a_start] + ([ys.new_zeros(batch, 1)] if self.need_t
+                                                     else []), 1)  # fmt: skip
+        t_start = times[rows, last]
+        f, fz, cot = self.dynamics(row_clock(t_start, ys), x)
         if self.need_t:
-            dldt = (grads[-1] * f[:, :m]).sum(1)
-            t_grads[:, -1] = dldt
+            dldt = (a_start * f[:, :m]).sum(1)  # dL/dt_k = dL/dz(t_k) . f(t_k, z_k)
+            t_grads[index, start] = dldt
             x = x - _last_column(dldt, x)  # a new tensor: x's graph keeps its z
         origin = np.full(batch, self._keep(fz, cot))
         # As the joint adjoint: the forward's last step starts the backward when both use the
-        # same method and tolerances, otherwise one initial-step search (on the seminorm).
+        # same method and tolerances (not after a returned failure: the backward starts
+        # elsewhere and that step may be tiny), otherwise an initial-step search (seminorm).
         same = problem.forward.tableau == config.tableau and all(
             a is b or (isinstance(a, float) and a == b)
             for a, b in ((problem.forward.rtol, config.rtol), (problem.forward.atol, config.atol))
         )
-        if same:
-            h = h_forward.copy()
-        else:
+        carried = same & (last == n - 1)
+        h = forward.h.copy()
+        if not carried.all():
             with torch.no_grad():
-                h = initial_steps(lambda t_, x_: self.dynamics(t_, x_)[0], times[:, -1].copy(), x,
-                                  f, np.sign(times[:, 0] - times[:, -1]), self.tableau.order,
-                                  self.rtol, self.atol, self.blocks)  # fmt: skip
-        clock = RowClock(self.tableau, config.controller(), config.adaptive, times[:, -1].copy(),
-                         times[:, -2].copy(), times[:, 0].copy(), h, "raise")  # fmt: skip
-        clock.nfe += 1 if same else 2
-        interval = np.full(batch, n - 1)  # row i integrates from times[i, interval] down
+                found = initial_steps(lambda t_, x_: self.dynamics(t_, x_)[0], t_start, x, f,
+                                      np.sign(times[:, 0] - times[:, -1]), self.tableau.order,
+                                      self.rtol, self.atol, self.blocks)  # fmt: skip
+            h = np.where(carried, h, found)
+        stop = times[rows, np.maximum(last - 1, 0)]
+        clock = RowClock(self.tableau, config.controller(), config.adaptive, t_start.copy(),
+                         stop, times[:, 0].copy(), np.where(idle, 1.0, h), "raise")  # fmt: skip
+        clock.nfe += np.where(idle, 0, 1 + ~carried)  # f at the start, an initial step
+        if idle.any():
+            clock.end(idle, SUCCESS)
+        interval = last.copy()  # row i integrates from times[i, interval] down
         stages = Stages(self.tableau, x)
         b = [float(v) for v in self.tableau.b]
         gp = [torch.zeros_like(p) for p in self.params]
