@@ -14,10 +14,10 @@ import torch
 from torch import Tensor
 
 from pyode.solver.controller import MAX_NUM_STEPS, AdaptiveController, AdaptiveOptions, StepCarry
-from pyode.solver.errors import ODESolverError
+from pyode.solver.errors import ODESolverError, StepFailure
 from pyode.solver.host_sync import to_float
 from pyode.solver.interpolation import interpolate
-from pyode.solver.rk_step import Func, rk_step
+from pyode.solver.rk_step import Func
 from pyode.solver.stats import StepCounter
 from pyode.solver.tableaus import ButcherTableau
 
@@ -87,7 +87,8 @@ def adaptive_steps(
         if n_tried >= control.max_num_steps:
             raise ODESolverError(
                 f"max_num_steps={control.max_num_steps} exceeded: reached t={t:.6g} "
-                f"of [{t0:.6g}, {t_end:.6g}] (last dt={direction * h:.3g})"
+                f"of [{t0:.6g}, {t_end:.6g}] (last dt={direction * h:.3g}); a stiff problem? "
+                "try method='kvaerno5'"
             )
         n_tried += 1
         stop, jump = stops[stop_index]
@@ -102,9 +103,13 @@ def adaptive_steps(
         counter.before(t, y, dt)
         # A step ending on a jump sees f's value from before it, the next step f's from after.
         t_stage_end = _beside(t_new, -direction, y0.dtype) if lands and jump else t_new
-        y_new, f_new, err, ks = rk_step(func, control.tableau, t, y, dt, f, t_stage_end)
-        with torch.no_grad():
-            ratio = to_float(control.error_ratio(err, y, y_new))
+        failure = "non-finite state or derivative encountered"
+        try:
+            y_new, f_new, err, ks = control.stepper(func, t, y, dt, f, t_stage_end)
+            with torch.no_grad():
+                ratio = to_float(control.error_ratio(err, y, y_new))
+        except StepFailure as exc:  # an implicit method's Newton iterations: a rejected step
+            ratio, failure = math.inf, str(exc)
 
         finite = math.isfinite(ratio)
         accepted = finite and (ratio <= 1.0 or h_try <= control.min_step)
@@ -114,7 +119,7 @@ def adaptive_steps(
             counter.rejected(t, y, dt)
         if not finite and h_try <= control.min_step:
             raise ODESolverError(
-                f"non-finite state or derivative encountered after t={t:.6g} "
+                f"{failure} after t={t:.6g} "
                 f"at the smallest step dt={dt:.3g} (min_step={control.min_step:g})"
             )
         h_next = control.next_step(h_try, ratio, accepted)
@@ -137,7 +142,7 @@ def adaptive_steps(
         if h < 4 * eps * max(abs(t), span if math.isfinite(span) else 0.0):
             if not finite:
                 raise ODESolverError(
-                    f"non-finite state or derivative encountered after t={t:.6g} "
+                    f"{failure} after t={t:.6g} "
                     f"(step size shrank to dt={direction * h:.3g})"
                 )
             raise ODESolverError(

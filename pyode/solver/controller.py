@@ -9,7 +9,9 @@ h_new = h * clip(safety * ratio^-(1/(q+1) - 0.75 beta) * prev^beta) and the brea
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -18,10 +20,12 @@ from torch import Tensor
 from pyode.solver import defaults
 from pyode.solver.initial_step import Norm, initial_step
 from pyode.solver.norms import Tolerance
-from pyode.solver.rk_step import Func
+from pyode.solver.rk_step import Func, rk_step
 from pyode.solver.tableaus import ButcherTableau
 
 MAX_NUM_STEPS = defaults.MAX_NUM_STEPS
+# One trial step (func, t, y, dt, f(t, y), t_end) -> (y_new, f_new or None, error, stages).
+TrialStep = Callable[[Func, float, Tensor, float, Tensor, float], tuple[Tensor, Any, Any, list]]
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,7 @@ class AdaptiveController(StepSizeController):
         atol: Tolerance,
         norm: Norm,
         time_dtype: torch.dtype = torch.float64,
+        stepper: TrialStep | None = None,
     ) -> None:
         super().__init__(tableau.error_order or tableau.order, options.safety, options.ifactor,
                          options.dfactor, options.beta)  # fmt: skip
@@ -106,6 +111,12 @@ class AdaptiveController(StepSizeController):
         # The clock: float64, or float32 where the `dtype` option asks for it (as torchdiffeq).
         self.rounds_time = time_dtype == torch.float32
         self.time_eps = torch.finfo(time_dtype).eps
+        # The method's trial step: explicit Runge-Kutta unless an implicit one is given.
+        self.stepper: TrialStep = stepper or self._explicit_step
+
+    def _explicit_step(self, func: Func, t: float, y: Tensor, dt: float, f: Tensor,
+                       t_end: float) -> tuple[Tensor, Any, Any, list]:  # fmt: skip
+        return rk_step(func, self.tableau, t, y, dt, f, t_end)
 
     def clock(self, t: float) -> float:
         """t as the clock holds it."""

@@ -220,6 +220,7 @@ class FlatProblem:
 
     def fit(self, config: SolverConfig) -> SolverConfig:
         """config with its tolerances fitted to the flat state (per element, per component)."""
+        config.check_state(self.y0)
         rtol, atol = self.tolerance("rtol", config.rtol), self.tolerance("atol", config.atol)
         if rtol is config.rtol and atol is config.atol:
             return config

@@ -1,0 +1,228 @@
+"""Simplified Newton iterations for the stages of the implicit methods, Jacobians by autograd.
+
+A stage solves Y = base + h*gamma*f(t, Y). Each iteration solves (I - h*gamma*J) dY = residual
+with J = df/dy taken once at a step's start and kept (simplified Newton, as Hairer's RADAU5
+and SDIRK4): J is recomputed only when the iterations converge slowly or fail, and the
+factorisation of I - h*gamma*J only when h changes, so it serves every stage of a step and
+every step of equal size. Convergence follows Hairer & Wanner (Solving ODEs II, IV.8): with
+the contraction rate theta = |dY_k| / |dY_{k-1}|, the stage is solved once
+theta / (1 - theta) * |dY_k| <= kappa in the error norm (rtol/atol), and it has failed when
+theta >= 1 or the rate predicts no convergence within `max_newton_iters`; the caller then
+rejects the step (a smaller one converges faster).
+
+Two ways to get J (the option `jacobian`):
+- "dense": J as a matrix, one vector-Jacobian product per state component, then an LU
+  factorisation. Exact and cheapest per iteration; for small states (n up to a few hundred:
+  it costs n backward passes and n^2 memory).
+- "krylov": matrix-free; (I - h*gamma*J) v from Jacobian-vector products (a double backward
+  pass through a graph kept from the step's start) inside GMRES. Memory and cost per product
+  are those of one backward pass whatever n is: for large states (e.g. a neural ODE's batch of
+  hidden states), where n backward passes and an n x n matrix are out of reach. It is chosen
+  over a block-diagonal (per batch row) Jacobian because it assumes nothing about the state's
+  structure: it also serves the adjoint's augmented state, whose rows are coupled.
+
+A dynamics object may say that only its first `coupled` components feed back into f (the
+adjoint's augmented state: the parameter gradients are quadratures); Newton then solves for
+those and the rest follow from f. Its `traced(t, y)` evaluates f with a graph back to y (the
+adjoint's derivative is a vector-Jacobian product that its plain call detaches).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from pyode.solver.errors import StepFailure
+from pyode.solver.host_sync import to_float
+from pyode.solver.rk_step import Func
+
+JACOBIANS = ("dense", "krylov")
+# A stage counts as solved when its predicted remaining error is below KAPPA times the local
+# error tolerance (Hairer & Wanner suggest 0.01 to 0.1).
+KAPPA = 0.03
+# J is refreshed at the next step's start when an iteration contracted slower than this.
+SLOW_RATE = 0.1
+KRYLOV_RTOL = 1e-6
+KRYLOV_MAX_DIM = 60
+
+Scale = Callable[[Tensor], float]  # |dY| in the error norm (<= 1: within rtol/atol)
+
+
+@dataclass(frozen=True)
+class NewtonOptions:
+    jacobian: str = "dense"
+    max_iters: int = 10
+
+
+def traced(func: Func, t: float, y: Tensor) -> tuple[Tensor, Tensor]:
+    """(y as a leaf that requires grad, f(t, y) with a graph back to it)."""
+    y_leaf = y.detach().requires_grad_(True)
+    with torch.enable_grad():
+        evaluate = getattr(func, "traced", func)
+        return y_leaf, evaluate(t, y_leaf)
+
+
+class NewtonMatrix:
+    """J at one point and the solver of (I - hg * J) x = r on the coupled components."""
+
+    def __init__(self, func: Func, t: float, y: Tensor, coupled: int) -> None:
+        self.t, self.y, self.m = t, y, coupled
+        self.hg: float | None = None
+
+    def solve(self, r: Tensor, hg: float) -> Tensor:
+        raise NotImplementedError
+
+
+class DenseMatrix(NewtonMatrix):
+    def __init__(self, func: Func, t: float, y: Tensor, coupled: int) -> None:
+        super().__init__(func, t, y, coupled)
+        y_leaf, fy = traced(func, t, y)
+        m = coupled
+        f_head = fy.reshape(-1)[:m]
+        jac = torch.zeros(m, m, dtype=y.dtype, device=y.device)
+        if fy.requires_grad:  # a field with no graph depends on nothing: J = 0
+            eye = torch.eye(m, dtype=y.dtype, device=y.device)
+            for i in range(m):
+                (row,) = torch.autograd.grad(f_head, y_leaf, eye[i], retain_graph=i < m - 1,
+                                             allow_unused=True)  # fmt: skip
+                if row is not None:
+                    jac[i] = row.reshape(-1)[:m]
+        self.jac = jac
+        self.lu: tuple[Tensor, Tensor] | None = None
+
+    def solve(self, r: Tensor, hg: float) -> Tensor:
+        if self.lu is None or hg != self.hg:
+            eye = torch.eye(self.m, dtype=self.jac.dtype, device=self.jac.device)
+            self.lu = torch.linalg.lu_factor(eye - hg * self.jac)
+            self.hg = hg
+        return torch.linalg.lu_solve(*self.lu, r[:, None])[:, 0]
+
+
+class KrylovMatrix(NewtonMatrix):
+    def __init__(self, func: Func, t: float, y: Tensor, coupled: int) -> None:
+        super().__init__(func, t, y, coupled)
+        y_leaf, fy = traced(func, t, y)
+        self.linear = fy.requires_grad
+        if self.linear:
+            # J^T u as a function of u; differentiating it in u gives J v (a double backward).
+            f_head = fy.reshape(-1)[:coupled]
+            with torch.enable_grad():
+                self.u = torch.zeros_like(f_head, requires_grad=True)
+                (jtu,) = torch.autograd.grad(f_head, y_leaf, self.u, create_graph=True,
+                                             allow_unused=True)  # fmt: skip
+            self.linear = jtu is not None and jtu.requires_grad
+            if self.linear:
+                self.jtu = jtu.reshape(-1)[:coupled]
+
+    def jvp(self, v: Tensor) -> Tensor:
+        (out,) = torch.autograd.grad(self.jtu, self.u, v, retain_graph=True,
+                                     create_graph=v.requires_grad)  # fmt: skip
+        return out
+
+    def solve(self, r: Tensor, hg: float) -> Tensor:
+        self.hg = hg
+        if not self.linear:  # J = 0
+            return r
+        return gmres(lambda v: v - hg * self.jvp(v), r, KRYLOV_RTOL, min(KRYLOV_MAX_DIM, self.m))
+
+
+def gmres(matvec: Callable[[Tensor], Tensor], b: Tensor, rtol: float, max_dim: int) -> Tensor:
+    """x with |matvec(x) - b| <= rtol |b| (or the best in max_dim Krylov directions).
+
+    Arnoldi with modified Gram-Schmidt; the small least-squares problem is solved afresh each
+    iteration (max_dim is small). Differentiable in b when matvec is.
+    """
+    beta = b.norm()
+    if to_float(beta) == 0.0:
+        return torch.zeros_like(b)
+    basis = [b / beta]
+    columns: list[Tensor] = []
+    coeffs = b.new_zeros(0)
+    for j in range(max_dim):
+        w = matvec(basis[j])
+        col = []
+        for v in basis:
+            hij = torch.dot(w, v)
+            w = w - hij * v
+            col.append(hij)
+        norm_w = w.norm()
+        col.append(norm_w)
+        columns.append(torch.stack(col))
+        k = j + 1
+        hess = torch.stack([torch.cat([c, c.new_zeros(k + 1 - c.numel())]) for c in columns], 1)
+        rhs = torch.zeros(k + 1, dtype=b.dtype, device=b.device)
+        rhs[0] = 1.0
+        rhs = rhs * beta
+        coeffs = torch.linalg.lstsq(hess, rhs[:, None]).solution[:, 0]
+        residual, breakdown = to_float(torch.stack([(hess @ coeffs - rhs).norm() / beta, norm_w]))
+        if residual <= rtol or breakdown <= 1e-14 * to_float(beta):
+            break
+        basis.append(w / norm_w)
+    return sum((c * v for c, v in zip(coeffs, basis)), torch.zeros_like(b))
+
+
+MATRICES: dict[str, type[NewtonMatrix]] = {"dense": DenseMatrix, "krylov": KrylovMatrix}
+
+
+class Newton:
+    """The Newton state of one solve: the current Jacobian, whether it is due for renewal,
+    and the last contraction estimate (which starts the next stage's convergence test)."""
+
+    def __init__(self, options: NewtonOptions) -> None:
+        self.options = options
+        self.matrix: NewtonMatrix | None = None
+        self.refresh = True
+        self.eta = 1.0
+        self.n_jacobians = 0
+
+    def prepare(self, func: Func, t: float, y: Tensor) -> None:
+        """Take J at (t, y) when it is due (first step, slow convergence, a failure)."""
+        if self.matrix is not None and (not self.refresh or self.is_at(t, y)):
+            return
+        coupled = getattr(func, "coupled", None) or y.numel()
+        self.matrix = MATRICES[self.options.jacobian](func, t, y, coupled)
+        self.n_jacobians += 1
+        self.refresh = False
+
+    def is_at(self, t: float, y: Tensor) -> bool:
+        """Whether J was taken at (t, y) (then a failure cannot be J's age)."""
+        return self.matrix is not None and self.matrix.t == t and self.matrix.y is y
+
+    def solve_stage(
+        self, func: Func, t: float, base: Tensor, k_guess: Tensor, hg: float, scale: Scale
+    ) -> tuple[Tensor, Tensor]:
+        """(Y, k) with Y = base + hg * k solving Y = base + hg * f(t, Y); else StepFailure."""
+        assert self.matrix is not None
+        m = self.matrix.m
+        y_stage = base + hg * k_guess
+        eta = max(self.eta, 1e-16) ** 0.8
+        prev = math.inf
+        max_iters = self.options.max_iters
+        for it in range(max_iters):
+            residual = (base + hg * func(t, y_stage) - y_stage).reshape(-1)
+            head = self.matrix.solve(residual[:m], hg)
+            delta = head if m == residual.numel() else torch.cat([head, residual[m:]])
+            y_stage = y_stage + delta.view_as(y_stage)
+            with torch.no_grad():
+                size = scale(delta.view_as(y_stage))
+            if not math.isfinite(size):
+                break
+            if it > 0:
+                rate = size / prev if prev > 0 else 0.0
+                if rate >= 1.0:
+                    break
+                eta = rate / (1.0 - rate)
+                if rate > SLOW_RATE:
+                    self.refresh = True
+                if eta * size > KAPPA and rate ** (max_iters - 1 - it) / (1 - rate) * size > KAPPA:
+                    break  # the rate leaves no hope within max_iters
+            if eta * size <= KAPPA or size == 0.0:
+                self.eta = eta
+                return y_stage, (y_stage - base) / hg
+            prev = size
+        self.eta = 1.0
+        raise StepFailure("Newton iterations did not converge")
