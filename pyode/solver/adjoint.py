@@ -101,6 +101,9 @@ class AugmentedDynamics:
         self.device = like.device
         self.tail = sum(p.numel() for p in self.params) + int(with_t)
         self.nfe = 0
+        # Nothing depends on the parameter and time gradients (they are quadratures): the
+        # implicit methods' Newton iterations solve for [z, a] only (newton.py).
+        self.coupled = 2 * self.n
 
     def __call__(self, t: float, aug: Tensor) -> Tensor:
         self.nfe += 1
@@ -120,6 +123,29 @@ class AugmentedDynamics:
                 vjps = vjp(fz, inputs, neg_a.view(self.shape).neg())
             else:
                 vjps = (None,) * len(inputs)
+        return self._join(fz, vjps, inputs)
+
+    def traced(self, t: float, aug: Tensor) -> Tensor:
+        """The same derivative with a graph back to aug (for the implicit methods' Jacobian,
+        which needs the derivative of the vector-Jacobian product itself)."""
+        self.nfe += 1
+        n = self.n
+        z_flat, neg_a, _ = aug.split_with_sizes((n, n, self.tail))
+        z = z_flat.view(self.shape)
+        t_in = torch.full((), t, dtype=self.dtype, device=self.device)
+        inputs = (z, *self.params)
+        if self.with_t:
+            inputs = (*inputs, t_in.requires_grad_(True))
+        fz = self.func(t_in, z)
+        check_output(fz, self.shape, self.dtype)
+        vjps: tuple[Tensor | None, ...] = (None,) * len(inputs)
+        if fz.requires_grad:
+            vjps = torch.autograd.grad(fz, inputs, neg_a.view(self.shape).neg(),
+                                       create_graph=True, allow_unused=True)  # fmt: skip
+        return self._join(fz, vjps, inputs)
+
+    def _join(self, fz: Tensor, vjps: Sequence[Tensor | None], inputs: Sequence[Tensor]
+              ) -> Tensor:  # fmt: skip
         parts = [fz.reshape(-1)]
         for v, x in zip(vjps, inputs):
             parts.append(torch.zeros(x.numel(), dtype=self.dtype, device=self.device)

@@ -37,7 +37,7 @@ import torch
 from torch import Tensor
 
 from pyode.solver.errors import StepFailure
-from pyode.solver.host_sync import to_float
+from pyode.solver.host_sync import to_float, to_floats
 from pyode.solver.rk_step import Func
 
 JACOBIANS = ("dense", "krylov")
@@ -58,12 +58,12 @@ class NewtonOptions:
     max_iters: int = 10
 
 
-def traced(func: Func, t: float, y: Tensor) -> tuple[Tensor, Tensor]:
-    """(y as a leaf that requires grad, f(t, y) with a graph back to it)."""
+def traced(func: Func, t: float, y: Tensor, coupled: int) -> tuple[Tensor, Tensor]:
+    """(y as a leaf that requires grad, the coupled part of f(t, y) with a graph back to it)."""
     y_leaf = y.detach().requires_grad_(True)
     with torch.enable_grad():
         evaluate = getattr(func, "traced", func)
-        return y_leaf, evaluate(t, y_leaf)
+        return y_leaf, evaluate(t, y_leaf).reshape(-1)[:coupled]
 
 
 class NewtonMatrix:
@@ -80,11 +80,10 @@ class NewtonMatrix:
 class DenseMatrix(NewtonMatrix):
     def __init__(self, func: Func, t: float, y: Tensor, coupled: int) -> None:
         super().__init__(func, t, y, coupled)
-        y_leaf, fy = traced(func, t, y)
+        y_leaf, f_head = traced(func, t, y, coupled)
         m = coupled
-        f_head = fy.reshape(-1)[:m]
         jac = torch.zeros(m, m, dtype=y.dtype, device=y.device)
-        if fy.requires_grad:  # a field with no graph depends on nothing: J = 0
+        if f_head.requires_grad:  # a field with no graph depends on nothing: J = 0
             eye = torch.eye(m, dtype=y.dtype, device=y.device)
             for i in range(m):
                 (row,) = torch.autograd.grad(f_head, y_leaf, eye[i], retain_graph=i < m - 1,
@@ -105,18 +104,17 @@ class DenseMatrix(NewtonMatrix):
 class KrylovMatrix(NewtonMatrix):
     def __init__(self, func: Func, t: float, y: Tensor, coupled: int) -> None:
         super().__init__(func, t, y, coupled)
-        y_leaf, fy = traced(func, t, y)
-        self.linear = fy.requires_grad
+        y_leaf, f_head = traced(func, t, y, coupled)
+        self.linear = f_head.requires_grad
         if self.linear:
             # J^T u as a function of u; differentiating it in u gives J v (a double backward).
-            f_head = fy.reshape(-1)[:coupled]
             with torch.enable_grad():
                 self.u = torch.zeros_like(f_head, requires_grad=True)
                 (jtu,) = torch.autograd.grad(f_head, y_leaf, self.u, create_graph=True,
                                              allow_unused=True)  # fmt: skip
-            self.linear = jtu is not None and jtu.requires_grad
-            if self.linear:
-                self.jtu = jtu.reshape(-1)[:coupled]
+                self.linear = jtu is not None and jtu.requires_grad
+                if self.linear:
+                    self.jtu = jtu.reshape(-1)[:coupled]
 
     def jvp(self, v: Tensor) -> Tensor:
         (out,) = torch.autograd.grad(self.jtu, self.u, v, retain_graph=True,
@@ -158,7 +156,7 @@ def gmres(matvec: Callable[[Tensor], Tensor], b: Tensor, rtol: float, max_dim: i
         rhs[0] = 1.0
         rhs = rhs * beta
         coeffs = torch.linalg.lstsq(hess, rhs[:, None]).solution[:, 0]
-        residual, breakdown = to_float(torch.stack([(hess @ coeffs - rhs).norm() / beta, norm_w]))
+        residual, breakdown = to_floats(torch.stack([(hess @ coeffs - rhs).norm() / beta, norm_w]))
         if residual <= rtol or breakdown <= 1e-14 * to_float(beta):
             break
         basis.append(w / norm_w)
