@@ -87,8 +87,8 @@ def adaptive_steps(
         if n_tried >= control.max_num_steps:
             raise ODESolverError(
                 f"max_num_steps={control.max_num_steps} exceeded: reached t={t:.6g} "
-                f"of [{t0:.6g}, {t_end:.6g}] (last dt={direction * h:.3g}); a stiff problem? "
-                "try method='kvaerno5'"
+                f"of [{t0:.6g}, {t_end:.6g}] (last dt={direction * h:.3g})"
+                + ("" if control.implicit else "; a stiff problem? try method='kvaerno5'")
             )
         n_tried += 1
         stop, jump = stops[stop_index]

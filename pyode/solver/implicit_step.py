@@ -21,7 +21,7 @@ from pyode.solver.fixed_grid import Stepper, nudge
 from pyode.solver.host_sync import to_float
 from pyode.solver.implicit_tableaus import ImplicitTableau
 from pyode.solver.initial_step import Norm
-from pyode.solver.newton import Newton, NewtonOptions
+from pyode.solver.newton import Newton, NewtonOptions, Scale
 from pyode.solver.norms import Tolerance
 from pyode.solver.rk_step import Func, combine
 
@@ -49,29 +49,43 @@ class ImplicitStep:
         t_end = t + h if t_next is None else t_next
         newton = self.newton
         newton.prepare(func, t, y)
-        hg = h * tab.gamma
 
         def scale(delta: Tensor) -> float:
             return to_float(self.norm(delta, y, y, self.rtol, self.atol))
 
+        while True:
+            try:
+                y_new, ks = self._stages(func, t, y, h, f0, t_end, scale)
+                break
+            except StepFailure:
+                # A J taken elsewhere may be to blame: retake it here and retry this step once
+                # (Hairer's RADAU5 does the same); a J from here leaves it to a smaller step.
+                fresh = newton.is_at(t, y)
+                newton.refresh = True
+                if fresh:
+                    raise
+                newton.prepare(func, t, y)
+        error = combine(None, h, tab.b_err, ks) if tab.b_err is not None else None
+        return y_new, None, error, ks
+
+    def _stages(
+        self, func: Func, t: float, y: Tensor, h: float, f0: Tensor, t_end: float, scale: Scale
+    ) -> tuple[Tensor, list[Tensor]]:
+        tab = self.tableau
+        hg = h * tab.gamma
         ks = [f0] if tab.explicit_first else []
         y_stage = y
-        try:
-            for i in range(len(ks), tab.stages):
-                base = combine(y, h, tab.a[i], ks)
-                c = tab.c[i]
-                t_stage = t_end if c == 1.0 else t + c * h
-                if i < len(tab.predictor) and tab.predictor[i]:
-                    guess = combine(None, 1.0, tab.predictor[i], ks)
-                else:
-                    guess = ks[-1] if ks else f0
-                y_stage, k = newton.solve_stage(func, t_stage, base, guess, hg, scale)
-                ks.append(k)
-        except StepFailure:
-            newton.refresh = True  # the next try retakes J here (if it is not from here)
-            raise
-        error = combine(None, h, tab.b_err, ks) if tab.b_err is not None else None
-        return y_stage, None, error, ks
+        for i in range(len(ks), tab.stages):
+            base = combine(y, h, tab.a[i], ks)
+            c = tab.c[i]
+            t_stage = t_end if c == 1.0 else t + c * h
+            if i < len(tab.predictor) and tab.predictor[i]:
+                guess = combine(None, 1.0, tab.predictor[i], ks)
+            else:
+                guess = ks[-1] if ks else f0
+            y_stage, k = self.newton.solve_stage(func, t_stage, base, guess, hg, scale)
+            ks.append(k)
+        return y_stage, ks
 
 
 def implicit_stepper(
@@ -85,8 +99,8 @@ def implicit_stepper(
     atol: Tolerance,
 ) -> Stepper:
     """A fixed-grid step (implicit_euler); its Newton iterations converge to rtol/atol. A
-    failure retakes J at the step's start once, then raises ODESolverError (the grid is
-    fixed, so the step cannot shrink)."""
+    failure with a J taken at the step's start raises ODESolverError (the grid is fixed, so
+    the step cannot shrink)."""
     step = ImplicitStep(tableau, options, norm, rtol, atol)
 
     def advance(t0: float, y0: Tensor, h: float, t1: float, f0: Tensor | None
@@ -100,17 +114,13 @@ def implicit_stepper(
                 return func(before_end if t == t1 else t, y)
         elif f0 is None:
             f0 = func(t0, y0)
-        for _ in range(2):
-            try:
-                return step(stage_func, t0, y0, h, f0, t1)[0], f0
-            except StepFailure as exc:
-                failure = exc
-                if step.newton.is_at(t0, y0):
-                    break
-        raise ODESolverError(
-            f"{failure} at t={t0:.6g} (dt={h:.3g}): {tableau.name} on a fixed grid cannot "
-            "shrink its step; give a smaller step_size, or use method='kvaerno5' (adaptive)"
-        )
+        try:
+            return step(stage_func, t0, y0, h, f0, t1)[0], f0
+        except StepFailure as failure:
+            raise ODESolverError(
+                f"{failure} at t={t0:.6g} (dt={h:.3g}): {tableau.name} on a fixed grid cannot "
+                "shrink its step; give a smaller step_size, or use method='kvaerno5' (adaptive)"
+            ) from None
 
     return advance
 

@@ -47,6 +47,7 @@ KAPPA = 0.03
 # J is refreshed at the next step's start when an iteration contracted slower than this.
 SLOW_RATE = 0.1
 KRYLOV_RTOL = 1e-6
+SMALL = 32  # dense systems up to this size are solved by their inverse
 KRYLOV_MAX_DIM = 60
 
 Scale = Callable[[Tensor], float]  # |dY| in the error norm (<= 1: within rtol/atol)
@@ -92,12 +93,19 @@ class DenseMatrix(NewtonMatrix):
                     jac[i] = row.reshape(-1)[:m]
         self.jac = jac
         self.lu: tuple[Tensor, Tensor] | None = None
+        self.inverse: Tensor | None = None
 
     def solve(self, r: Tensor, hg: float) -> Tensor:
-        if self.lu is None or hg != self.hg:
+        if hg != self.hg:
             eye = torch.eye(self.m, dtype=self.jac.dtype, device=self.jac.device)
             self.lu = torch.linalg.lu_factor(eye - hg * self.jac)
+            # A small system is solved fastest as a product with its inverse (one kernel
+            # instead of two triangular solves); the LU gives it.
+            self.inverse = torch.linalg.lu_solve(*self.lu, eye) if self.m <= SMALL else None
             self.hg = hg
+        if self.inverse is not None:
+            return self.inverse @ r
+        assert self.lu is not None
         return torch.linalg.lu_solve(*self.lu, r[:, None])[:, 0]
 
 
