@@ -24,6 +24,7 @@ from pyode.solver.rk_step import Func, rk_step
 from pyode.solver.tableaus import ButcherTableau
 
 MAX_NUM_STEPS = defaults.MAX_NUM_STEPS
+NEWTON_SHRINK = 0.5  # an implicit step whose Newton iterations failed is retried at half size
 # One trial step (func, t, y, dt, f(t, y), t_end) -> (y_new, f_new or None, error, stages).
 TrialStep = Callable[[Func, float, Tensor, float, Tensor, float], tuple[Tensor, Any, Any, list]]
 
@@ -60,7 +61,9 @@ class StepSizeController:
     `error_order` is q, the lower order of the embedded pair. `beta` > 0 (e.g. 0.04 for dopri5)
     lets the previous accepted error ratio damp step-size oscillation; beta = 0 is the classical
     controller. Factors are bounded to [dfactor, ifactor], and a rejected step never grows.
-    `predictive` also bounds an accepted step's factor by Gustafsson's prediction.
+    `predictive` (the implicit methods) also bounds an accepted step's factor by Gustafsson's
+    prediction, keeps the step after a rejection from growing and halves a step whose Newton
+    iterations failed (as RADAU5).
     """
 
     error_order: int
@@ -71,10 +74,12 @@ class StepSizeController:
     predictive: bool = False
     _prev_ratio: float = field(default=1e-4, repr=False)
     _last_accepted: tuple[float, float] | None = field(default=None, repr=False)
+    _after_rejection: bool = field(default=False, repr=False)
 
     def next_step(self, h: float, ratio: float, accepted: bool) -> float:
-        if not math.isfinite(ratio):  # a non-finite trial shrinks hard
-            return h * self.dfactor
+        after_rejection, self._after_rejection = self._after_rejection, not accepted
+        if not math.isfinite(ratio):  # a non-finite trial (or failed Newton iterations)
+            return h * (NEWTON_SHRINK if self.predictive else self.dfactor)
         exponent = 1.0 / (self.error_order + 1) - 0.75 * self.beta
         if ratio == 0.0:
             factor = self.ifactor
@@ -87,6 +92,8 @@ class StepSizeController:
             self._prev_ratio = max(ratio, 1e-4)
             if self.predictive:
                 factor = min(factor, self._predicted(h, ratio))
+                if after_rejection:  # RADAU5: no growth right after a rejected step
+                    factor = min(factor, 1.0)
         else:
             factor = min(factor, 1.0)
         return h * factor

@@ -3,9 +3,11 @@
 `ImplicitStep` is the adaptive loop's trial step for `kvaerno3` / `kvaerno5` (adaptive.py;
 a Newton failure rejects the step), `implicit_stepper` the fixed grid's for `implicit_euler`.
 Stage derivatives come from the converged stage values, k_i = (Y_i - base_i) / (h gamma),
-rather than from f(Y_i): for stiff components f amplifies the Newton error (Hairer & Wanner
-IV.8). The step returns no f(t + h, y_new): the adaptive loop evaluates it at the accepted
-solution (dense output is the cubic Hermite through both ends of the step, interpolation.py).
+rather than from f(Y_i): for stiff components f amplifies the Newton error by the stiffness
+(Hairer & Wanner IV.8). The last stage is the solution at t + h, so its k is the next step's
+first stage (FSAL) and the end slope of the dense output, the cubic Hermite through both ends
+of the step (interpolation.py; third order, so outputs inside long steps are a few tolerances
+off: `step_t` makes steps end on them).
 
 Gradients without the adjoint backpropagate through the Newton iterations themselves: the
 Jacobian is a constant of each iteration, so the iterations' derivative converges with them.
@@ -43,8 +45,9 @@ class ImplicitStep:
 
     def __call__(
         self, func: Func, t: float, y: Tensor, h: float, f0: Tensor, t_next: float | None = None
-    ) -> tuple[Tensor, None, Tensor | None, list[Tensor]]:
-        """(y_new, None, error estimate, stage derivatives); StepFailure if Newton fails."""
+    ) -> tuple[Tensor, Tensor, Tensor | None, list[Tensor]]:
+        """(y_new, its derivative, error estimate, stage derivatives); StepFailure if Newton
+        fails."""
         tab = self.tableau
         t_end = t + h if t_next is None else t_next
         newton = self.newton
@@ -66,7 +69,7 @@ class ImplicitStep:
                     raise
                 newton.prepare(func, t, y)
         error = combine(None, h, tab.b_err, ks) if tab.b_err is not None else None
-        return y_new, None, error, ks
+        return y_new, ks[-1], error, ks
 
     def _stages(
         self, func: Func, t: float, y: Tensor, h: float, f0: Tensor, t_end: float, scale: Scale
