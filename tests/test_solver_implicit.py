@@ -301,11 +301,14 @@ def _finite_differences(func: VdP, y0: torch.Tensor, t: torch.Tensor, **kw) -> l
     [
         (50.0, False, None),
         (50.0, False, {"jacobian": "krylov"}),
-        (10.0, True, None),
-        (10.0, True, {"jacobian": "krylov"}),
+        (50.0, True, None),
+        (50.0, True, {"jacobian": "krylov"}),
+        (1000.0, True, None),
     ],
 )
 def test_gradients_match_finite_differences(mu: float, adjoint: bool, options: dict) -> None:
+    """Stiff Van der Pol: the adjoint reads z from the forward's dense output (re-solving it
+    backwards would grow its fast modes like exp(mu t))."""
     func = VdP(mu)
     t = torch.linspace(0.0, 0.5, 4, dtype=F64)
     y0 = torch.tensor([2.0, 0.0], dtype=F64, requires_grad=True)
@@ -319,11 +322,14 @@ def test_gradients_match_finite_differences(mu: float, adjoint: bool, options: d
         assert stats.n_accepted_backward > 0
 
 
-def test_implicit_euler_direct_gradient() -> None:
-    func = VdP(20.0)
-    t = torch.linspace(0.0, 0.2, 3, dtype=F64)
+@pytest.mark.parametrize("adjoint,rel", [(False, 1e-5), (True, 5e-3)])
+def test_implicit_euler_gradients(adjoint: bool, rel: float) -> None:
+    """Backpropagation differentiates the discrete solution; the adjoint solves the continuous
+    adjoint with a first-order method on the same grid, so it agrees to O(step)."""
+    func = VdP(50.0)
+    t = torch.linspace(0.0, 0.5, 3, dtype=F64)
     y0 = torch.tensor([2.0, 0.0], dtype=F64, requires_grad=True)
-    kw = dict(method="implicit_euler", options={"step_size": 0.01})
-    _loss(func, y0, t, adjoint=False, **kw).backward()
+    kw = dict(method="implicit_euler", options={"step_size": 0.001})
+    _loss(func, y0, t, adjoint=adjoint, **kw).backward()
     got = [*y0.grad.tolist(), float(func.mu.grad)]
-    assert got == pytest.approx(_finite_differences(func, y0.detach(), t, **kw), rel=1e-5)
+    assert got == pytest.approx(_finite_differences(func, y0.detach(), t, **kw), rel=rel)

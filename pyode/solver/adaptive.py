@@ -160,15 +160,19 @@ def integrate_adaptive(
     counter: StepCounter,
     *,
     carry: StepCarry | None = None,
+    record: list[Step] | None = None,
 ) -> list[Tensor]:
     """Return the states at `times` (monotone, either direction; times[0] gives y0).
 
-    Intermediate outputs come from the dense output of the step that contains them.
+    Intermediate outputs come from the dense output of the step that contains them. `record`
+    receives every accepted step (for an adjoint that reads the forward's dense output).
     """
     outputs = [y0]
     nxt = 1
     direction = 1.0 if times[-1] > times[0] else -1.0
     for step in adaptive_steps(func, y0, f0, times[0], times[-1], control, counter, carry=carry):
+        if record is not None:
+            record.append(step)
         while nxt < len(times) and direction * (times[nxt] - step.t_new) <= 0:
             outputs.append(step.at(control.tableau, times[nxt]))
             nxt += 1

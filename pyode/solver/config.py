@@ -109,18 +109,31 @@ class SolverConfig:
         *,
         norm: Norm | None = None,
         carry: StepCarry | None = None,
+        record: list | None = None,
     ) -> list[Tensor]:
-        """States at `times`; `carry` passes the last step size from one call to the next."""
+        """States at `times`; `carry` passes the last step size from one call to the next,
+        `record` receives an adaptive solve's accepted steps, or a fixed grid's points (t, y)."""
         if self.scipy is not None:
             return integrate_scipy(func, y0, times, self.rtol, self.atol, self.scipy,
                                    counter.stats)  # fmt: skip
         if self.fixed is not None:
-            return integrate_fixed(
+            callback = counter.before
+            if record is not None:  # a fixed grid records its points (t, y)
+
+                def callback(t0: float, y: Tensor, dt: float) -> None:
+                    counter.before(t0, y, dt)
+                    record.append((t0, y))
+
+            outputs = integrate_fixed(
                 func, y0, times, self.stepper(func, y0.dtype, norm), f0, counter.stats, self.fixed,
-                name=self.method, callback=counter.before, backward=counter.backward,
+                name=self.method, callback=callback, backward=counter.backward,
             )  # fmt: skip
+            if record is not None:
+                record.append((times[-1], outputs[-1]))
+            return outputs
         assert f0 is not None
-        return integrate_adaptive(func, y0, f0, times, self.controller(norm), counter, carry=carry)
+        return integrate_adaptive(func, y0, f0, times, self.controller(norm), counter, carry=carry,
+                                  record=record)  # fmt: skip
 
     def controller(self, norm: Norm | None = None) -> AdaptiveController:
         """The step-size controller of one adaptive solve measuring errors with `norm`."""

@@ -23,10 +23,10 @@ Two ways to get J (the option `jacobian`):
   over a block-diagonal (per batch row) Jacobian because it assumes nothing about the state's
   structure: it also serves the adjoint's augmented state, whose rows are coupled.
 
-A dynamics object may say that only its first `coupled` components feed back into f (the
-adjoint's augmented state: the parameter gradients are quadratures); Newton then solves for
-those and the rest follow from f. Its `traced(t, y)` evaluates f with a graph back to y (the
-adjoint's derivative is a vector-Jacobian product that its plain call detaches).
+A dynamics object may say that only its `coupled` components (a slice of the flat state) feed
+back into f (the adjoint's augmented state: the parameter gradients are quadratures); Newton
+then solves for those and the rest follow from f. Its `traced(t, y)` evaluates f with a graph
+back to y (the adjoint's derivative is a vector-Jacobian product that its plain call detaches).
 """
 
 from __future__ import annotations
@@ -61,19 +61,20 @@ class NewtonOptions:
     max_iters: int = 10
 
 
-def traced(func: Func, t: float, y: Tensor, coupled: int) -> tuple[Tensor, Tensor]:
+def traced(func: Func, t: float, y: Tensor, coupled: slice) -> tuple[Tensor, Tensor]:
     """(y as a leaf that requires grad, the coupled part of f(t, y) with a graph back to it)."""
     y_leaf = y.detach().requires_grad_(True)
     with torch.enable_grad():
         evaluate = getattr(func, "traced", func)
-        return y_leaf, evaluate(t, y_leaf).reshape(-1)[:coupled]
+        return y_leaf, evaluate(t, y_leaf).reshape(-1)[coupled]
 
 
 class NewtonMatrix:
     """J at one point and the solver of (I - hg * J) x = r on the coupled components."""
 
-    def __init__(self, func: Func, t: float, y: Tensor, coupled: int) -> None:
-        self.t, self.y, self.m = t, y, coupled
+    def __init__(self, func: Func, t: float, y: Tensor, coupled: slice) -> None:
+        self.t, self.y, self.coupled = t, y, coupled
+        self.m = len(range(y.numel())[coupled])
         self.hg: float | None = None
 
     def solve(self, r: Tensor, hg: float) -> Tensor:
@@ -81,10 +82,10 @@ class NewtonMatrix:
 
 
 class DenseMatrix(NewtonMatrix):
-    def __init__(self, func: Func, t: float, y: Tensor, coupled: int) -> None:
+    def __init__(self, func: Func, t: float, y: Tensor, coupled: slice) -> None:
         super().__init__(func, t, y, coupled)
         y_leaf, f_head = traced(func, t, y, coupled)
-        m = coupled
+        m = self.m
         jac = torch.zeros(m, m, dtype=y.dtype, device=y.device)
         if f_head.requires_grad:  # a field with no graph depends on nothing: J = 0
             eye = torch.eye(m, dtype=y.dtype, device=y.device)
@@ -92,7 +93,7 @@ class DenseMatrix(NewtonMatrix):
                 (row,) = torch.autograd.grad(f_head, y_leaf, eye[i], retain_graph=i < m - 1,
                                              allow_unused=True)  # fmt: skip
                 if row is not None:
-                    jac[i] = row.reshape(-1)[:m]
+                    jac[i] = row.reshape(-1)[coupled]
         self.jac = jac
         self.lu: tuple[Tensor, Tensor] | None = None
         self.inverse: Tensor | None = None
@@ -112,7 +113,7 @@ class DenseMatrix(NewtonMatrix):
 
 
 class KrylovMatrix(NewtonMatrix):
-    def __init__(self, func: Func, t: float, y: Tensor, coupled: int) -> None:
+    def __init__(self, func: Func, t: float, y: Tensor, coupled: slice) -> None:
         super().__init__(func, t, y, coupled)
         y_leaf, f_head = traced(func, t, y, coupled)
         self.linear = f_head.requires_grad
@@ -124,7 +125,7 @@ class KrylovMatrix(NewtonMatrix):
                                              allow_unused=True)  # fmt: skip
                 self.linear = jtu is not None and jtu.requires_grad
                 if self.linear:
-                    self.jtu = jtu.reshape(-1)[:coupled]
+                    self.jtu = jtu.reshape(-1)[coupled]
 
     def jvp(self, v: Tensor) -> Tensor:
         (out,) = torch.autograd.grad(self.jtu, self.u, v, retain_graph=True,
@@ -191,7 +192,7 @@ class Newton:
         """Take J at (t, y) when it is due (first step, slow convergence, a failure)."""
         if self.matrix is not None and (not self.refresh or self.is_at(t, y)):
             return
-        coupled = getattr(func, "coupled", None) or y.numel()
+        coupled = getattr(func, "coupled", slice(None))
         self.matrix = MATRICES[self.options.jacobian](func, t, y, coupled)
         self.n_jacobians += 1
         self.refresh = False
@@ -207,14 +208,18 @@ class Newton:
         assert self.matrix is not None
         if hg == 0.0:  # a step of no length (t + h rounded onto a stop): Y = base
             return base, k_guess
-        m = self.matrix.m
+        coupled = self.matrix.coupled
+        whole = self.matrix.m == base.numel()
         y_stage = base + hg * k_guess
         eta = max(self.eta, 1e-16) ** 0.8
         prev = math.inf
         for it in range(self.options.max_iters):
             residual = (base + hg * func(t, y_stage) - y_stage).reshape(-1)
-            head = self.matrix.solve(residual[:m], hg)
-            delta = head if m == residual.numel() else torch.cat([head, residual[m:]])
+            if whole:
+                delta = self.matrix.solve(residual, hg)
+            else:  # the uncoupled components follow from f (their J columns are zero)
+                delta = residual.clone()
+                delta[coupled] = self.matrix.solve(residual[coupled], hg)
             y_stage = y_stage + delta.view_as(y_stage)
             with torch.no_grad():
                 size = scale(delta.view_as(y_stage))
