@@ -15,6 +15,8 @@ Jacobian is a constant of each iteration, so the iterations' derivative converge
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
@@ -24,7 +26,7 @@ from pyode.solver.host_sync import to_float
 from pyode.solver.implicit_tableaus import ImplicitTableau
 from pyode.solver.initial_step import Norm
 from pyode.solver.newton import Newton, NewtonOptions, Scale
-from pyode.solver.norms import Tolerance
+from pyode.solver.norms import RMS_NORM, Tolerance, scaled_error
 from pyode.solver.rk_step import Func, combine
 
 
@@ -53,8 +55,16 @@ class ImplicitStep:
         newton = self.newton
         newton.prepare(func, t, y)
 
-        def scale(delta: Tensor) -> float:
-            return to_float(self.norm(delta, y, y, self.rtol, self.atol))
+        if self.norm is RMS_NORM:  # the default norm, its weights computed once per step
+            weights = scaled_error(torch.ones_like(y), y, y, self.rtol, self.atol).detach()
+            root_n = math.sqrt(max(y.numel(), 1))
+
+            def scale(delta: Tensor) -> float:
+                return to_float(torch.linalg.vector_norm(delta * weights)) / root_n
+        else:
+
+            def scale(delta: Tensor) -> float:
+                return to_float(self.norm(delta, y, y, self.rtol, self.atol))
 
         while True:
             try:

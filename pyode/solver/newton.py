@@ -214,15 +214,15 @@ class Newton:
         eta = max(self.eta, 1e-16) ** 0.8
         prev = math.inf
         for it in range(self.options.max_iters):
-            residual = (base + hg * func(t, y_stage) - y_stage).reshape(-1)
+            residual = torch.add(base, func(t, y_stage), alpha=hg).sub_(y_stage).reshape(-1)
             if whole:
-                delta = self.matrix.solve(residual, hg)
+                delta = self.matrix.solve(residual, hg).view_as(y_stage)
             else:  # the uncoupled components follow from f (their J columns are zero)
                 delta = residual.clone()
                 delta[coupled] = self.matrix.solve(residual[coupled], hg)
-            y_stage = y_stage + delta.view_as(y_stage)
-            with torch.no_grad():
-                size = scale(delta.view_as(y_stage))
+                delta = delta.view_as(y_stage)
+            y_stage = y_stage + delta
+            size = scale(delta.detach())
             if not math.isfinite(size):
                 break
             if it > 0:
