@@ -16,6 +16,7 @@ from pyode.solver import METHOD_TABLE, ODESolverError, SolverStats, odeint
 from pyode.solver.adaptive import integrate_adaptive
 from pyode.solver.config import make_config, valid_options
 from pyode.solver.implicit_tableaus import IMPLICIT_TABLEAUS
+from pyode.solver.newton import DenseMatrix
 from pyode.solver.stats import StepCounter
 
 F64 = torch.float64
@@ -333,3 +334,18 @@ def test_implicit_euler_gradients(adjoint: bool, rel: float) -> None:
     _loss(func, y0, t, adjoint=adjoint, **kw).backward()
     got = [*y0.grad.tolist(), float(func.mu.grad)]
     assert got == pytest.approx(_finite_differences(func, y0.detach(), t, **kw), rel=rel)
+
+
+@pytest.mark.parametrize("size", [3, 40])  # row by row, and one batched backward pass
+def test_dense_jacobian_is_autograds(size: int) -> None:
+    torch.manual_seed(0)
+    weight = torch.randn(size, size, dtype=F64)
+
+    def f(t: float, y: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(weight @ y) * y
+
+    y = torch.randn(size, dtype=F64)
+    expected = torch.autograd.functional.jacobian(lambda v: f(0.0, v), y)
+    assert torch.allclose(DenseMatrix(f, 0.0, y, slice(None)).jac, expected)
+    part = slice(1, size - 1)  # the coupled block only
+    assert torch.allclose(DenseMatrix(f, 0.0, y, part).jac, expected[part, part])

@@ -13,9 +13,9 @@ stages' starting values are poorer than a collocation method's, so early iterati
 contract slowly, and a rejected step costs more than a few iterations.
 
 Two ways to get J (the option `jacobian`):
-- "dense": J as a matrix, one vector-Jacobian product per state component, then an LU
-  factorisation. Exact and cheapest per iteration; for small states (n up to a few hundred:
-  it costs n backward passes and n^2 memory).
+- "dense": J as a matrix, all its rows in one batched backward pass (one pass per row where
+  an operation cannot be batched), then an LU factorisation. Exact and cheapest per iteration;
+  for small states (n up to a few hundred: it costs n^2 memory and an n^3 factorisation).
 - "krylov": matrix-free; (I - h*gamma*J) v from Jacobian-vector products (a double backward
   pass through a graph kept from the step's start) inside GMRES. Memory and cost per product
   are those of one backward pass whatever n is: for large states (e.g. a neural ODE's batch of
@@ -50,6 +50,7 @@ KAPPA = 0.03
 SLOW_RATE = 0.1
 KRYLOV_RTOL = 1e-6
 SMALL = 32  # dense systems up to this size are solved by their inverse
+FEW_ROWS = 16  # dense Jacobians up to this size are taken row by row (batching costs more)
 KRYLOV_MAX_DIM = 60
 
 Scale = Callable[[Tensor], float]  # |dY| in the error norm (<= 1: within rtol/atol)
@@ -89,11 +90,21 @@ class DenseMatrix(NewtonMatrix):
         jac = torch.zeros(m, m, dtype=y.dtype, device=y.device)
         if f_head.requires_grad:  # a field with no graph depends on nothing: J = 0
             eye = torch.eye(m, dtype=y.dtype, device=y.device)
-            for i in range(m):
-                (row,) = torch.autograd.grad(f_head, y_leaf, eye[i], retain_graph=i < m - 1,
-                                             allow_unused=True)  # fmt: skip
-                if row is not None:
-                    jac[i] = row.reshape(-1)[coupled]
+            rows = None
+            if m > FEW_ROWS:  # all rows in one batched backward pass
+                try:
+                    (rows,) = torch.autograd.grad(f_head, y_leaf, eye, retain_graph=True,
+                                                  is_grads_batched=True, allow_unused=True)
+                except RuntimeError:  # an operation without a batching rule
+                    rows = None
+            if rows is not None:
+                jac = rows.reshape(m, -1)[:, coupled]
+            else:
+                for i in range(m):
+                    (row,) = torch.autograd.grad(f_head, y_leaf, eye[i], retain_graph=True,
+                                                 allow_unused=True)  # fmt: skip
+                    if row is not None:
+                        jac[i] = row.reshape(-1)[coupled]
         self.jac = jac
         self.lu: tuple[Tensor, Tensor] | None = None
         self.inverse: Tensor | None = None
