@@ -25,6 +25,7 @@ from pyode.solver.tableaus import ButcherTableau
 
 MAX_NUM_STEPS = defaults.MAX_NUM_STEPS
 NEWTON_SHRINK = 0.5  # an implicit step whose Newton iterations failed is retried at half size
+HOLD = 1.2  # an implicit method keeps its step rather than grow it by less (RADAU5's quot2)
 # One trial step (func, t, y, dt, f(t, y), t_end) -> (y_new, f_new or None, error, stages).
 TrialStep = Callable[[Func, float, Tensor, float, Tensor, float], tuple[Tensor, Any, Any, list]]
 
@@ -62,8 +63,9 @@ class StepSizeController:
     lets the previous accepted error ratio damp step-size oscillation; beta = 0 is the classical
     controller. Factors are bounded to [dfactor, ifactor], and a rejected step never grows.
     `predictive` (the implicit methods) also bounds an accepted step's factor by Gustafsson's
-    prediction, keeps the step after a rejection from growing and halves a step whose Newton
-    iterations failed (as RADAU5).
+    prediction, keeps the step after a rejection from growing, keeps it rather than grow it by
+    less than HOLD (so Newton's factorisation serves the next step) and halves a step whose
+    Newton iterations failed (as RADAU5).
     """
 
     error_order: int
@@ -94,6 +96,8 @@ class StepSizeController:
                 factor = min(factor, self._predicted(h, ratio))
                 if after_rejection:  # RADAU5: no growth right after a rejected step
                     factor = min(factor, 1.0)
+                if 1.0 <= factor <= HOLD:  # keep h, and with it Newton's factorisation
+                    factor = 1.0
         else:
             factor = min(factor, 1.0)
         return h * factor
