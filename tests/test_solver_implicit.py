@@ -349,3 +349,22 @@ def test_dense_jacobian_is_autograds(size: int) -> None:
     assert torch.allclose(DenseMatrix(f, 0.0, y, slice(None)).jac, expected)
     part = slice(1, size - 1)  # the coupled block only
     assert torch.allclose(DenseMatrix(f, 0.0, y, part).jac, expected[part, part])
+
+
+@pytest.mark.parametrize("perturb,expected", [(True, -0.5), (False, -0.6)])
+def test_implicit_euler_perturb_samples_a_jump_from_the_left(perturb: bool, expected: float
+                                                              ) -> None:  # fmt: skip
+    """y' = -1 before t = 0.5, -2 after: implicit Euler's stage at a step's end sees the jump
+    at 0.5 from the step before it only with `perturb` (then it is exact)."""
+
+    def f(t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return torch.full_like(y, -1.0 if float(t) < 0.5 else -2.0)
+
+    stats = SolverStats()
+    y = odeint(f, torch.tensor([1.0], dtype=F64), torch.tensor([0.0, 1.0], dtype=F64),
+               method="implicit_euler", options={"step_size": 0.1, "perturb": perturb},
+               adjoint=False, stats=stats)  # fmt: skip
+    assert float(y[-1, 0]) == pytest.approx(expected, abs=1e-12)
+    # One evaluation starts the solve, then each step's Newton iterations (the step's first
+    # derivative comes from the previous step's end).
+    assert stats.nfe_forward < 4 * 10

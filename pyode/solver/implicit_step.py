@@ -115,6 +115,7 @@ def implicit_stepper(
     failure with a J taken at the step's start raises ODESolverError (the grid is fixed, so
     the step cannot shrink)."""
     step = ImplicitStep(tableau, options, norm, rtol, atol)
+    last: list[tuple[Tensor, Tensor]] = []  # the previous step's (y1, its derivative)
 
     def advance(t0: float, y0: Tensor, h: float, t1: float, f0: Tensor | None
                 ) -> tuple[Tensor, Tensor]:  # fmt: skip
@@ -125,15 +126,17 @@ def implicit_stepper(
 
             def stage_func(t: float, y: Tensor) -> Tensor:
                 return func(before_end if t == t1 else t, y)
-        elif f0 is None:
-            f0 = func(t0, y0)
+        elif f0 is None:  # the previous step's end derivative (FSAL), else a fresh one
+            f0 = last[0][1] if last and last[0][0] is y0 else func(t0, y0)
         try:
-            return step(stage_func, t0, y0, h, f0, t1)[0], f0
+            y1, f1 = step(stage_func, t0, y0, h, f0, t1)[:2]
         except StepFailure as failure:
             raise ODESolverError(
                 f"{failure} at t={t0:.6g} (dt={h:.3g}): {tableau.name} on a fixed grid cannot "
                 "shrink its step; give a smaller step_size, or use method='kvaerno5' (adaptive)"
             ) from None
+        last[:] = [(y1, f1)]
+        return y1, f0
 
     return advance
 
