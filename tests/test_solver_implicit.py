@@ -12,7 +12,7 @@ import torch
 from scipy.integrate import solve_ivp
 from torch import nn
 
-from pyode.solver import METHOD_TABLE, ODESolverError, SolverStats, odeint
+from pyode.solver import METHOD_TABLE, ODESolverError, SolverStats, odeint, odeint_event
 from pyode.solver.adaptive import integrate_adaptive
 from pyode.solver.config import make_config, valid_options
 from pyode.solver.implicit_tableaus import IMPLICIT_TABLEAUS
@@ -368,3 +368,15 @@ def test_implicit_euler_perturb_samples_a_jump_from_the_left(perturb: bool, expe
     # One evaluation starts the solve, then each step's Newton iterations (the step's first
     # derivative comes from the previous step's end).
     assert stats.nfe_forward < 4 * 10
+
+
+@pytest.mark.parametrize("method,options,tol", [("kvaerno5", None, 1e-6),
+                                                ("implicit_euler", {"step_size": 1e-3}, 1e-3)])
+def test_event_with_an_implicit_method(method: str, options: dict | None, tol: float) -> None:
+    """y' = -y from 1 reaches 1/2 at ln 2 (located on the dense output, then re-solved)."""
+    t_event, solution = odeint_event(lambda t, y: -y, torch.tensor([1.0], dtype=F64),
+                                     torch.tensor(0.0, dtype=F64),
+                                     event_fn=lambda t, y: y.sum() - 0.5, method=method,
+                                     options=options, rtol=1e-8, atol=1e-8, adjoint=False)
+    assert float(t_event) == pytest.approx(math.log(2.0), abs=tol)
+    assert float(solution[-1, 0]) == pytest.approx(0.5, abs=tol)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import Tensor
@@ -171,8 +171,8 @@ def integrate_adaptive(
     nxt = 1
     direction = 1.0 if times[-1] > times[0] else -1.0
     for step in adaptive_steps(func, y0, f0, times[0], times[-1], control, counter, carry=carry):
-        if record is not None:
-            record.append(step)
+        if record is not None:  # the cubic Hermite needs no stage but the first
+            record.append(step if control.tableau.c_mid else replace(step, ks=step.ks[:1]))
         while nxt < len(times) and direction * (times[nxt] - step.t_new) <= 0:
             outputs.append(step.at(control.tableau, times[nxt]))
             nxt += 1
