@@ -143,7 +143,7 @@ class SolverConfig:
         if isinstance(self.tableau, ImplicitTableau):
             assert self.newton is not None
             stepper = ImplicitStep(self.tableau, self.newton, norm, self.rtol, self.atol)
-        return AdaptiveController(self.tableau, self.adaptive, self.rtol, self.atol, norm,  # type: ignore[arg-type]
+        return AdaptiveController(self.tableau, self.adaptive, self.rtol, self.atol, norm,
                                   self.time_dtype, stepper)  # fmt: skip
 
     def check_state(self, y0: Tensor) -> None:

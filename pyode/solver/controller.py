@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 
 from pyode.solver import defaults
+from pyode.solver.implicit_tableaus import ImplicitTableau
 from pyode.solver.initial_step import Norm, initial_step
 from pyode.solver.norms import Tolerance
 from pyode.solver.rk_step import Func, rk_step
@@ -119,7 +120,7 @@ class AdaptiveController(StepSizeController):
 
     def __init__(
         self,
-        tableau: ButcherTableau,
+        tableau: ButcherTableau | ImplicitTableau,
         options: AdaptiveOptions,
         rtol: Tolerance,
         atol: Tolerance,
