@@ -380,3 +380,17 @@ def test_event_with_an_implicit_method(method: str, options: dict | None, tol: f
                                      options=options, rtol=1e-8, atol=1e-8, adjoint=False)
     assert float(t_event) == pytest.approx(math.log(2.0), abs=tol)
     assert float(solution[-1, 0]) == pytest.approx(0.5, abs=tol)
+
+
+def test_torchdiffeq_interface_runs_implicit_euler_on_its_grid() -> None:
+    """torchdiffeq's fixed-grid implicit_euler is pyode's; its step_size is torchdiffeq's grid
+    t0 + k * step_size (the last step shorter), the outputs between grid points interpolated."""
+    from pyode.compat import torchdiffeq as compat
+
+    f = stiff_linear(-50.0)
+    t = torch.linspace(0.0, 1.0, 5, dtype=F64)
+    ys = compat.odeint(f, torch.tensor([1.0], dtype=F64), t, method="implicit_euler",
+                       options={"step_size": 0.003})  # fmt: skip
+    assert torch.allclose(ys[:, 0], torch.cos(t), atol=1e-3)
+    with pytest.raises(NotImplementedError, match="'kvaerno5'"):
+        compat.odeint(f, torch.tensor([1.0], dtype=F64), t, method="radauIIA5")
