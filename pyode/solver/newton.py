@@ -27,6 +27,8 @@ A dynamics object may say that only its `coupled` components (a slice of the fla
 back into f (the adjoint's augmented state: the parameter gradients are quadratures); Newton
 then solves for those and the rest follow from f. Its `traced(t, y)` evaluates f with a graph
 back to y (the adjoint's derivative is a vector-Jacobian product that its plain call detaches).
+A field autograd cannot differentiate (an R function through reticulate, numpy inside) gets its
+J, or its Jacobian-vector products, by forward differences instead.
 """
 
 from __future__ import annotations
@@ -88,7 +90,9 @@ class DenseMatrix(NewtonMatrix):
         y_leaf, f_head = traced(func, t, y, coupled)
         m = self.m
         jac = torch.zeros(m, m, dtype=y.dtype, device=y.device)
-        if f_head.requires_grad:  # a field with no graph depends on nothing: J = 0
+        if not f_head.requires_grad:  # autograd cannot see f (R, numpy), or f ignores y
+            jac = finite_differences(func, t, y, f_head.detach(), coupled)
+        else:
             eye = torch.eye(m, dtype=y.dtype, device=y.device)
             rows = None
             if m > FEW_ROWS:  # all rows in one batched backward pass
@@ -123,10 +127,28 @@ class DenseMatrix(NewtonMatrix):
         return torch.linalg.lu_solve(*self.lu, r[:, None])[:, 0]
 
 
+def finite_differences(func: Func, t: float, y: Tensor, f_head: Tensor, coupled: slice
+                       ) -> Tensor:  # fmt: skip
+    """J by forward differences, one evaluation per coupled component, for a field autograd
+    cannot differentiate (steps sqrt(eps) * max(|y_j|, 1), as scipy's Radau and BDF)."""
+    flat = y.detach().reshape(-1)
+    root_eps = math.sqrt(torch.finfo(y.dtype).eps)
+    values = to_floats(flat)
+    columns = []
+    with torch.no_grad():
+        for j in range(flat.numel())[coupled]:
+            h = root_eps * max(abs(values[j]), 1.0)
+            moved = flat.clone()
+            moved[j] += h
+            columns.append((func(t, moved.view_as(y)).reshape(-1)[coupled] - f_head) / h)
+    return torch.stack(columns, 1)
+
+
 class KrylovMatrix(NewtonMatrix):
     def __init__(self, func: Func, t: float, y: Tensor, coupled: slice) -> None:
         super().__init__(func, t, y, coupled)
         y_leaf, f_head = traced(func, t, y, coupled)
+        self.func, self.f_head = func, f_head.detach()
         self.linear = f_head.requires_grad
         if self.linear:
             # J^T u as a function of u; differentiating it in u gives J v (a double backward).
@@ -139,14 +161,23 @@ class KrylovMatrix(NewtonMatrix):
                     self.jtu = jtu.reshape(-1)[coupled]
 
     def jvp(self, v: Tensor) -> Tensor:
+        if not self.linear:  # autograd cannot see f: a forward difference along v
+            size = to_float(v.norm())
+            if size == 0.0:
+                return torch.zeros_like(v)
+            flat = self.y.detach().reshape(-1)
+            h = math.sqrt(torch.finfo(flat.dtype).eps) * (1.0 + to_float(flat.norm())) / size
+            moved = flat.clone()
+            moved[self.coupled] += h * v.detach()
+            with torch.no_grad():
+                moved_f = self.func(self.t, moved.view_as(self.y)).reshape(-1)[self.coupled]
+            return (moved_f - self.f_head) / h
         (out,) = torch.autograd.grad(self.jtu, self.u, v, retain_graph=True,
                                      create_graph=v.requires_grad)  # fmt: skip
         return out
 
     def solve(self, r: Tensor, hg: float) -> Tensor:
         self.hg = hg
-        if not self.linear:  # J = 0
-            return r
         return gmres(lambda v: v - hg * self.jvp(v), r, KRYLOV_RTOL, min(KRYLOV_MAX_DIM, self.m))
 
 
