@@ -6,8 +6,8 @@ Stage derivatives come from the converged stage values, k_i = (Y_i - base_i) / (
 rather than from f(Y_i): for stiff components f amplifies the Newton error by the stiffness
 (Hairer & Wanner IV.8). The last stage is the solution at t + h, so its k is the next step's
 first stage (FSAL) and the end slope of the dense output, the cubic Hermite through both ends
-of the step (interpolation.py; third order, so outputs inside long steps are a few tolerances
-off: `step_t` makes steps end on them).
+of the step (interpolation.py; third order, so a few tolerances off inside long steps: the
+steps end on the output times, config.py, and it only locates events).
 
 Gradients without the adjoint backpropagate through the Newton iterations themselves: the
 Jacobian is a constant of each iteration, so the iterations' derivative converges with them.
