@@ -1,12 +1,13 @@
-"""python -m pyode.bench <name> [options]; the only benchmark is `solver`."""
+"""python -m pyode.bench <name> [options]: `solver` (training steps against torchdiffeq) or
+`stiff` (implicit methods against scipy)."""
 
 from __future__ import annotations
 
 import sys
 
-from pyode.bench import solver
+from pyode.bench import solver, stiff
 
-BENCHMARKS = {"solver": solver.main}
+BENCHMARKS = {"solver": solver.main, "stiff": stiff.main}
 
 
 def main(argv: list[str] | None = None) -> int:
