@@ -80,7 +80,7 @@ def test_event_through_odeint_event_matches_torchdiffeq() -> None:
 @pytest.mark.parametrize(
     "kwargs,match",
     [
-        (dict(method="gl4"), "method 'gl4' is not in pyode: pyode has no implicit"),
+        (dict(method="gl4"), "method 'gl4' is not in pyode: pyode's implicit methods are"),
     ],
 )
 def test_missing_torchdiffeq_features_are_named(kwargs: dict, match: str) -> None:

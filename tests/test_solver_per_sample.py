@@ -318,6 +318,7 @@ def test_adjoint_after_a_returned_failure_per_row() -> None:
         ({"y0": torch.tensor(1.0, dtype=F64)}, "per_sample.*y0"),
         ({"t": torch.zeros(3, 4, dtype=F64)}, "^t has shape"),
         ({"method": "rk4"}, "per_sample.*rk4"),
+        ({"method": "kvaerno5"}, "per_sample.*explicit.*kvaerno5"),
         ({"y0": (Y0, Y0)}, "per_sample.*one tensor"),
         ({"on_failure": "ignore"}, "on_failure"),
         ({"options": {"norm": lambda e: e.abs().max()}}, "'norm'"),
@@ -385,5 +386,5 @@ def test_ode_block_per_sample() -> None:
     assert len(set(block.stats.n_accepted_per_sample)) > 1
     out.sum().backward()
     assert y0.grad is not None and block.stats.n_accepted_backward_per_sample
-    with pytest.raises(ValueError, match=r"per_sample=True needs an adaptive.*'rk4'"):
+    with pytest.raises(ValueError, match=r"per_sample=True needs an adaptive explicit.*'rk4'"):
         ODEBlock(func, per_sample=True, method="rk4")

@@ -1,12 +1,13 @@
-"""python -m pyode.bench <name> [options]: `solver` or `per_sample`."""
+"""python -m pyode.bench <name> [options]: `solver` (training steps against torchdiffeq),
+`stiff` (implicit methods against scipy) or `per_sample` (per-sample steps against torchode)."""
 
 from __future__ import annotations
 
 import sys
 
-from pyode.bench import per_sample, solver
+from pyode.bench import per_sample, solver, stiff
 
-BENCHMARKS = {"solver": solver.main, "per_sample": per_sample.main}
+BENCHMARKS = {"solver": solver.main, "stiff": stiff.main, "per_sample": per_sample.main}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,12 +26,12 @@ from pyode.solver.solve import odeint as _pyode_odeint
 NO_STEP_LIMIT = 2**31 - 1  # torchdiffeq's default max_num_steps
 
 # torchdiffeq methods pyode does not offer, with what to use instead (every option of
-# torchdiffeq's solvers has its pyode counterpart).
-_IMPLICIT = ("implicit_euler", "implicit_midpoint", "trapezoid", "radauIIA3", "gl4", "radauIIA5",
-             "gl6", "sdirk2", "trbdf2")  # fmt: skip
+# torchdiffeq's solvers has its pyode counterpart; its fixed-grid implicit_euler is pyode's).
+_IMPLICIT = ("implicit_midpoint", "trapezoid", "radauIIA3", "gl4", "radauIIA5", "gl6", "sdirk2",
+             "trbdf2")  # fmt: skip
 NOT_IN_PYODE_METHODS = {
-    name: "pyode has no implicit Runge-Kutta methods yet (stiff problems: 'scipy_solver' with "
-    "options={'solver': 'Radau'} or 'BDF')"
+    name: "pyode's implicit methods are 'implicit_euler' (fixed grid) and 'kvaerno3', "
+    "'kvaerno5' (adaptive, for stiff problems)"
     for name in _IMPLICIT
 }
 

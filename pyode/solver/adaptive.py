@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import Tensor
 
 from pyode.solver.controller import MAX_NUM_STEPS, AdaptiveController, AdaptiveOptions, StepCarry
-from pyode.solver.errors import ODESolverError
+from pyode.solver.errors import ODESolverError, StepFailure
 from pyode.solver.host_sync import to_float
 from pyode.solver.interpolation import interpolate
 from pyode.solver.partial import failed
-from pyode.solver.rk_step import Func, rk_step
+from pyode.solver.rk_step import Func
 from pyode.solver.stats import StepCounter
 from pyode.solver.tableaus import ButcherTableau
 
@@ -88,7 +88,8 @@ def adaptive_steps(
         if n_tried >= control.max_num_steps:
             raise ODESolverError(
                 f"max_num_steps={control.max_num_steps} exceeded: reached t={t:.6g} "
-                f"of [{t0:.6g}, {t_end:.6g}] (last dt={direction * h:.3g})",
+                f"of [{t0:.6g}, {t_end:.6g}] (last dt={direction * h:.3g})"
+                + ("" if control.implicit else "; a stiff problem? try method='kvaerno5'"),
                 reason="max_num_steps", t=t, dt=direction * h,
             )  # fmt: skip
         n_tried += 1
@@ -104,9 +105,13 @@ def adaptive_steps(
         counter.before(t, y, dt)
         # A step ending on a jump sees f's value from before it, the next step f's from after.
         t_stage_end = _beside(t_new, -direction, y0.dtype) if lands and jump else t_new
-        y_new, f_new, err, ks = rk_step(func, control.tableau, t, y, dt, f, t_stage_end)
-        with torch.no_grad():
-            ratio = to_float(control.error_ratio(err, y, y_new))
+        failure, reason = "non-finite state or derivative encountered", "non_finite"
+        try:
+            y_new, f_new, err, ks = control.stepper(func, t, y, dt, f, t_stage_end)
+            with torch.no_grad():
+                ratio = to_float(control.error_ratio(err, y, y_new))
+        except StepFailure as exc:  # an implicit method's Newton iterations: a rejected step
+            ratio, failure, reason = math.inf, str(exc), "step_underflow"
 
         finite = math.isfinite(ratio)
         accepted = finite and (ratio <= 1.0 or h_try <= control.min_step)
@@ -116,9 +121,9 @@ def adaptive_steps(
             counter.rejected(t, y, dt)
         if not finite and h_try <= control.min_step:
             raise ODESolverError(
-                f"non-finite state or derivative encountered after t={t:.6g} "
+                f"{failure} after t={t:.6g} "
                 f"at the smallest step dt={dt:.3g} (min_step={control.min_step:g})",
-                reason="non_finite", t=t, dt=dt,
+                reason=reason, t=t, dt=dt,
             )  # fmt: skip
         h_next = control.next_step(h_try, ratio, accepted)
         if accepted and lands:
@@ -140,9 +145,9 @@ def adaptive_steps(
         if h < 4 * eps * max(abs(t), span if math.isfinite(span) else 0.0):
             if not finite:
                 raise ODESolverError(
-                    f"non-finite state or derivative encountered after t={t:.6g} "
+                    f"{failure} after t={t:.6g} "
                     f"(step size shrank to dt={direction * h:.3g})",
-                    reason="non_finite", t=t, dt=direction * h,
+                    reason=reason, t=t, dt=direction * h,
                 )  # fmt: skip
             raise ODESolverError(
                 f"step size underflow at t={t:.6g}: dt={direction * h:.3g} "
@@ -161,11 +166,13 @@ def integrate_adaptive(
     *,
     carry: StepCarry | None = None,
     on_failure: str = "raise",
+    record: list[Step] | None = None,
 ) -> list[Tensor]:
     """Return the states at `times` (monotone, either direction; times[0] gives y0).
 
     Intermediate outputs come from the dense output of the step that contains them. A failure
     is raised, or with on_failure="return" the outputs reached are returned, NaN after them.
+    `record` receives every accepted step (for an adjoint that reads the forward's dense output).
     """
     outputs = [y0]
     nxt = 1
@@ -173,6 +180,8 @@ def integrate_adaptive(
     steps = adaptive_steps(func, y0, f0, times[0], times[-1], control, counter, carry=carry)
     try:
         for step in steps:
+            if record is not None:  # the cubic Hermite needs no stage but the first
+                record.append(step if control.tableau.c_mid else replace(step, ks=step.ks[:1]))
             while nxt < len(times) and direction * (times[nxt] - step.t_new) <= 0:
                 outputs.append(step.at(control.tableau, times[nxt]))
                 nxt += 1

@@ -4,10 +4,16 @@ Forward: solve without building a graph. Backward: integrate the augmented state
 [z, a, dL/dtheta, dL/dt] from t_N down to t_0 one output interval at a time, adding the direct
 gradient dL/dz(t_i) to the adjoint a at every output time. Memory is O(1) in the number of steps.
 The augmented state is one flat vector, so each RK stage update is a single fused operation.
+
+An implicit backward solve (a stiff problem: the backward solve uses the forward's method by
+default) does not re-solve z backwards, which is unstable for a stiff problem; it reads z from
+the forward's dense output (InterpolatedDynamics), at the price of memory O(steps).
 """
 
 from __future__ import annotations
 
+import bisect
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -16,6 +22,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
+from pyode.solver.adaptive import Step
 from pyode.solver.callbacks import find_callbacks
 from pyode.solver.config import SolverConfig
 from pyode.solver.controller import StepCarry
@@ -102,13 +109,23 @@ class AugmentedDynamics:
         self.device = like.device
         self.tail = sum(p.numel() for p in self.params) + int(with_t)
         self.nfe = 0
+        # Nothing depends on the parameter and time gradients (they are quadratures): the
+        # implicit methods' Newton iterations solve for [z, a] only (newton.py).
+        self.coupled = slice(0, 2 * self.n)
+
+    def _z(self, t: float, z_flat: Tensor) -> Tensor:
+        """The forward state at t: here the augmented state's own z, solved backwards."""
+        return z_flat.view(self.shape)
+
+    def _z_rate(self, fz: Tensor) -> Tensor:
+        return fz.reshape(-1)
 
     def __call__(self, t: float, aug: Tensor) -> Tensor:
         self.nfe += 1
         n = self.n
         z_flat, neg_a, _ = aug.split_with_sizes((n, n, self.tail))
         with torch.enable_grad():
-            z = z_flat.view(self.shape).detach().requires_grad_(True)
+            z = self._z(t, z_flat).detach().requires_grad_(True)
             t_in = torch.full((), t, dtype=self.dtype, device=self.device)
             inputs = (z, *self.params)
             if self.with_t:
@@ -121,11 +138,87 @@ class AugmentedDynamics:
                 vjps = vjp(fz, inputs, neg_a.view(self.shape).neg())
             else:
                 vjps = (None,) * len(inputs)
-        parts = [fz.reshape(-1)]
+        return self._join(fz, vjps, inputs)
+
+    def traced(self, t: float, aug: Tensor) -> Tensor:
+        """The same derivative with a graph back to aug (for the implicit methods' Jacobian,
+        which needs the derivative of the vector-Jacobian product itself)."""
+        self.nfe += 1
+        n = self.n
+        z_flat, neg_a, _ = aug.split_with_sizes((n, n, self.tail))
+        z = self._z(t, z_flat)
+        t_in = torch.full((), t, dtype=self.dtype, device=self.device)
+        inputs = (z, *self.params)
+        if self.with_t:
+            inputs = (*inputs, t_in.requires_grad_(True))
+        fz = self.func(t_in, z)
+        check_output(fz, self.shape, self.dtype)
+        vjps: tuple[Tensor | None, ...] = (None,) * len(inputs)
+        if fz.requires_grad:
+            vjps = torch.autograd.grad(fz, inputs, neg_a.view(self.shape).neg(),
+                                       create_graph=True, allow_unused=True)  # fmt: skip
+        return self._join(fz, vjps, inputs)
+
+    def _join(self, fz: Tensor, vjps: Sequence[Tensor | None], inputs: Sequence[Tensor]
+              ) -> Tensor:  # fmt: skip
+        parts = [self._z_rate(fz)]
         for v, x in zip(vjps, inputs):
             parts.append(torch.zeros(x.numel(), dtype=self.dtype, device=self.device)
                          if v is None else v.reshape(-1))  # fmt: skip
         return torch.cat(parts)
+
+
+@dataclass(frozen=True)
+class GridStep:
+    """One step of a fixed-grid forward solve, linear in between (its grid points are those
+    the backward solve steps to, so its implicit stages land on them)."""
+
+    t: float
+    y: Tensor
+    t_new: float
+    y_new: Tensor
+
+    def at(self, tableau: Any, tau: float) -> Tensor:
+        return torch.lerp(self.y, self.y_new, (tau - self.t) / (self.t_new - self.t))
+
+
+class Trajectory:
+    """The forward solve's steps: its state anywhere in the solved span from their dense
+    output (a stage beyond either end extrapolates the end step's polynomial)."""
+
+    def __init__(self, steps: Sequence[Step | GridStep], tableau: Any) -> None:
+        self.steps = sorted(steps, key=lambda s: min(s.t, s.t_new))
+        self.lows = [min(s.t, s.t_new) for s in self.steps]
+        self.tableau = tableau
+
+    def __call__(self, t: float) -> Tensor:
+        i = min(max(bisect.bisect_right(self.lows, t) - 1, 0), len(self.steps) - 1)
+        return self.steps[i].at(self.tableau, t)
+
+
+class InterpolatedDynamics(AugmentedDynamics):
+    """The augmented dynamics with z(t) read from the forward solve's dense output instead of
+    re-solved backwards, which a stiff problem forbids: backwards, its fast decaying modes grow
+    like exp(|lambda| t) and amplify every error. The z block stays constant; the adjoint and
+    the quadratures are as before, and Newton solves for the adjoint only."""
+
+    def __init__(self, problem: AdjointProblem, like: Tensor, with_t: bool,
+                 trajectory: Trajectory) -> None:  # fmt: skip
+        super().__init__(problem, like, with_t)
+        self.trajectory = trajectory
+        self.coupled = slice(self.n, 2 * self.n)
+
+    def _z(self, t: float, z_flat: Tensor) -> Tensor:
+        return self.trajectory(t).detach().view(self.shape).requires_grad_(True)
+
+    def _z_rate(self, fz: Tensor) -> Tensor:
+        return torch.zeros(self.n, dtype=self.dtype, device=self.device)
+
+    def forward_rate(self, t: float, z: Tensor) -> Tensor:
+        """f(t, z) of the forward problem (for the gradient in the output times)."""
+        self.nfe += 1
+        with torch.no_grad():
+            return self.func(torch.full((), t, dtype=self.dtype, device=self.device), z)
 
 
 def adjoint_norm(problem: AdjointProblem) -> Callable[[Sequence[Tensor]], Tensor]:
@@ -157,13 +250,23 @@ class AdjointSolve(torch.autograd.Function):
     @staticmethod
     def forward(ctx, problem: AdjointProblem, y0: Tensor, t: Tensor, *params: Tensor) -> Tensor:  # type: ignore[override]
         dyn = CountedDynamics(problem.func, y0)
+        # An implicit (stiff) backward solve reads z from the forward's dense output.
+        record: list | None = None
+        if problem.backward_config.newton is not None and problem.forward_config.scipy is None:
+            record = []
         with torch.no_grad():
             f0 = dyn(problem.times[0], y0) if problem.forward_config.uses_start_derivative else None
             ys = problem.forward_config.run(
                 dyn, y0, problem.times, f0, problem.counter,
                 norm=problem.flat.norm_for(problem.forward_config), carry=problem.carry,
+                record=record,
             )  # fmt: skip
             ys = torch.stack(ys)
+        ctx.trajectory = None
+        if record is not None:
+            if problem.forward_config.fixed is not None:  # record: the grid's (t, y)
+                record = [GridStep(*a, *b) for a, b in itertools.pairwise(record)]
+            ctx.trajectory = Trajectory(record, problem.forward_config.tableau)
         problem.counter.stats.nfe_forward += dyn.nfe
         ctx.problem = problem
         ctx.t_dtype = t.dtype
@@ -184,7 +287,10 @@ class AdjointSolve(torch.autograd.Function):
         y_like = ys[0]
         n = y_like.numel()
         n_params = sum(p.numel() for p in problem.params)
-        dyn = AugmentedDynamics(problem, y_like, need_t)
+        if ctx.trajectory is None:
+            dyn = AugmentedDynamics(problem, y_like, need_t)
+        else:
+            dyn = InterpolatedDynamics(problem, y_like, need_t, ctx.trajectory)
         view = _augmented_view(y_like, problem.params, need_t)
         chosen = ctx.adjoint_options["norm"]
         if isinstance(chosen, AdjointNorm) and chosen.state_norm is None:
@@ -224,7 +330,8 @@ class AdjointSolve(torch.autograd.Function):
                 f_aug = dyn(times[i], aug)
             if need_t:
                 # dL/dt_i = dL/dz(t_i) . f(t_i, z_i); the t channel starts from minus its sum.
-                dldt = torch.dot(grads[i], f_aug[:n])
+                f_z = f_aug[:n] if ctx.trajectory is None else dyn.forward_rate(times[i], ys[i])
+                dldt = torch.dot(grads[i], f_z.reshape(-1))
                 t_grads.append(dldt)
                 aug[-1] -= dldt
             aug = config.run(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import torch
@@ -23,8 +23,11 @@ from pyode.solver.fixed_grid import (
     tableau_stepper,
 )
 from pyode.solver.host_sync import to_floats
+from pyode.solver.implicit_step import ImplicitStep, implicit_stepper
+from pyode.solver.implicit_tableaus import IMPLICIT_TABLEAUS, ImplicitTableau
 from pyode.solver.initial_step import Norm
 from pyode.solver.methods import METHOD_TABLE, METHODS
+from pyode.solver.newton import JACOBIANS, NewtonOptions
 from pyode.solver.norms import RMS_NORM, Tolerance, check_norm
 from pyode.solver.rk_step import Func
 from pyode.solver.scipy_solver import ScipyOptions, integrate_scipy, parse_scipy_options
@@ -41,6 +44,8 @@ SCIPY_OPTIONS = ("solver", "min_step", "max_step", "dtype")
 # `norm`: a callable norm(scaled error) -> ratio, as torchdiffeq takes it ("seminorm" for the
 # adjoint's backward solve).
 ADAPTIVE_OPTIONS = (*(f.name for f in fields(AdaptiveOptions)), "norm", "dtype")
+# The implicit methods' Newton iterations: how J is used, and how many iterations a stage gets.
+NEWTON_OPTIONS = ("jacobian", "max_newton_iters")
 TIME_DTYPES = (torch.float64, torch.float32)
 
 
@@ -51,7 +56,8 @@ def valid_options(method: str) -> tuple[str, ...]:
         return SCIPY_OPTIONS
     if kind == "adams":
         return ADAMS_OPTIONS
-    return ADAPTIVE_OPTIONS if METHOD_TABLE[method].adaptive else FIXED_OPTIONS
+    options = ADAPTIVE_OPTIONS if METHOD_TABLE[method].adaptive else FIXED_OPTIONS
+    return (*options, *NEWTON_OPTIONS) if kind == "implicit" else options
 
 
 @dataclass(frozen=True)
@@ -60,10 +66,11 @@ class SolverConfig:
 
     Exactly one of `adaptive` (embedded Runge-Kutta), `fixed` (fixed grid: a tableau, or
     Adams-Bashforth-Moulton with `adams`) and `scipy` is set; `tableau` is None for the last two.
+    `newton` is set for the implicit methods (their tableau is an ImplicitTableau).
     """
 
     method: str
-    tableau: ButcherTableau | None
+    tableau: ButcherTableau | ImplicitTableau | None
     rtol: Tolerance
     atol: Tolerance
     adaptive: AdaptiveOptions | None = None
@@ -73,12 +80,17 @@ class SolverConfig:
     norm: Any = None  # the `norm` option: a callable, "seminorm" or None (the default norm)
     time_dtype: torch.dtype = torch.float64
     on_failure: str = "raise"  # odeint's on_failure (pyode.solver.partial); backward: "raise"
+    newton: NewtonOptions | None = None
 
-    def stepper(self, func: Func, dtype: torch.dtype) -> Stepper:
-        """A fresh fixed-grid stepper (the Adams ones keep a history for one solve)."""
+    def stepper(self, func: Func, dtype: torch.dtype, norm: Norm | None = None) -> Stepper:
+        """A fresh fixed-grid stepper (the Adams and implicit ones keep state for one solve)."""
         assert self.fixed is not None
         if self.adams is not None:
             return adams_stepper(func, self.adams, self.fixed.perturb, self.rtol, self.atol, dtype)
+        if isinstance(self.tableau, ImplicitTableau):
+            assert self.newton is not None
+            return implicit_stepper(func, self.tableau, self.newton, self.fixed.perturb, dtype,
+                                    norm or RMS_NORM, self.rtol, self.atol)  # fmt: skip
         assert self.tableau is not None
         return tableau_stepper(func, self.tableau, self.fixed.perturb, dtype)
 
@@ -98,26 +110,57 @@ class SolverConfig:
         *,
         norm: Norm | None = None,
         carry: StepCarry | None = None,
+        record: list | None = None,
     ) -> list[Tensor]:
-        """States at `times`; `carry` passes the last step size from one call to the next."""
+        """States at `times`; `carry` passes the last step size from one call to the next,
+        `record` receives an adaptive solve's accepted steps, or a fixed grid's points (t, y)."""
         if self.scipy is not None:
             return integrate_scipy(func, y0, times, self.rtol, self.atol, self.scipy,
                                    counter.stats)  # fmt: skip
         if self.fixed is not None:
-            return integrate_fixed(
-                func, y0, times, self.stepper(func, y0.dtype), f0, counter.stats, self.fixed,
-                name=self.method, callback=counter.before, backward=counter.backward,
+            callback = counter.before
+            if record is not None:  # a fixed grid records its points (t, y)
+
+                def callback(t0: float, y: Tensor, dt: float) -> None:
+                    counter.before(t0, y, dt)
+                    record.append((t0, y))
+
+            outputs = integrate_fixed(
+                func, y0, times, self.stepper(func, y0.dtype, norm), f0, counter.stats, self.fixed,
+                name=self.method, callback=callback, backward=counter.backward,
                 on_failure=self.on_failure,
             )  # fmt: skip
+            if record is not None:
+                record.append((times[-1], outputs[-1]))
+            return outputs
         assert f0 is not None
-        return integrate_adaptive(func, y0, f0, times, self.controller(norm), counter,
-                                  carry=carry, on_failure=self.on_failure)  # fmt: skip
+        config = self
+        if self.newton is not None and len(times) > 2:
+            # The implicit methods' dense output is a cubic Hermite, third order: a few
+            # tolerances off inside their long steps. Their steps end on the outputs instead.
+            assert self.adaptive is not None
+            step_t = tuple(sorted({*self.adaptive.step_t, *times[1:-1]}))
+            config = replace(self, adaptive=replace(self.adaptive, step_t=step_t))
+        return integrate_adaptive(func, y0, f0, times, config.controller(norm), counter,
+                                  carry=carry, record=record,
+                                  on_failure=self.on_failure)  # fmt: skip
 
     def controller(self, norm: Norm | None = None) -> AdaptiveController:
         """The step-size controller of one adaptive solve measuring errors with `norm`."""
         assert self.tableau is not None and self.adaptive is not None
-        return AdaptiveController(self.tableau, self.adaptive, self.rtol, self.atol,
-                                  norm or RMS_NORM, self.time_dtype)  # fmt: skip
+        norm = norm or RMS_NORM
+        stepper = None
+        if isinstance(self.tableau, ImplicitTableau):
+            assert self.newton is not None
+            stepper = ImplicitStep(self.tableau, self.newton, norm, self.rtol, self.atol)
+        return AdaptiveController(self.tableau, self.adaptive, self.rtol, self.atol, norm,
+                                  self.time_dtype, stepper)  # fmt: skip
+
+    def check_state(self, y0: Tensor) -> None:
+        """The implicit methods factorise Jacobians: they need a float32 or float64 state."""
+        if self.newton is not None and y0.dtype not in (torch.float32, torch.float64):
+            raise ValueError(f"y0 must be float32 or float64 for method {self.method!r} (its "
+                             f"Newton iterations solve linear systems), got {y0.dtype}")
 
     def clock_times(self, times: list[float]) -> list[float]:
         """The output times as the clock holds them."""
@@ -163,11 +206,13 @@ def make_config(
     if entry.kind == "scipy":
         return SolverConfig(method, None, rtol, atol, scipy=parse_scipy_options(opts),
                             time_dtype=time_dtype)  # fmt: skip
+    newton = _newton_options(opts) if entry.kind == "implicit" else None
+    tableau = IMPLICIT_TABLEAUS[method] if newton is not None else TABLEAUS.get(method)
     if not entry.adaptive:
         adams = _adams_options(method, opts) if entry.kind == "adams" else None
         fixed = parse_fixed_options(opts, _positive)
-        return SolverConfig(method, TABLEAUS.get(method), rtol, atol, fixed=fixed, adams=adams,
-                            time_dtype=time_dtype)  # fmt: skip
+        return SolverConfig(method, tableau, rtol, atol, fixed=fixed, adams=adams,
+                            time_dtype=time_dtype, newton=newton)  # fmt: skip
     parsed: dict[str, Any] = {}
     norm = opts.pop("norm", None)
     if norm is not None and norm != "seminorm":
@@ -195,8 +240,8 @@ def make_config(
         )
     if parsed.get("beta", 0.0) >= 0.2:
         raise ValueError(f"option 'beta' must be in [0, 0.2), got {parsed['beta']}")
-    return SolverConfig(method, TABLEAUS[method], rtol, atol, adaptive=AdaptiveOptions(**parsed),
-                        norm=norm, time_dtype=time_dtype)  # fmt: skip
+    return SolverConfig(method, tableau, rtol, atol, adaptive=AdaptiveOptions(**parsed),
+                        norm=norm, time_dtype=time_dtype, newton=newton)  # fmt: skip
 
 
 def _tolerance(name: str, value: Any) -> Any:
@@ -235,6 +280,17 @@ def options_for(method: str, options: Mapping[str, Any] | None) -> dict[str, Any
     forward's norm does not fit the backward's augmented state, as in torchdiffeq)."""
     valid = valid_options(method) if method in METHOD_TABLE else ()
     return {k: v for k, v in (options or {}).items() if k in valid and k != "norm"}
+
+
+def _newton_options(opts: dict[str, Any]) -> NewtonOptions:
+    """Pop and check the implicit methods' options `jacobian` and `max_newton_iters`."""
+    jacobian = opts.pop("jacobian", "dense")
+    if jacobian not in JACOBIANS:
+        raise ValueError(f"option 'jacobian' must be one of {', '.join(JACOBIANS)}, "
+                         f"got {jacobian!r}")  # fmt: skip
+    iters = _positive("max_newton_iters", opts.pop("max_newton_iters", NewtonOptions.max_iters),
+                      integer=True)  # fmt: skip
+    return NewtonOptions(jacobian=jacobian, max_iters=iters)
 
 
 def _adams_options(method: str, opts: dict[str, Any]) -> AdamsOptions:

@@ -41,3 +41,8 @@ class ODESolverError(RuntimeError):
 def _rebuild(message: str, reason: str | None, t: float | None, dt: float | None
              ) -> ODESolverError:  # fmt: skip
     return ODESolverError(message, reason=reason, t=t, dt=dt)
+
+
+class StepFailure(Exception):
+    """A trial step could not be computed (an implicit method's Newton iterations did not
+    converge): the adaptive loop rejects it and tries a smaller one; the message says why."""

@@ -7,13 +7,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pyode.solver.implicit_tableaus import IMPLICIT_TABLEAUS
 from pyode.solver.tableaus import TABLEAUS
 
 
 @dataclass(frozen=True)
 class Method:
     name: str
-    kind: str  # "runge_kutta" (a tableau), "adams" (multistep, fixed grid) or "scipy"
+    # "runge_kutta" (an explicit tableau), "implicit" (a diagonally implicit tableau, solved by
+    # Newton iterations; for stiff problems), "adams" (multistep, fixed grid) or "scipy"
+    kind: str
     adaptive: bool  # steps chosen from rtol/atol; otherwise a fixed grid (step_size, n_steps)
     order: int | None  # nominal order (None: scipy's, which depends on its `solver` option)
     gradients: bool = True  # False: nothing backpropagates through it (the adjoint works)
@@ -31,6 +34,7 @@ class Method:
 
 METHOD_TABLE: dict[str, Method] = {
     **{name: Method(name, "runge_kutta", t.adaptive, t.order) for name, t in TABLEAUS.items()},
+    **{n: Method(n, "implicit", t.adaptive, t.order) for n, t in IMPLICIT_TABLEAUS.items()},
     "explicit_adams": Method("explicit_adams", "adams", False, 4),
     "implicit_adams": Method("implicit_adams", "adams", False, 4),
     "fixed_adams": Method("fixed_adams", "adams", False, 4),  # torchdiffeq's older name

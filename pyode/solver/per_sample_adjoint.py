@@ -41,6 +41,7 @@ from pyode.solver.per_sample_control import (
     to_array,
 )
 from pyode.solver.stats import SolverStats
+from pyode.solver.tableaus import ButcherTableau
 from pyode.solver.vjp import vjp, vjp_kept
 
 BACKWARD_NORMS = (None, "seminorm")
@@ -78,9 +79,9 @@ def check_per_sample_methods(forward: SolverConfig, backward: SolverConfig | Non
     for which, config in (("method", forward), ("adjoint_method", backward)):
         if config is None:
             continue
-        if config.adaptive is None or config.tableau is None:
-            raise ValueError(f"per_sample=True needs an adaptive Runge-Kutta {which} (dopri5, "
-                             f"tsit5, bosh3, ...), got {config.method!r}")  # fmt: skip
+        if config.adaptive is None or not isinstance(config.tableau, ButcherTableau):
+            raise ValueError(f"per_sample=True needs an adaptive explicit Runge-Kutta {which} "
+                             f"(dopri5, tsit5, bosh3, ...), got {config.method!r}")  # fmt: skip
         unsupported = [name for name in ("jump_t", "step_t") if getattr(config.adaptive, name)]
         if unsupported:
             raise ValueError(f"option(s) {', '.join(map(repr, unsupported))} are not supported "

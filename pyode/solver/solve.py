@@ -135,25 +135,27 @@ def odeint(
     times travel as python floats; func receives t in the state's dtype).
     Methods (pyode.solver.METHOD_TABLE): fixed grid `euler`, `midpoint`, `heun2`, `heun3`, `rk4`
     and the Adams-Bashforth(-Moulton) methods `explicit_adams`, `implicit_adams` (=
-    `fixed_adams`; options `max_iters`, `max_order`), with options `step_size` (largest step)
-    or `n_steps` (steps per output interval, default one) or `grid_constructor(func, y0, t)`
-    (any grid from t[0] to t[-1]; `interp` "linear" or "cubic" between its points), `perturb`
-    and `max_num_steps`, and func.callback_step(t0, y0, dt) before every step; adaptive
-    `dopri5`, `tsit5`, `dopri8`, `bosh3`, `fehlberg2`, `adaptive_heun` (options `first_step`,
+    `fixed_adams`; options `max_iters`, `max_order`), with options `step_size` (largest step) or
+    `n_steps` (steps per output interval, default one) or `grid_constructor(func, y0, t)` (any
+    grid from t[0] to t[-1]; `interp` "linear" or "cubic" between its points), `perturb` and
+    `max_num_steps`, and func.callback_step(t0, y0, dt) before every step; adaptive `dopri5`,
+    `tsit5`, `dopri8`, `bosh3`, `fehlberg2`, `adaptive_heun` (options `first_step`,
     `max_num_steps`, `min_step`, `max_step`, `safety`, `ifactor`, `dfactor`, `beta`, `jump_t`,
-    `step_t`); `scipy_solver` (scipy's solve_ivp, options `solver`, `min_step`, `max_step`; no
-    backpropagation through it, gradients by the adjoint). With `adjoint=True` gradients come
-    from the adjoint method (constant memory); with `adjoint=False` by backpropagating through
-    the solver. rtol and atol may be tensors (per-element tolerances, broadcasting against y0)
-    or, for tuple states, one tolerance per component; the adaptive option `norm` is a callable
-    norm(scaled error) as in torchdiffeq; the option `dtype` is the clock's dtype (float64 by
-    default). Step callbacks `func.callback_step(t0, y0, dt)`, `callback_accept_step`,
-    `callback_reject_step` (and their `_adjoint` twins, for the backward solve) are called as
-    in torchdiffeq. Keyword arguments: `adjoint_rtol`, `adjoint_atol`, `adjoint_method`,
-    `adjoint_options`, `adjoint_norm` (None, "seminorm" or a callable on the augmented state
-    (t, y, adj_y, *adj_params)), `adjoint_params` (tensors to differentiate; default: the
-    parameters of func, which must then be an nn.Module) and `stats` (a SolverStats filled in
-    by this call).
+    `step_t`); for stiff problems the implicit `kvaerno3`, `kvaerno5` (adaptive) and
+    `implicit_euler` (fixed grid), with options `jacobian` ("dense" or "krylov") and
+    `max_newton_iters`; `scipy_solver` (scipy's solve_ivp, options `solver`, `min_step`,
+    `max_step`; no backpropagation through it, gradients by the adjoint). With `adjoint=True`
+    gradients come from the adjoint method (constant memory); with `adjoint=False` by
+    backpropagating through the solver. rtol and atol may be tensors (per-element tolerances,
+    broadcasting against y0) or, for tuple states, one tolerance per component; the adaptive
+    option `norm` is a callable norm(scaled error) as in torchdiffeq; the option `dtype` is the
+    clock's dtype (float64 by default). Step callbacks `func.callback_step(t0, y0, dt)`,
+    `callback_accept_step`, `callback_reject_step` (and their `_adjoint` twins, for the backward
+    solve) are called as in torchdiffeq. Keyword arguments: `adjoint_rtol`, `adjoint_atol`,
+    `adjoint_method`, `adjoint_options`, `adjoint_norm` (None, "seminorm" or a callable on the
+    augmented state (t, y, adj_y, *adj_params)), `adjoint_params` (tensors to differentiate;
+    default: the parameters of func, which must then be an nn.Module) and `stats` (a SolverStats
+    filled in by this call).
     `on_failure`: "raise" (an ODESolverError when the step limit is hit, the step size
     underflows or the state turns non-finite) or "return": the outputs up to the failure, NaN
     after them, with `stats.status` and `stats.t_reached` saying what happened. Gradients then
@@ -265,6 +267,7 @@ class FlatProblem:
 
     def fit(self, config: SolverConfig) -> SolverConfig:
         """config with its tolerances fitted to the flat state (per element, per component)."""
+        config.check_state(self.y0)
         rtol, atol = self.tolerance("rtol", config.rtol), self.tolerance("atol", config.atol)
         if rtol is config.rtol and atol is config.atol:
             return config
