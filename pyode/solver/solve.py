@@ -163,9 +163,9 @@ def odeint(
     them and ignores the gradients arriving at the NaN outputs. A failure of the adjoint's
     backward solve is always raised.
 
-    `per_sample=True` (adaptive Runge-Kutta methods): y0 has shape (batch, ...) and every row
-    takes its own steps, error test and end, as if solved alone, in one batched computation;
-    t is shared, shape (n,), or per row, shape (batch, n); func(t, y) then receives t as a
+    `per_sample=True` (adaptive explicit Runge-Kutta methods): y0 has shape (batch, ...) and
+    every row takes its own steps, error test and end, as if solved alone, in one batched
+    computation; t is shared, shape (n,), or per row, shape (batch, n); func(t, y) receives t as a
     tensor of shape (batch,), each row's time (see pyode.solver.per_sample). With
     on_failure="return" a failing row gets NaN at the output times it did not reach while the
     others go on; stats.status_per_sample / t_reached_per_sample say what happened to each.
