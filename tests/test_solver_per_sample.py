@@ -75,6 +75,7 @@ def test_rows_take_the_steps_of_solo_solves(method: str) -> None:
     assert all(t.shape == (len(MU),) and t.dtype == F64 for t in func.seen)
     assert stats.status_per_sample == ["success"] * len(MU)
     assert stats.t_reached_per_sample == [6.0] * len(MU)
+    assert (stats.status, stats.t_reached) == ("success", 6.0)
 
 
 @pytest.mark.parametrize("method", ["dopri8", "adaptive_heun"])

@@ -25,7 +25,8 @@ class SolverStats:
     row's own counts (nfe: the evaluations its steps used, those of the row solved alone; the
     calls it sits out, finished or masked, are not counted), its status ("success",
     "max_num_steps", "step_underflow", "non_finite") and the time it reached; `status` and
-    `t_reached` are then those of the first row that failed ("success" and NaN if none did).
+    `t_reached` are then those of the first row that failed (if none did: "success" and the last
+    output time, NaN where the rows' last times differ).
     """
 
     nfe_forward: int = 0
