@@ -9,7 +9,8 @@ adjoint slow) each accepted step adds all rows' terms with ONE vector-Jacobian p
 batch, row i's cotangent scaled by dt_i * b_j (zero for rows whose step was rejected), into one
 accumulator. Each stage's graph is therefore kept until its step's acceptance is known. The
 parameters' gradient does not enter the error test (a seminorm on the parameters, as Kidger,
-Chen and Lyons 2021 and torchdiffeq's adjoint_options={"norm": "seminorm"}).
+Chen and Lyons 2021 and torchdiffeq's adjoint_options={"norm": "seminorm"}). After a returned
+failure (on_failure="return") a failed row starts at the last output it reached.
 """
 
 from __future__ import annotations
