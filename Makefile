@@ -93,7 +93,6 @@ lint: setup
 
 bench: setup
 	$(PY) -m pyode.bench solver
-	$(PY) -m pyode.bench stiff
 
 clean:
 	rm -rf results/* .snakemake

@@ -14,7 +14,8 @@ pytest.importorskip("torchdiffeq")
 def test_bench_writes_csv(tmp_path) -> None:
     out = tmp_path / "bench" / "solver.csv"
     args = ["--repeats", "1", "--batch", "2", "--dim", "4", "--size", "3", "--mlp-batch", "4",
-            "--mlp-dim", "3", "--per-sample-rows", "0", "--out", str(out)]  # fmt: skip
+            "--mlp-dim", "3", "--per-sample-rows", "0", "--stiff-repeats", "0",
+            "--out", str(out)]  # fmt: skip
     assert solver.main(args) == 0
     frame = pd.read_csv(out)
     assert list(frame.columns) == solver.COLUMNS
@@ -27,6 +28,7 @@ def test_bench_writes_csv(tmp_path) -> None:
     assert (pyode_rows["syncs_per_step"] > 0).all()
     assert not list(out.parent.glob(".*.tmp"))
     assert not (out.parent / "per_sample.csv").exists()  # --per-sample-rows 0 skips it
+    assert not (out.parent / "stiff.csv").exists()  # --stiff-repeats 0 skips it
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is present")
@@ -42,13 +44,19 @@ def test_torchode_is_optional(monkeypatch) -> None:
     assert set(solver.libraries(spiral)) == {"pyode", "torchdiffeq"}
 
 
-def test_solver_bench_runs_the_per_sample_workload(tmp_path, monkeypatch) -> None:
+def test_solver_bench_runs_the_per_sample_and_stiff_workloads(tmp_path, monkeypatch) -> None:
     calls = []
     monkeypatch.setattr(solver.per_sample, "report", lambda *a: calls.append(a))
+    monkeypatch.setattr(solver.stiff, "report", lambda args: calls.append(vars(args)))
     monkeypatch.setattr(solver, "run", lambda args, cases: [])
     out = tmp_path / "solver.csv"
-    assert solver.main(["--repeats", "3", "--per-sample-rows", "5", "--out", str(out)]) == 0
-    assert calls == [(3, 5, str(tmp_path / "per_sample.csv"))]
+    assert solver.main(["--repeats", "3", "--per-sample-rows", "5", "--stiff-repeats", "2",
+                        "--out", str(out)]) == 0  # fmt: skip
+    assert calls == [
+        (3, 5, str(tmp_path / "per_sample.csv")),
+        {"repeats": 2, "out": str(tmp_path / "stiff.csv"), "skip_dopri5": False,
+         "vdp_end": solver.stiff.VDP_END, "robertson_end": solver.stiff.ROBERTSON_END},
+    ]  # fmt: skip
 
 
 @pytest.mark.slow

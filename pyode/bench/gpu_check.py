@@ -38,8 +38,11 @@ if TYPE_CHECKING:  # pyode's modules import yaml and numpy: main() checks for th
 NEEDED_MODULES = {"numpy": "pyode", "pandas": "pyode", "yaml": "pyode", "tqdm": "training",
                   "pytest": "the CUDA tests", "torchdiffeq": "the solver benchmark"}
 TINY_IDX = {"n_train": 512, "n_test": 256}  # digits in the tiny rehearsal's IDX files
-# The benchmark's options by scale: the tiny rehearsal times one small step of each case.
-BENCH_OPTIONS = {"full": [], "tiny": ["--repeats", "1", "--batch", "16", "--mlp-batch", "64"]}
+# The benchmark's options by scale: the tiny rehearsal times one small step of each case. The
+# per-sample and stiff workloads run on the CPU in float64, so the GPU check leaves them out.
+CPU_ONLY = ["--per-sample-rows", "0", "--stiff-repeats", "0"]
+BENCH_OPTIONS = {"full": CPU_ONLY,
+                 "tiny": [*CPU_ONLY, "--repeats", "1", "--batch", "16", "--mlp-batch", "64"]}
 
 
 def missing_modules() -> list[str]:

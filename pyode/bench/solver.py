@@ -9,7 +9,9 @@ steps per second and host synchronisations per solver step. torchdiffeq (and tor
 development dependencies imported only here.
 
 Then the per-sample workload (pyode.bench.per_sample): per_sample=True against torchode and the
-joint solve, and a per-sample adjoint training step against torchode's BacksolveAdjoint.
+joint solve, and a per-sample adjoint training step against torchode's BacksolveAdjoint; and the
+stiff workloads (pyode.bench.stiff): kvaerno5 beside scipy's Radau and BDF. Both run on the CPU
+in float64.
 
     python -m pyode.bench solver [--repeats 10] [--device cpu|cuda] [--threads 1]
 """
@@ -30,7 +32,7 @@ import torch
 from torch import Tensor, nn
 
 from pyode.atomic import write_csv
-from pyode.bench import per_sample
+from pyode.bench import per_sample, stiff
 from pyode.models.layers import ConvODEFunc
 from pyode.solver import SolverStats, odeint
 from pyode.solver.host_sync import HOST_SYNCS
@@ -277,6 +279,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-sample-rows", type=int, default=64,
                         help="rows of the per-sample workload (pyode.bench.per_sample; CPU, "
                              "float64), written beside --out as per_sample.csv; 0 skips it")
+    parser.add_argument("--stiff-repeats", type=int, default=3,
+                        help="repeats of the stiff workloads (pyode.bench.stiff; CPU, float64), "
+                             "written beside --out as stiff.csv; 0 skips them")
     parser.add_argument("--cases", default=",".join(c.name for c in CASES),
                         help="comma-separated subset of: " + ", ".join(c.name for c in CASES))
     args = parser.parse_args(argv)  # fmt: skip
@@ -284,6 +289,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--repeats must be >= 1")
     if args.threads < 1:
         parser.error("--threads must be >= 1")
+    if args.stiff_repeats < 0:
+        parser.error("--stiff-repeats must be >= 0 (0 skips the stiff workloads)")
     if args.per_sample_rows < 0:
         parser.error("--per-sample-rows must be >= 0 (0 skips the per-sample workload)")
     if args.device not in ("cpu", "cuda") and not args.device.startswith("cuda:"):
@@ -314,4 +321,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.per_sample_rows:
         out = str(Path(args.out).with_name("per_sample.csv"))
         per_sample.report(args.repeats, args.per_sample_rows, out)
+    if args.stiff_repeats:
+        stiff.report(argparse.Namespace(
+            repeats=args.stiff_repeats, out=str(Path(args.out).with_name("stiff.csv")),
+            skip_dopri5=False, vdp_end=stiff.VDP_END, robertson_end=stiff.ROBERTSON_END,
+        ))  # fmt: skip
     return 0

@@ -163,6 +163,26 @@ def dopri5_on_vdp() -> str:
     return "dopri5 finished"
 
 
+def report(args: argparse.Namespace) -> None:
+    """Run, print the table, the target and dopri5's outcome, write the CSV (`args.out`)."""
+    import pandas as pd
+
+    frame = pd.DataFrame(run(args), columns=COLUMNS)
+    print(f"stiff problems: float64, threads {torch.get_num_threads()}, repeats {args.repeats}; "
+          "error at the final time against scipy Radau at rtol 1e-12 (Robertson: relative); "
+          "ratio = solver / scipy")  # fmt: skip
+    print(frame.to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+    vdp = frame[(frame["case"] == "vdp_mu1000") & (frame["solver"] == "pyode kvaerno5")].iloc[0]
+    met = vdp["steps"] <= MAX_STEPS_TARGET and vdp["error"] <= ERROR_TARGET
+    span = "" if args.vdp_end == VDP_END else f", on [0, {args.vdp_end:g}] instead of the target's"
+    print(f"Van der Pol target (<= {MAX_STEPS_TARGET} accepted steps, error <= {ERROR_TARGET:g}): "
+          f"{'met' if met else 'NOT met'} ({vdp['steps']} steps, error {vdp['error']:.3g}{span})")
+    if not args.skip_dopri5:
+        print(dopri5_on_vdp())
+    write_csv(args.out, frame)
+    print(f"wrote {args.out}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pyode.bench stiff", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -183,19 +203,5 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads < 1:
         parser.error("--threads must be >= 1")
     set_torch_threads(args.threads)
-    import pandas as pd
-
-    frame = pd.DataFrame(run(args), columns=COLUMNS)
-    print(f"float64, threads {args.threads}, repeats {args.repeats}; error at the final time "
-          "against scipy Radau at rtol 1e-12 (Robertson: relative); ratio = solver / scipy")
-    print(frame.to_string(index=False, float_format=lambda x: f"{x:.4g}"))
-    vdp = frame[(frame["case"] == "vdp_mu1000") & (frame["solver"] == "pyode kvaerno5")].iloc[0]
-    met = vdp["steps"] <= MAX_STEPS_TARGET and vdp["error"] <= ERROR_TARGET
-    span = "" if args.vdp_end == VDP_END else f", on [0, {args.vdp_end:g}] instead of the target's"
-    print(f"Van der Pol target (<= {MAX_STEPS_TARGET} accepted steps, error <= {ERROR_TARGET:g}): "
-          f"{'met' if met else 'NOT met'} ({vdp['steps']} steps, error {vdp['error']:.3g}{span})")
-    if not args.skip_dopri5:
-        print(dopri5_on_vdp())
-    write_csv(args.out, frame)
-    print(f"wrote {args.out}")
+    report(args)
     return 0
