@@ -376,7 +376,9 @@ plot_memory_nfe <- function(runs) {
     ) +
     scale_colour_model(points$info) +
     ggplot2::scale_size_area(max_size = 3, guide = "none") +
-    ggplot2::expand_limits(y = 0) +
+    ggplot2::scale_x_continuous(breaks = integer_breaks) +
+    # from the origin: memory proportional to the evaluations is a line through it
+    ggplot2::expand_limits(x = 0, y = 0) +
     ggplot2::labs(
       x = "forward function evaluations per mini-batch", y = NULL,
       caption = paste(

@@ -400,9 +400,14 @@ memory_sentences <- function(runs) {
       if (adjoint) "adjoint" else "back-propagated through the solver"
     )
     if (nrow(run) == 1) {
+      each <- if (adjoint) {
+        ""
+      } else {
+        sprintf(" (%s MB per evaluation)", format_significant(first$saved_mb / first$nfe_forward))
+      }
       return(sprintf(
-        "%s kept %s MB for the backward pass at its %s forward evaluations per mini-batch.",
-        who, format_significant(first$saved_mb), format_significant(first$nfe_forward)
+        "%s kept %s MB for the backward pass at its %s forward evaluations per mini-batch%s.",
+        who, format_significant(first$saved_mb), format_count(first$nfe_forward), each
       ))
     }
     per_evaluation <- (last$saved_mb - first$saved_mb) / (last$nfe_forward - first$nfe_forward)
@@ -416,8 +421,8 @@ memory_sentences <- function(runs) {
         "%s kept %s MB for the backward pass at %s forward evaluations per mini-batch",
         "and %s MB at %s%s."
       ),
-      who, format_significant(first$saved_mb), format_significant(first$nfe_forward),
-      format_significant(last$saved_mb), format_significant(last$nfe_forward), growth
+      who, format_significant(first$saved_mb), format_count(first$nfe_forward),
+      format_significant(last$saved_mb), format_count(last$nfe_forward), growth
     )
   }, character(1))
 }
