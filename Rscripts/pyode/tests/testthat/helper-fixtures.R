@@ -124,7 +124,7 @@ write_experiments <- function(root) {
   memory_dir <- file.path(root, "memory")
   write_csv_file(data.frame(
     steps = rep(c(1, 8, 32), 2), peak_mb = c(10, 10, 10, 10, 30, 90),
-    mode = rep(c("adjoint", "backprop"), each = 3)
+    saved_mb = c(0.5, 0.5, 0.5, 2, 16, 64), mode = rep(c("adjoint", "backprop"), each = 3)
   ), memory_dir, "memory")
   jsonlite::write_json(list(slopes = list(adjoint = 0, backprop = 2600)),
     file.path(memory_dir, "summary.json"),
