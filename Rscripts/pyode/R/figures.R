@@ -375,7 +375,8 @@ plot_memory_nfe <- function(runs) {
       scales = "free", switch = "y"
     ) +
     scale_colour_model(points$info) +
-    ggplot2::scale_size_area(max_size = 3, guide = "none") +
+    # a count met once stays visible
+    ggplot2::scale_size(range = c(1, 3), guide = "none") +
     ggplot2::scale_x_continuous(breaks = integer_breaks) +
     # from the origin: memory proportional to the evaluations is a line through it
     ggplot2::expand_limits(x = 0, y = 0) +
@@ -383,7 +384,7 @@ plot_memory_nfe <- function(runs) {
       x = "forward function evaluations per mini-batch", y = NULL,
       caption = paste(
         "mean over the training iterations with a full mini-batch at each count",
-        "(point area: number of iterations)"
+        "(larger points: more iterations)"
       )
     ) +
     theme_pyode() +
