@@ -246,6 +246,9 @@ def _write_fake_runs(train_dir: Path, runs: tuple[tuple[str, str], ...] = FAKE_R
             "lr": 1e-3,
             "nfe_forward": 26.0 if ode else np.nan,
             "nfe_backward": 32.0 if adjoint else np.nan,
+            # the adjoint keeps the solve's ends, back-propagation every evaluation's tensors
+            "saved_mb": (0.5 if adjoint else 0.1 * 26.0) if ode else np.nan,
+            "cuda_peak_mb": np.nan,
             "seconds": 0.1 * iteration,
         })
         epochs = pd.DataFrame({
@@ -256,6 +259,8 @@ def _write_fake_runs(train_dir: Path, runs: tuple[tuple[str, str], ...] = FAKE_R
             "test_accuracy": [0.75 + index / 100, 0.85 + index / 100],
             "nfe_forward_mean": [20.0, 26.0] if ode else [np.nan, np.nan],
             "nfe_backward_mean": [30.0, 32.0] if adjoint else [np.nan, np.nan],
+            "saved_mb_mean": ([0.5, 0.5] if adjoint else [2.0, 2.6]) if ode else [np.nan, np.nan],
+            "cuda_peak_mb_mean": [np.nan, np.nan],
             "epoch_seconds": [3.0, 3.1],
             "peak_memory_mb": [100.0 + index, 110.0 + index],
         })

@@ -1,15 +1,21 @@
-"""The solver on a CUDA device: gradients and the adjoint's constant memory.
+"""The solver on a CUDA device: gradients, the adjoint's constant memory and training's memory
+columns.
 
 These run where CUDA is available and skip, with the reason, everywhere else.
 """
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 import torch
 from torch import nn
 
 from pyode import odeint
+from pyode.models.layers import ConvODEFunc
+from pyode.solver.block import ODEBlock
+from pyode.train import resolve_config, train
+from pyode.train.metrics import saved_by
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(),
                                 reason="needs a CUDA device; torch.cuda.is_available() is False")
@@ -146,3 +152,35 @@ def test_per_sample_on_cuda_matches_the_cpu() -> None:
     torch.testing.assert_close(gpu, cpu, rtol=1e-9, atol=1e-11)
     for g, c in zip(gpu_grads, cpu_grads):
         torch.testing.assert_close(g, c, rtol=1e-8, atol=1e-10)
+
+
+def _saved_bytes(device: torch.device, adjoint: bool, n_steps: int) -> int:
+    torch.manual_seed(0)
+    func = ConvODEFunc(4).to(device)
+    block = ODEBlock(func, method="rk4", adjoint=adjoint, options={"n_steps": n_steps}).to(device)
+    with saved_by([block], ignore=block.parameters()) as saved:
+        block(torch.randn(8, 4, 8, 8, device=device))
+        return saved.nbytes()
+
+
+def test_saved_bytes_measure_the_same_on_cuda_as_on_the_cpu() -> None:
+    # the measure of the runs' saved_mb: what autograd keeps, whatever the device
+    for adjoint in (True, False):
+        for n_steps in (1, 4):
+            on_cuda = _saved_bytes(CUDA, adjoint, n_steps)
+            on_cpu = _saved_bytes(torch.device("cpu"), adjoint, n_steps)
+            assert on_cuda == pytest.approx(on_cpu, rel=0.1), (adjoint, n_steps)
+
+
+def test_training_on_cuda_writes_each_steps_allocator_peak(tiny_profile, tmp_path) -> None:
+    profile = tiny_profile()
+    profile["device"] = "cuda"
+    train(resolve_config(profile, "mnist", "rknet"), tmp_path)
+    iterations = pd.read_csv(tmp_path / "iterations.csv")
+    epochs = pd.read_csv(tmp_path / "epochs.csv")
+    assert (iterations["cuda_peak_mb"] > 0).all() and (iterations["saved_mb"] > 0).all()
+    # the step's peak holds at least what the forward kept for the backward pass
+    assert (iterations["cuda_peak_mb"] >= iterations["saved_mb"]).all()
+    # the run's peak is kept across the per-step resets
+    assert epochs["peak_memory_mb"].iloc[0] >= iterations["cuda_peak_mb"].max()
+    assert epochs["cuda_peak_mb_mean"].iloc[0] == pytest.approx(iterations["cuda_peak_mb"].mean())

@@ -199,6 +199,12 @@ def test_memory_adjoint_is_flat_and_backprop_grows(outputs: Path) -> None:
     assert set(memory["mode"]) == {"adjoint", "backprop"}
     direct = memory[memory["mode"] == "backprop"].sort_values("steps")["peak_bytes"]
     assert direct.iloc[-1] > direct.iloc[0]
+    # what the forward kept for the backward pass: the adjoint's solve ends whatever the steps,
+    # backprop's every step (steps 1 and 32)
+    kept = memory.set_index(["mode", "steps"])["saved_bytes"]
+    assert kept["adjoint", 1] == kept["adjoint", 32] > 0
+    assert kept["backprop", 32] == pytest.approx(32 * kept["backprop", 1], rel=0.05)
+    assert summary["fits"]["adjoint"]["saved_slope_bytes_per_step"] == pytest.approx(0, abs=1)
 
 
 def test_settings_are_validated_with_clear_messages(tmp_path: Path) -> None:

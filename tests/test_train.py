@@ -70,12 +70,18 @@ def test_tiny_training_writes_every_output(dataset, model, tiny_profile, tmp_pat
     assert 0 <= epochs["test_accuracy"].iloc[0] <= 1
     assert epochs["peak_memory_mb"].iloc[0] > 0
     assert stored["device"].startswith("cpu") and stored["config"] == config
+    # the allocator's peak per step is a CUDA measure
+    assert iterations["cuda_peak_mb"].isna().all() and epochs["cuda_peak_mb_mean"].isna().all()
     if model in ("odenet", "rknet"):
         assert (iterations["nfe_forward"] > 0).all() and (iterations["nfe_backward"] > 0).all()
         assert epochs["nfe_forward_mean"].iloc[0] > 0
+        assert (iterations["saved_mb"] > 0).all()
+        assert epochs["saved_mb_mean"].iloc[0] == pytest.approx(iterations["saved_mb"].mean())
     else:
         assert (iterations[["nfe_forward", "nfe_backward"]] == 0).all().all()
         assert epochs["nfe_backward_mean"].iloc[0] == 0
+        # no ODE block, nothing of one to measure
+        assert iterations["saved_mb"].isna().all() and epochs["saved_mb_mean"].isna().all()
     fresh = build_model(dataset, model, solver=config["solver"])
     fresh.load_state_dict(torch.load(tmp_path / "model.pt", weights_only=True))
     # only an interrupted run keeps a checkpoint, and the staging folder is gone

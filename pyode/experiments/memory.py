@@ -1,10 +1,11 @@
-"""O(1) memory of the adjoint method: peak memory of one training step vs number of solver steps.
+"""O(1) memory of the adjoint method: peak memory of one training step vs number of solver steps,
+and the bytes its forward kept for the backward pass (the training runs' measure, `saved_mb`).
 
 Each (steps, adjoint) point is measured by `pyode.experiments.memory_probe` in a process of its own,
 so that allocator caches and earlier peaks never leak between measurements. Direct backprop keeps
 every intermediate state of the rk4 steps, so its peak grows linearly with the number of steps; the
 adjoint method recomputes states backwards and stays flat. The slope of a least-squares line
-through (steps, peak bytes) summarises each mode.
+through (steps, peak bytes), and through (steps, saved bytes), summarises each mode.
 """
 
 from __future__ import annotations
@@ -46,16 +47,22 @@ def run(settings: dict[str, Any], out_dir: Path, run_dir: Path | None = None) ->
         records = list(pool.map(lambda job: measure(job[1], bool(MODES[job[0]]), s, device), jobs))
     rows = [{"steps": steps, "adjoint": record["adjoint"], "mode": mode,
              "peak_bytes": float(record["peak_bytes"]),
-             "peak_mb": float(record["peak_bytes"]) / 2**20, "device": device}
+             "peak_mb": float(record["peak_bytes"]) / 2**20,
+             "saved_bytes": float(record["saved_bytes"]),
+             "saved_mb": float(record["saved_bytes"]) / 2**20, "device": device}
             for (mode, steps), record in zip(jobs, records)]
     frame = pd.DataFrame(rows)
     fits = {}
     for mode in MODES:
         part = frame[frame["mode"] == mode]
         fitted, intercept = slope(part["steps"].tolist(), part["peak_bytes"].tolist())
+        saved_slope, _ = slope(part["steps"].tolist(), part["saved_bytes"].tolist())
         fits[mode] = {"slope_bytes_per_step": fitted, "intercept_bytes": intercept,
                       "min_peak_bytes": float(part["peak_bytes"].min()),
-                      "max_peak_bytes": float(part["peak_bytes"].max())}
+                      "max_peak_bytes": float(part["peak_bytes"].max()),
+                      "saved_slope_bytes_per_step": saved_slope,
+                      "min_saved_bytes": float(part["saved_bytes"].min()),
+                      "max_saved_bytes": float(part["saved_bytes"].max())}
     experiment.write("memory.csv", frame)
     results = {
         "slopes": {mode: fit["slope_bytes_per_step"] for mode, fit in fits.items()},

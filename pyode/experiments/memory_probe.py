@@ -1,4 +1,6 @@
-"""Peak memory of one forward+backward pass of an ODE block (rk4, n steps), adjoint or direct.
+"""Peak memory of one forward+backward pass of an ODE block (rk4, n steps), adjoint or direct, and
+the bytes its forward kept for the backward pass (`pyode.train.metrics.SavedTensors`, the training
+runs' `saved_mb`).
 
 The dynamics are the ODE-Nets' own `ConvODEFunc`. On CPU the peak resident set size is read from
 /proc/self/status (VmHWM) after resetting it via /proc/self/clear_refs, so the mark is this pass's
@@ -28,6 +30,7 @@ import torch
 from pyode.experiments.common import ExperimentError
 from pyode.models.layers import ConvODEFunc
 from pyode.solver.block import ODEBlock
+from pyode.train.metrics import saved_by
 
 _M_MMAP_THRESHOLD = -3
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -51,14 +54,20 @@ def _reset_peak_rss() -> bool:
         return False
 
 
-def _one_pass(block: ODEBlock, y0: torch.Tensor) -> None:
-    block(y0).square().sum().backward()
+def _one_pass(block: ODEBlock, y0: torch.Tensor) -> int:
+    """One forward and backward pass; the bytes the forward kept for the backward pass."""
+    with saved_by([block], ignore=block.parameters()) as saved:
+        out = block(y0)
+        kept = saved.nbytes()
+    out.square().sum().backward()
+    return kept
 
 
 def measure_in_process(
     n_steps: int, adjoint: bool, *, batch: int, channels: int, size: int, device: str
-) -> float:
-    """Bytes above baseline at the peak of one pass. On CPU call only once per process."""
+) -> dict[str, float]:
+    """Bytes above baseline at the peak of one pass (`peak_bytes`) and bytes its forward kept for
+    the backward pass (`saved_bytes`). On CPU call only once per process."""
     torch.manual_seed(0)
     torch.set_num_threads(1)
     func = ConvODEFunc(channels).to(device)
@@ -73,17 +82,19 @@ def measure_in_process(
         torch.cuda.synchronize()
         base = torch.cuda.memory_allocated()
         torch.cuda.reset_peak_memory_stats()
-        _one_pass(block(n_steps), y0)
+        kept = _one_pass(block(n_steps), y0)
         torch.cuda.synchronize()
-        return float(torch.cuda.max_memory_allocated() - base)
-    if _reset_peak_rss():
+        peak = torch.cuda.max_memory_allocated() - base
+    elif _reset_peak_rss():
         base = _status_bytes("VmRSS")
-        _one_pass(block(n_steps), y0)
-        return float(max(_status_bytes("VmHWM") - base, 0))
-    # Fallback: the process-wide high-water mark (kilobytes on Linux).
-    base = _status_bytes("VmRSS")
-    _one_pass(block(n_steps), y0)
-    return float(max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base, 0))
+        kept = _one_pass(block(n_steps), y0)
+        peak = max(_status_bytes("VmHWM") - base, 0)
+    else:
+        # Fallback: the process-wide high-water mark (kilobytes on Linux).
+        base = _status_bytes("VmRSS")
+        kept = _one_pass(block(n_steps), y0)
+        peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base, 0)
+    return {"peak_bytes": float(peak), "saved_bytes": float(kept)}
 
 
 def command(
@@ -133,8 +144,10 @@ def probe(
         raise ExperimentError(
             f"memory probe printed no JSON record: {done.stdout[-300:]!r}"
         ) from None
-    if "peak_bytes" not in record:
-        raise ExperimentError(f"memory probe record has no peak_bytes: {sorted(record)}")
+    missing = {"peak_bytes", "saved_bytes"} - set(record)
+    if missing:
+        raise ExperimentError(f"memory probe record lacks {', '.join(sorted(missing))}: "
+                              f"{sorted(record)}")
     return record
 
 
@@ -151,7 +164,7 @@ def measure_step_memory(
     if device.startswith("cuda"):
         return measure_in_process(
             n_steps, adjoint, batch=batch, channels=channels, size=size, device=device
-        )
+        )["peak_bytes"]
     record = probe(n_steps, adjoint, batch=batch, channels=channels, size=size, device=device)
     return float(record["peak_bytes"])
 
@@ -169,11 +182,11 @@ def main(argv: list[str] | None = None) -> int:
         # Serve every block >= 64 KiB by mmap so frees return memory immediately.
         with contextlib.suppress(OSError):
             ctypes.CDLL("libc.so.6").mallopt(_M_MMAP_THRESHOLD, 64 * 1024)
-    peak = measure_in_process(
+    measured = measure_in_process(
         args.steps, bool(args.adjoint), batch=args.batch, channels=args.channels,
         size=args.size, device=args.device,
     )  # fmt: skip
-    print(json.dumps({"steps": args.steps, "adjoint": bool(args.adjoint), "peak_bytes": peak}))
+    print(json.dumps({"steps": args.steps, "adjoint": bool(args.adjoint), **measured}))
     return 0
 
 

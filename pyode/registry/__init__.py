@@ -49,11 +49,11 @@ ODE_BLOCK_TIME: tuple[float, float] = (0.0, 1.0)
 RUN_FILES: tuple[str, ...] = ("iterations.csv", "epochs.csv", "summary.json", "model.pt")
 ITERATION_COLUMNS: tuple[str, ...] = (
     "epoch", "iteration", "images_seen", "loss", "loss_ewm", "lr", "nfe_forward", "nfe_backward",
-    "seconds",
+    "saved_mb", "cuda_peak_mb", "seconds",
 )
 EPOCH_COLUMNS: tuple[str, ...] = (
     "epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "nfe_forward_mean",
-    "nfe_backward_mean", "epoch_seconds", "peak_memory_mb",
+    "nfe_backward_mean", "saved_mb_mean", "cuda_peak_mb_mean", "epoch_seconds", "peak_memory_mb",
 )
 # summary.json keys the readers (R and rbridge) require, by type.
 SUMMARY_NUMBERS: tuple[str, ...] = (

@@ -149,7 +149,8 @@ TOLERANCE = Experiment(
 
 MEMORY = Experiment(
     "memory",
-    {"memory.csv": ("steps", "adjoint", "mode", "peak_bytes", "peak_mb", "device")},
+    {"memory.csv": ("steps", "adjoint", "mode", "peak_bytes", "peak_mb", "saved_bytes", "saved_mb",
+                    "device")},
     figure=(7, 4.2), mem_mb=4000, runtime=60,
     settings={
         "seed": SEED,

@@ -36,7 +36,14 @@ from pyode.train.batches import shuffled_batches
 from pyode.train.checkpoint import load_checkpoint, rng_states, save_checkpoint, set_rng_states
 from pyode.train.config import ConfigError, validate_run_config
 from pyode.train.errors import TrainingDivergedError
-from pyode.train.metrics import Objective, evaluate, evaluation_counts, peak_memory_mb
+from pyode.train.metrics import (
+    Objective,
+    SavedTensors,
+    evaluate,
+    evaluation_counts,
+    peak_memory_mb,
+    saved_by,
+)
 from pyode.train.run_folder import RunFolder
 from pyode.train.schedule import build_optimizer, build_scheduler
 
@@ -105,6 +112,8 @@ class Session:
     shuffle_gen: torch.Generator
     augment_gen: torch.Generator
     padding: int
+    # CUDA: the allocator's peak before the current step's reset (each step measures its own)
+    run_peak_bytes: int = 0
 
     @property
     def n_train(self) -> int:
@@ -181,11 +190,54 @@ def resume_or_start(folder: RunFolder, session: Session, resume: bool) -> Progre
     return Progress()
 
 
+@dataclass
+class Step:
+    """What one optimiser step measured."""
+
+    loss: torch.Tensor
+    correct: torch.Tensor
+    nfe_forward: int
+    nfe_backward: int
+    saved_mb: float
+    cuda_peak_mb: float
+
+
+def train_step(session: Session, saved: SavedTensors, xb: torch.Tensor, yb: torch.Tensor) -> Step:
+    """Forward, backward and optimiser step on one batch. `saved` measures the ODE blocks'
+    forwards; on CUDA the allocator's peak is this step's own (the run's peak kept aside)."""
+    device, model, optimizer = session.device, session.model, session.optimizer
+    cuda = device.type == "cuda"
+    if cuda:
+        session.run_peak_bytes = max(session.run_peak_bytes,
+                                     torch.cuda.max_memory_allocated(device))
+        torch.cuda.reset_peak_memory_stats(device)
+    logits = model(xb)
+    nfe_forward = evaluation_counts(session.blocks).nfe_forward
+    # read before the backward pass frees what it measures
+    saved_mb = saved.nbytes() / 2**20 if session.blocks else math.nan
+    saved.clear()
+    loss, correct = session.objective(logits, yb)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    nfe_backward = evaluation_counts(session.blocks).nfe_backward
+    cuda_peak_mb = torch.cuda.max_memory_allocated(device) / 2**20 if cuda else math.nan
+    optimizer.step()
+    session.scheduler.step()
+    return Step(loss.detach(), correct, nfe_forward, nfe_backward, saved_mb, cuda_peak_mb)
+
+
+def run_peak_mb(session: Session) -> float:
+    """The run's peak memory so far: the allocator's on CUDA, the process's resident set else."""
+    if session.device.type == "cuda":
+        return max(session.run_peak_bytes,
+                   torch.cuda.max_memory_allocated(session.device)) / 2**20
+    return peak_memory_mb(session.device)
+
+
 def run_epoch(session: Session, epoch: int, quiet: bool,
               on_iteration: OnIteration | None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """One pass over the shuffled training data; its iteration rows and its epoch row."""
     config, device = session.config, session.device
-    model, optimizer, scheduler = session.model, session.optimizer, session.scheduler
     batch_size, n_train, iters = session.batch_size, session.n_train, session.iters_per_epoch
     epoch_start = time.perf_counter()
     batches = shuffled_batches(n_train, batch_size, session.shuffle_gen, device=device)
@@ -194,35 +246,30 @@ def run_epoch(session: Session, epoch: int, quiet: bool,
     rows: list[dict[str, Any]] = []
     bar = tqdm(range(iters), desc=f"epoch {epoch}/{config['epochs']}",
                disable=quiet, leave=False, file=sys.stderr)
-    for i in bar:
-        tick = time.perf_counter()
-        index = batches[i]
-        xb, yb = session.train_x[index], session.train_y[index]
-        if session.padding:
-            from pyode.data.augment import random_crop
+    with saved_by(session.blocks, ignore=session.model.parameters()) as saved:
+        for i in bar:
+            tick = time.perf_counter()
+            index = batches[i]
+            xb, yb = session.train_x[index], session.train_y[index]
+            if session.padding:
+                from pyode.data.augment import random_crop
 
-            xb = random_crop(xb, session.padding, session.augment_gen)
-        lr = optimizer.param_groups[0]["lr"]
-        logits = model(xb)
-        nfe_forward = evaluation_counts(session.blocks).nfe_forward
-        loss, correct = session.objective(logits, yb)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        nfe_backward = evaluation_counts(session.blocks).nfe_backward
-        optimizer.step()
-        scheduler.step()
-        losses.append(loss.detach())
-        correct_sum += correct
-        seen = min((i + 1) * batch_size, n_train)
-        rows.append({"epoch": epoch, "iteration": (epoch - 1) * iters + i + 1,
-                     "images_seen": (epoch - 1) * n_train + seen,
-                     "lr": lr, "nfe_forward": nfe_forward, "nfe_backward": nfe_backward,
-                     "seconds": time.perf_counter() - tick})
-        if not quiet and (i % 10 == 0 or i == iters - 1):
-            bar.set_postfix(loss=f"{loss.item():.3f}", nfe=nfe_forward,
-                            acc=f"{correct_sum.item() / seen:.3f}")
-        if on_iteration is not None:
-            on_iteration(epoch, i + 1)
+                xb = random_crop(xb, session.padding, session.augment_gen)
+            lr = session.optimizer.param_groups[0]["lr"]
+            step = train_step(session, saved, xb, yb)
+            losses.append(step.loss)
+            correct_sum += step.correct
+            seen = min((i + 1) * batch_size, n_train)
+            rows.append({"epoch": epoch, "iteration": (epoch - 1) * iters + i + 1,
+                         "images_seen": (epoch - 1) * n_train + seen, "lr": lr,
+                         "nfe_forward": step.nfe_forward, "nfe_backward": step.nfe_backward,
+                         "saved_mb": step.saved_mb, "cuda_peak_mb": step.cuda_peak_mb,
+                         "seconds": time.perf_counter() - tick})
+            if not quiet and (i % 10 == 0 or i == iters - 1):
+                bar.set_postfix(loss=f"{step.loss.item():.3f}", nfe=step.nfe_forward,
+                                acc=f"{correct_sum.item() / seen:.3f}")
+            if on_iteration is not None:
+                on_iteration(epoch, i + 1)
     bar.close()
 
     batch_losses = torch.stack(losses).cpu().tolist()
@@ -234,7 +281,8 @@ def run_epoch(session: Session, epoch: int, quiet: bool,
         row["loss"] = value
     sizes = [min(batch_size, n_train - i * batch_size) for i in range(iters)]
     train_loss = sum(v * s for v, s in zip(batch_losses, sizes, strict=True)) / n_train
-    test_loss, test_accuracy = evaluate(model, session.objective, session.test_x, session.test_y)
+    test_loss, test_accuracy = evaluate(session.model, session.objective, session.test_x,
+                                        session.test_y)
     epoch_row = {
         "epoch": epoch,
         "train_loss": train_loss,
@@ -243,8 +291,10 @@ def run_epoch(session: Session, epoch: int, quiet: bool,
         "test_accuracy": test_accuracy,
         "nfe_forward_mean": float(np.mean([r["nfe_forward"] for r in rows])),
         "nfe_backward_mean": float(np.mean([r["nfe_backward"] for r in rows])),
+        "saved_mb_mean": float(np.mean([r["saved_mb"] for r in rows])),
+        "cuda_peak_mb_mean": float(np.mean([r["cuda_peak_mb"] for r in rows])),
         "epoch_seconds": time.perf_counter() - epoch_start,
-        "peak_memory_mb": peak_memory_mb(device),
+        "peak_memory_mb": run_peak_mb(session),
     }
     if not math.isfinite(test_loss):
         raise TrainingDivergedError(f"epoch {epoch}: the test loss is {test_loss}")

@@ -1,11 +1,14 @@
 """What training measures: the loss and correct count of a batch, a split's loss and accuracy,
-the solver's evaluation counts, and the peak memory of the run."""
+the solver's evaluation counts, the memory the ODE blocks keep for the backward pass, and the peak
+memory of the run."""
 
 from __future__ import annotations
 
+import contextlib
 import resource
 import sys
-from collections.abc import Callable, Iterable
+import weakref
+from collections.abc import Callable, Iterable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -68,3 +71,82 @@ def peak_memory_mb(device: torch.device) -> float:
     # ru_maxrss is in KiB on Linux, bytes on macOS
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return rss / (2**20 if sys.platform == "darwin" else 2**10)
+
+
+class SavedTensors:
+    """The tensors autograd saves for the backward pass during the forwards of some modules.
+
+    While a measured forward runs, a pack hook (`torch.autograd.graph.saved_tensors_hooks`) notes
+    every tensor autograd saves (values and gradients unchanged). `nbytes()`, read after the
+    forward and before the backward, sums the distinct storages still alive (a rejected adaptive
+    step's tensors are freed with its graph), leaving out `ignore`'s storages (the parameters,
+    which exist anyway). The measure is the memory the graph keeps for the backward pass, the
+    same on any device: the adjoint saves its solve's outputs only, back-propagation through a
+    solver every stage.
+    """
+
+    def __init__(self, ignore: Iterable[torch.Tensor] = ()) -> None:
+        self._ignore = list(ignore)
+        self._saved: list[weakref.ref[torch.Tensor]] = []
+
+    def _pack(self, tensor: torch.Tensor) -> torch.Tensor:
+        # Saved as a detached alias (same storage): handing autograd back a saved output itself
+        # would tie it to its own graph in a cycle that outlives the graph.
+        alias = tensor.detach()
+        self._saved.append(weakref.ref(alias))
+        return alias
+
+    @contextlib.contextmanager
+    def measuring(self) -> Iterator[None]:
+        """Note what autograd saves inside this block (on this thread)."""
+        with torch.autograd.graph.saved_tensors_hooks(self._pack, _unpack):
+            yield
+
+    def nbytes(self) -> int:
+        """Bytes of the distinct storages noted so far and still alive."""
+        ignored = {p.untyped_storage().data_ptr() for p in self._ignore}
+        sizes: dict[int, int] = {}
+        for ref in self._saved:
+            tensor = ref()
+            if tensor is None or tensor.layout != torch.strided:
+                continue
+            storage = tensor.untyped_storage()
+            if storage.data_ptr() not in ignored:
+                sizes[storage.data_ptr()] = storage.nbytes()
+        return sum(sizes.values())
+
+    def clear(self) -> None:
+        self._saved.clear()
+
+
+def _unpack(tensor: torch.Tensor) -> torch.Tensor:
+    return tensor
+
+
+@contextlib.contextmanager
+def saved_by(modules: Iterable[nn.Module], ignore: Iterable[torch.Tensor] = ()
+             ) -> Iterator[SavedTensors]:
+    """A SavedTensors measuring every forward of `modules` while this block is open."""
+    saved = SavedTensors(ignore)
+    open_blocks: list[contextlib.ExitStack] = []
+
+    def enter(*_: object) -> None:
+        stack = contextlib.ExitStack()
+        stack.enter_context(saved.measuring())
+        open_blocks.append(stack)
+
+    def leave(*_: object) -> None:
+        open_blocks.pop().close()
+
+    handles = []
+    for module in modules:
+        handles.append(module.register_forward_pre_hook(enter))
+        # always_call: a forward that raises still closes its measurement
+        handles.append(module.register_forward_hook(leave, always_call=True))
+    try:
+        yield saved
+    finally:
+        for handle in handles:
+            handle.remove()
+        while open_blocks:
+            open_blocks.pop().close()

@@ -195,21 +195,29 @@ plot_tolerance <- function(exp) {
 #' @export
 plot_memory <- function(exp) {
   exp <- as_experiment(exp, "memory")
-  memory <- experiment_table(exp, "memory", c("steps", "peak_mb", "mode"))
+  memory <- experiment_table(exp, "memory", c("steps", "peak_mb", "saved_mb", "mode"))
   slopes <- unlist(summary_value(exp, "slopes"))
   caption <- paste(sprintf("%s %.3g", series_labels[names(slopes)], slopes / 1024), collapse = ", ")
-  ggplot2::ggplot(memory, ggplot2::aes(.data$steps, .data$peak_mb, colour = .data$mode)) +
+  measures <- c(
+    peak_mb = "peak of one training step (MiB)", saved_mb = "kept for the backward pass (MiB)"
+  )
+  long <- memory |>
+    tidyr::pivot_longer(c("peak_mb", "saved_mb"), names_to = "measure", values_to = "mib") |>
+    dplyr::mutate(measure = factor(measures[.data$measure], levels = measures))
+  ggplot2::ggplot(long, ggplot2::aes(.data$steps, .data$mib, colour = .data$mode)) +
     ggplot2::geom_smooth(
       method = "lm", formula = y ~ x, se = FALSE, linetype = "dashed", linewidth = 0.4
     ) +
     ggplot2::geom_line() +
     ggplot2::geom_point() +
+    ggplot2::facet_wrap(ggplot2::vars(.data$measure), scales = "free_y", strip.position = "left") +
     scale_colour_series(name = NULL) +
     ggplot2::labs(
-      x = "rk4 steps", y = "peak memory of one training step (MiB)",
-      caption = paste("Least-squares slopes (KiB per step):", caption)
+      x = "rk4 steps", y = NULL,
+      caption = paste("Least-squares slopes of the peak (KiB per step):", caption)
     ) +
-    theme_pyode()
+    theme_pyode() +
+    ggplot2::theme(strip.placement = "outside")
 }
 
 #' @rdname experiment_figures

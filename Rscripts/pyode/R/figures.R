@@ -65,10 +65,13 @@ integer_breaks <- function(limits) unique(floor(pretty(limits)))
 #' function evaluations of the continuous-depth models, `plot_cost()` wall time and peak memory,
 #' `plot_params()` the parameter counts, `plot_nfe_training()` the evaluations of every training
 #' iteration of the adaptive runs (forward over training, backward against forward),
-#' `plot_memory_nfe()` peak memory against evaluations per epoch of the continuous-depth runs.
+#' `plot_memory_nfe()` the memory the ODE blocks keep for the backward pass (and, on CUDA, the
+#' allocator's peak of a training step) against the forward evaluations the solver chose, per
+#' iteration of the continuous-depth runs.
 #'
 #' @param runs The result of [read_runs()], or the table the figure draws (`iterations` for
-#'   `plot_losses()`, `epochs` for `plot_accuracy()` and `plot_nfe()`, `summary` otherwise).
+#'   `plot_losses()`, `plot_nfe_training()` and `plot_memory_nfe()`, `epochs` for
+#'   `plot_accuracy()` and `plot_nfe()`, `summary` otherwise).
 #' @param max_points Most iterations drawn per run.
 #' @return A ggplot.
 #' @name training_figures
@@ -318,31 +321,74 @@ plot_nfe_training <- function(runs, max_points = 2000) {
     theme_pyode()
 }
 
+# The iterations of the continuous-depth runs with a full mini-batch, averaged per forward NFE
+# (the evaluations the solver chose): the MB the ODE blocks kept for the backward pass and, on
+# CUDA, the allocator's peak of the step. Ordered like prepare_runs() (`dataset_name` keeps the
+# data set's name); `iterations` counts the iterations behind each point.
+memory_points <- function(iterations) {
+  data <- runs_table(iterations, "iterations")
+  memory_columns <- c("iteration", "images_seen", "nfe_forward", "saved_mb", "cuda_peak_mb")
+  prepare_runs(data, memory_columns, "iterations data")
+  data <- tibble::as_tibble(data)
+  flag <- if ("continuous_depth" %in% names(data)) data$continuous_depth else data$nfe_forward > 0
+  data <- data[flag %in% TRUE & !is.na(data$saved_mb), ]
+  if (nrow(data) == 0) {
+    fail("iterations data has no continuous-depth runs: the memory figure needs one")
+  }
+  data$dataset_name <- as.character(data$dataset) # prepare_runs() relabels `dataset`
+  prepared <- prepare_runs(data, character(), "iterations data")
+  run_keys <- c("dataset", "dataset_name", "model", intersect("seed", names(data)))
+  points <- prepared$data |>
+    dplyr::group_by(dplyr::across(dplyr::all_of(run_keys))) |>
+    dplyr::arrange(.data$iteration, .by_group = TRUE) |>
+    # a smaller last mini-batch keeps less: compare full ones only
+    dplyr::mutate(batch = .data$images_seen - dplyr::lag(.data$images_seen, default = 0)) |>
+    dplyr::filter(.data$batch == max(.data$batch)) |>
+    dplyr::group_by(.data$nfe_forward, .add = TRUE) |>
+    dplyr::summarise(
+      saved_mb = mean(.data$saved_mb), cuda_peak_mb = mean(.data$cuda_peak_mb),
+      iterations = dplyr::n(), .groups = "drop"
+    )
+  list(data = points, info = prepared$info)
+}
+
 #' @rdname training_figures
 #' @export
 plot_memory_nfe <- function(runs) {
-  data <- runs_table(runs, "epochs")
-  prepare_runs(data, c("epoch", "nfe_forward_mean", "peak_memory_mb"), "epochs data")
-  data <- continuous_runs(tibble::as_tibble(data))
-  if (nrow(data) == 0) {
-    fail("epochs data has no continuous-depth runs: the memory figure needs one")
-  }
-  prepared <- prepare_runs(data, character(), "epochs data")
-  drawn <- prepared$data
+  points <- memory_points(runs)
+  measures <- c(
+    saved_mb = "kept for the backward pass (MB)",
+    cuda_peak_mb = "allocator peak of the step (MB, CUDA)"
+  )
+  drawn <- points$data
   drawn$run <- run_group(drawn)
-  ggplot2::ggplot(drawn, ggplot2::aes(.data$nfe_forward_mean, .data$peak_memory_mb,
+  long <- drawn |>
+    tidyr::pivot_longer(c("saved_mb", "cuda_peak_mb"), names_to = "measure", values_to = "mb") |>
+    dplyr::filter(!is.na(.data$mb)) |>
+    dplyr::mutate(measure = factor(measures[.data$measure], levels = measures))
+  ggplot2::ggplot(long, ggplot2::aes(.data$nfe_forward, .data$mb,
     colour = .data$model, group = .data$run
   )) +
-    ggplot2::geom_path(data = multi_epoch, linewidth = 0.6) +
-    ggplot2::geom_point(size = 1.6) +
-    ggplot2::facet_wrap(ggplot2::vars(.data$dataset), scales = "free") +
-    scale_colour_model(prepared$info) +
-    ggplot2::labs(
-      x = "forward function evaluations per mini-batch (epoch mean)",
-      y = "peak memory (MB)",
-      caption = "one point per epoch, joined in order"
+    ggplot2::geom_line(linewidth = 0.6) +
+    ggplot2::geom_point(ggplot2::aes(size = .data$iterations), alpha = 0.8) +
+    ggplot2::facet_grid(ggplot2::vars(.data$measure), ggplot2::vars(.data$dataset),
+      scales = "free", switch = "y"
     ) +
-    theme_pyode()
+    scale_colour_model(points$info) +
+    # a count met once stays visible
+    ggplot2::scale_size(range = c(1, 3), guide = "none") +
+    ggplot2::scale_x_continuous(breaks = integer_breaks) +
+    # from the origin: memory proportional to the evaluations is a line through it
+    ggplot2::expand_limits(x = 0, y = 0) +
+    ggplot2::labs(
+      x = "forward function evaluations per mini-batch", y = NULL,
+      caption = paste(
+        "mean over the training iterations with a full mini-batch at each count",
+        "(larger points: more iterations)"
+      )
+    ) +
+    theme_pyode() +
+    ggplot2::theme(strip.placement = "outside")
 }
 
 # name -> figure function and size in inches (width, height) of the training figures (each takes

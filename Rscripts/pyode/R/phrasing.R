@@ -369,36 +369,60 @@ nfe_training_sentences <- function(runs) {
   }, character(1))
 }
 
-#' Peak memory against evaluations, in words
+#' Memory against evaluations, in words
+#'
+#' From each continuous-depth run's `iterations.csv` (its first seed; full mini-batches only): the
+#' MB its ODE blocks kept for the backward pass at the fewest and at the most forward evaluations
+#' the solver chose, and for a run that back-propagates through the solver the MB each further
+#' evaluation adds.
 #'
 #' @param runs The result of [read_runs()] or [select_runs()].
-#' @return One sentence per continuous-depth run (its first seed): its peak memory and mean
-#'   forward evaluations in its first and last epoch, and how its gradients were taken.
+#' @return One sentence per continuous-depth run (none without such runs).
 #' @export
 memory_sentences <- function(runs) {
   check_runs(runs, "memory_sentences")
-  data <- runs$epochs[runs$epochs$continuous_depth %in% TRUE, ]
+  data <- runs$iterations
   if ("seed" %in% names(data)) data <- data[data$seed %in% min(data$seed), ]
-  keys <- unique(data[, c("dataset", "model")])
+  if (!any(data$continuous_depth %in% TRUE & !is.na(data$saved_mb))) {
+    return(character())
+  }
+  points <- memory_points(data)$data
+  keys <- unique(points[, c("dataset_name", "model")])
   vapply(seq_len(nrow(keys)), function(i) {
-    run <- data[data$dataset == keys$dataset[[i]] & data$model == keys$model[[i]], ]
-    run <- run[order(run$epoch), ]
+    run <- points[points$dataset_name == keys$dataset_name[[i]] & points$model == keys$model[[i]], ]
+    run <- run[order(run$nfe_forward), ]
     first <- run[1, ]
     last <- run[nrow(run), ]
-    summary <- run_summary(runs, keys$dataset[[i]], keys$model[[i]])
+    summary <- run_summary(runs, keys$dataset_name[[i]], as.character(keys$model[[i]]))
+    adjoint <- isTRUE(summary$config$solver$adjoint)
+    who <- sprintf(
+      "The %s on %s (%s)", summary$model_label, summary$dataset_label,
+      if (adjoint) "adjoint" else "back-propagated through the solver"
+    )
+    if (nrow(run) == 1) {
+      each <- if (adjoint) {
+        ""
+      } else {
+        sprintf(" (%s MB per evaluation)", format_significant(first$saved_mb / first$nfe_forward))
+      }
+      return(sprintf(
+        "%s kept %s MB for the backward pass at its %s forward evaluations per mini-batch%s.",
+        who, format_significant(first$saved_mb), format_count(first$nfe_forward), each
+      ))
+    }
+    per_evaluation <- (last$saved_mb - first$saved_mb) / (last$nfe_forward - first$nfe_forward)
+    growth <- if (adjoint) {
+      ""
+    } else {
+      sprintf(", %s MB per further evaluation", format_significant(per_evaluation))
+    }
     sprintf(
       paste(
-        "The %s on %s (%s) peaked at %s MB in its first epoch (%s forward evaluations per",
-        "mini-batch) and %s MB in its last (%s)."
+        "%s kept %s MB for the backward pass at %s forward evaluations per mini-batch",
+        "and %s MB at %s%s."
       ),
-      summary$model_label, summary$dataset_label,
-      if (isTRUE(summary$config$solver$adjoint)) {
-        "adjoint"
-      } else {
-        "back-propagated through the solver"
-      },
-      format_fixed(first$peak_memory_mb, 0), format_significant(first$nfe_forward_mean),
-      format_fixed(last$peak_memory_mb, 0), format_significant(last$nfe_forward_mean)
+      who, format_significant(first$saved_mb), format_count(first$nfe_forward),
+      format_significant(last$saved_mb), format_count(last$nfe_forward), growth
     )
   }, character(1))
 }

@@ -2,11 +2,11 @@
 
 iterations_columns <- c(
   "epoch", "iteration", "images_seen", "loss", "loss_ewm", "lr", "nfe_forward", "nfe_backward",
-  "seconds"
+  "saved_mb", "cuda_peak_mb", "seconds"
 )
 epochs_columns <- c(
   "epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "nfe_forward_mean",
-  "nfe_backward_mean", "epoch_seconds", "peak_memory_mb"
+  "nfe_backward_mean", "saved_mb_mean", "cuda_peak_mb_mean", "epoch_seconds", "peak_memory_mb"
 )
 summary_numbers <- c(
   "params", "total_seconds", "final_test_accuracy", "best_test_accuracy", "epochs"

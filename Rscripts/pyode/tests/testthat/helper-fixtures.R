@@ -2,22 +2,28 @@
 
 write_run <- function(root, dataset, model, label = NULL, rank = NULL, continuous = NULL,
                       dataset_label = NULL, epochs = 2, nfe = 0, seed = NULL, accuracy = 0.85,
-                      n_test = 200, solver = NULL) {
+                      n_test = 200, solver = NULL, saved_mb = NULL) {
   dir <- file.path(root, dataset, model)
   if (!is.null(seed)) dir <- file.path(dir, paste0("seed-", seed))
   dir.create(dir, recursive = TRUE, showWarnings = FALSE)
+  # an ODE block's memory kept for the backward pass; none without one
+  if (is.null(saved_mb)) saved_mb <- if (isTRUE(continuous)) nfe / 10 else NA_real_
   iterations <- data.frame(
     epoch = rep(seq_len(epochs), each = 3), iteration = seq_len(3 * epochs),
     images_seen = seq_len(3 * epochs) * 32, loss = seq(2, 0.5, length.out = 3 * epochs),
     loss_ewm = seq(2.1, 0.6, length.out = 3 * epochs), lr = 0.001, nfe_forward = nfe,
-    nfe_backward = nfe, seconds = 0.01
+    nfe_backward = nfe, saved_mb = saved_mb,
+    cuda_peak_mb = NA_real_, seconds = 0.01
   )
   epoch_rows <- data.frame(
     epoch = seq_len(epochs), train_loss = seq(1, 0.5, length.out = epochs),
     train_accuracy = seq(0.6, 0.9, length.out = epochs),
     test_loss = seq(1.1, 0.6, length.out = epochs),
-    test_accuracy = seq(0.5, 0.85, length.out = epochs), nfe_forward_mean = nfe,
-    nfe_backward_mean = nfe, epoch_seconds = 1.5, peak_memory_mb = 100
+    test_accuracy = seq(0.5, 0.85, length.out = epochs),
+    nfe_forward_mean = tapply(iterations$nfe_forward, iterations$epoch, mean)[seq_len(epochs)],
+    nfe_backward_mean = tapply(iterations$nfe_backward, iterations$epoch, mean)[seq_len(epochs)],
+    saved_mb_mean = tapply(iterations$saved_mb, iterations$epoch, mean)[seq_len(epochs)],
+    cuda_peak_mb_mean = NA_real_, epoch_seconds = 1.5, peak_memory_mb = 100
   )
   utils::write.csv(iterations, file.path(dir, "iterations.csv"), row.names = FALSE)
   utils::write.csv(epoch_rows, file.path(dir, "epochs.csv"), row.names = FALSE)
@@ -118,7 +124,7 @@ write_experiments <- function(root) {
   memory_dir <- file.path(root, "memory")
   write_csv_file(data.frame(
     steps = rep(c(1, 8, 32), 2), peak_mb = c(10, 10, 10, 10, 30, 90),
-    mode = rep(c("adjoint", "backprop"), each = 3)
+    saved_mb = c(0.5, 0.5, 0.5, 2, 16, 64), mode = rep(c("adjoint", "backprop"), each = 3)
   ), memory_dir, "memory")
   jsonlite::write_json(list(slopes = list(adjoint = 0, backprop = 2600)),
     file.path(memory_dir, "summary.json"),

@@ -46,11 +46,73 @@ test_that("nfe_training_sentences reads the adaptive runs' iterations", {
   expect_match(rknet, "back-propagated through the 20.0 evaluations it stored on average")
 })
 
-test_that("memory_sentences gives first and last epoch of every continuous-depth run", {
-  sentences <- memory_sentences(read_runs(adaptive_runs()))
+# Memory against evaluations: the RK-Net keeps 0.1 MB per forward evaluation, the ODE-Net 0.5 MB
+# whatever its evaluations; three iterations per epoch, full mini-batches of 32.
+memory_runs <- function(env = parent.frame()) {
+  root <- withr_tempdir(env)
+  nfe <- c(14, 14, 20, 20, 20, 26)
+  write_run(root, "mnist", "mlp", "MLP", 0, FALSE, "MNIST")
+  write_run(root, "mnist", "rknet", "RK-Net", 2, TRUE, "MNIST", nfe = nfe, saved_mb = 0.1 * nfe,
+    solver = list(method = "dopri5", rtol = 1e-3, atol = 1e-3, adjoint = FALSE)
+  )
+  write_run(root, "mnist", "odenet", "ODE-Net", 3, TRUE, "MNIST", nfe = nfe, saved_mb = 0.5,
+    solver = list(method = "dopri5", rtol = 1e-3, atol = 1e-3, adjoint = TRUE)
+  )
+  root
+}
+
+test_that("memory_sentences gives the memory kept at the fewest and the most evaluations", {
+  sentences <- memory_sentences(read_runs(memory_runs()))
   expect_length(sentences, 2)
-  expect_match(sentences, "peaked at 100 MB in its first epoch", all = TRUE)
-  expect_true(any(grepl("RK-Net on MNIST \\(back-propagated through the solver\\)", sentences)))
+  rknet <- sentences[grepl("^The RK-Net", sentences)]
+  expect_match(rknet, "RK-Net on MNIST \\(back-propagated through the solver\\) kept 1.40 MB")
+  expect_match(rknet, "at 14 forward evaluations per mini-batch and 2.60 MB at 26,")
+  expect_match(rknet, "0.100 MB per further evaluation")
+  odenet <- sentences[grepl("^The ODE-Net", sentences)]
+  expect_match(odenet, "\\(adjoint\\) kept 0.500 MB .* at 14 .* 0.500 MB at 26\\.")
+  expect_no_match(odenet, "per further evaluation")
+  root <- withr_tempdir()
+  write_run(root, "mnist", "rknet", "RK-Net", 2, TRUE, "MNIST", nfe = 4, saved_mb = 0.4,
+    solver = list(method = "rk4", n_steps = 1, adjoint = FALSE)
+  )
+  expect_match(
+    memory_sentences(read_runs(root)),
+    "kept 0.400 MB .* at its 4 forward .* \\(0.100 MB per evaluation\\)"
+  )
+  root <- withr_tempdir()
+  write_run(root, "mnist", "mlp", "MLP", 0, FALSE, "MNIST")
+  expect_length(memory_sentences(read_runs(root)), 0)
+})
+
+test_that("plot_memory_nfe draws memory kept against evaluations, full mini-batches only", {
+  root <- memory_runs()
+  # a last, smaller mini-batch keeps less and is left out
+  path <- file.path(root, "mnist", "rknet", "iterations.csv")
+  iterations <- utils::read.csv(path)
+  iterations$images_seen[6] <- iterations$images_seen[6] - 16
+  iterations$saved_mb[6] <- 99
+  utils::write.csv(iterations, path, row.names = FALSE)
+  memory <- plot_memory_nfe(read_runs(root))
+  expect_setequal(as.character(unique(memory$data$model)), c("rknet", "odenet"))
+  rknet <- memory$data[memory$data$model == "rknet", ]
+  expect_equal(rknet$nfe_forward, c(14, 20))
+  expect_equal(rknet$mb, c(1.4, 2.0))
+  expect_equal(rknet$iterations, c(2, 3))
+  odenet <- memory$data[memory$data$model == "odenet", ]
+  expect_equal(odenet$mb, c(0.5, 0.5, 0.5))
+  # no CUDA peak in CPU runs: one panel, the memory kept
+  expect_equal(levels(droplevels(memory$data$measure)), "kept for the backward pass (MB)")
+  ggplot2::ggplot_build(memory)
+  # a CUDA run's allocator peak per step is the second panel
+  path <- file.path(root, "mnist", "odenet", "iterations.csv")
+  iterations <- utils::read.csv(path)
+  iterations$cuda_peak_mb <- 40
+  utils::write.csv(iterations, path, row.names = FALSE)
+  memory <- plot_memory_nfe(read_runs(root))
+  peak <- memory$data[memory$data$measure == "allocator peak of the step (MB, CUDA)", ]
+  expect_equal(as.character(unique(peak$model)), "odenet")
+  expect_equal(peak$mb, c(40, 40, 40))
+  ggplot2::ggplot_build(memory)
 })
 
 test_that("plot_nfe_training draws the adaptive runs, plot_memory_nfe the continuous ones", {
@@ -62,10 +124,6 @@ test_that("plot_nfe_training draws the adaptive runs, plot_memory_nfe the contin
   scatter <- plot$data[plot$data$panel == "backward NFE against forward NFE", ]
   expect_equal(sort(unique(scatter$x)), c(14, 20))
   ggplot2::ggplot_build(plot)
-  memory <- plot_memory_nfe(runs)
-  expect_setequal(as.character(unique(memory$data$model)), c("rknet", "odenet"))
-  expect_equal(memory$data$peak_memory_mb, rep(100, 4))
-  ggplot2::ggplot_build(memory)
   root <- withr_tempdir()
   write_run(root, "mnist", "mlp", "MLP", 0, FALSE, "MNIST")
   expect_error(plot_nfe_training(read_runs(root)), "no continuous-depth runs")

@@ -52,7 +52,12 @@ test_that("every experiment figure draws from its outputs or its folder", {
     built <- build(plot_experiment(name, read_experiment(name, root)))
     expect_gt(nrow(built$data[[1]]), 0)
   }
-  build(plot_memory(file.path(root, "memory")))
+  memory <- plot_memory(file.path(root, "memory"))
+  build(memory)
+  kept <- memory$data[memory$data$measure == "kept for the backward pass (MiB)", ]
+  expect_equal(kept$mib[kept$mode == "adjoint"], rep(0.5, 3))
+  expect_equal(kept$mib[kept$mode == "backprop"], c(2, 16, 64))
+  expect_equal(nrow(memory$data), 12)
   unlink(file.path(root, "euler", "convergence.csv"))
   expect_error(plot_euler(file.path(root, "euler")), "missing experiment output: .*convergence.csv")
   expect_error(plot_latent(list()), "expected the result of read_experiment")
