@@ -63,3 +63,14 @@ def test_r_package_defaults_match_python(repo_root: Path) -> None:
     assert match[1] == bridge["method"].default == defaults.METHOD
     assert float(match[2]) == bridge["rtol"].default
     assert float(match[3]) == bridge["atol"].default
+
+
+@pytest.mark.parametrize("where", ["README.md", "Rscripts/pyode/R/solve.R", "odeint"])
+def test_every_method_is_documented(repo_root: Path, where: str) -> None:
+    """The prose method lists (README's table, odeint's docstring, R's ode_solve) name every
+    method of the method table, so a new method cannot be left out of them."""
+    from pyode.solver.methods import METHODS
+
+    text = odeint.__doc__ if where == "odeint" else (repo_root / where).read_text()
+    missing = [m for m in METHODS if f"`{m}`" not in text and f'"{m}"' not in text]
+    assert not missing, f"{where} does not name {missing}"

@@ -8,8 +8,11 @@
 #' @param y0 Initial state (numeric vector) at `times[1]`.
 #' @param times Increasing (or decreasing) output times, the first being the initial time.
 #' @param method Any method of pyode's solver: `"dopri5"`, `"tsit5"`, `"dopri8"`, `"bosh3"`,
-#'   `"fehlberg2"`, `"adaptive_heun"` (adaptive) or `"rk4"`, `"heun3"`, `"midpoint"`, `"euler"`
-#'   (fixed grid: give `step_size` or `n_steps`).
+#'   `"fehlberg2"`, `"adaptive_heun"` (adaptive); `"kvaerno5"`, `"kvaerno3"` (adaptive,
+#'   implicit: stiff problems; the Jacobian of an R function by finite differences);
+#'   `"rk4"`, `"heun3"`, `"heun2"`, `"midpoint"`, `"euler"`, `"explicit_adams"`,
+#'   `"implicit_adams"`, `"fixed_adams"`, `"implicit_euler"` (fixed grid: give `step_size` or
+#'   `n_steps`); `"scipy_solver"` (scipy's `solve_ivp`, option `solver`).
 #' @param rtol,atol Relative and absolute tolerances of the adaptive methods.
 #' @param on_failure `"raise"` (an error when the step limit is hit, the step size underflows or
 #'   the state turns non-finite) or `"return"`: the states at the times reached, `NaN` after them.

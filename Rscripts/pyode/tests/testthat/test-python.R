@@ -13,6 +13,17 @@ test_that("ode_solve solves dy/dt = -y within 1e-5 of the exact solution", {
   expect_lt(abs(named$level[2] - (3 - exp(-2))), 1e-6)
 })
 
+test_that("ode_solve solves a stiff problem given as an R function with kvaerno5", {
+  skip_if_not(python_ready(), "pyode's Python not found")
+  # y' = -1000 (y - cos(t)): explicit methods need ~1000 steps per unit time, kvaerno5 a few
+  stiff <- function(t, y) -1000 * (y - cos(t))
+  times <- c(0, 0.5, 1)
+  solution <- ode_solve(stiff, 0, times, method = "kvaerno5", rtol = 1e-8, atol = 1e-8)
+  # y = (1e6 cos t + 1e3 sin t - 1e6 exp(-1000 t)) / (1e6 + 1)
+  exact <- (1e6 * cos(times) + 1e3 * sin(times) - 1e6 * exp(-1000 * times)) / (1e6 + 1)
+  expect_lt(max(abs(solution$y1 - exact)), 1e-6)
+})
+
 test_that("ode_solve returns the states reached with on_failure = \"return\"", {
   skip_if_not(python_ready(), "pyode's Python not found")
   times <- seq(0, 2.1, by = 0.3)
