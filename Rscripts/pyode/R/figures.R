@@ -267,7 +267,10 @@ plot_params <- function(runs) {
     ggplot2::geom_text(ggplot2::aes(label = millions(.data$params)), vjust = -0.4, size = 3) +
     ggplot2::facet_grid(cols = ggplot2::vars(.data$dataset), scales = "free_x", space = "free_x") +
     scale_fill_model(info) +
-    ggplot2::scale_x_discrete(labels = stats::setNames(info$label, info$model)) +
+    # Long labels wrap: six or more models share the MNIST panel's width.
+    ggplot2::scale_x_discrete(labels = function(x) {
+      scales::label_wrap(14)(unname(stats::setNames(info$label, info$model)[x]))
+    }) +
     ggplot2::scale_y_continuous(
       labels = millions, expand = ggplot2::expansion(mult = c(0, 0.15))
     ) +

@@ -37,6 +37,15 @@ test_that("figures of runs without label fields use the model names", {
   build(plot_losses(runs))
 })
 
+test_that("plot_params wraps long model labels so that neighbours do not overlap", {
+  root <- withr_tempdir()
+  write_run(root, "mnist", "odenet", "ODE-Net", 1, TRUE, "MNIST", nfe = 3)
+  write_run(root, "mnist", "noblock", "No block (stem + head)", 2, FALSE, "MNIST")
+  built <- ggplot2::ggplot_build(plot_params(read_runs(root)))
+  labels <- built$layout$panel_params[[1]]$x$get_labels()
+  expect_equal(unname(labels), c("ODE-Net", "No block\n(stem + head)"))
+})
+
 test_that("figure functions reject bad input with a clear error", {
   expect_error(plot_accuracy(data.frame(model = "mlp")), "lacks columns 'dataset'")
   expect_error(plot_training("nope", list()), "unknown training figure 'nope'")
