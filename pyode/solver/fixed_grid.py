@@ -76,6 +76,18 @@ def nudge(t: float, toward: float, dtype: torch.dtype) -> float:
     return float(torch.nextafter(here, torch.tensor(toward, dtype=real)))
 
 
+def perturbed(func: Func, t0: float, y0: Tensor, t1: float, dtype: torch.dtype
+              ) -> tuple[Tensor, Func]:  # fmt: skip
+    """`perturb`: the step's first derivative taken just after t0, and func with a stage at the
+    step's end moved just before t1 (torchdiffeq's Perturb.NEXT and Perturb.PREV)."""
+    before_end = nudge(t1, t0, dtype)
+
+    def stage_func(t: float, y: Tensor) -> Tensor:
+        return func(before_end if t == t1 else t, y)
+
+    return func(nudge(t0, t1, dtype), y0), stage_func
+
+
 def uniform_grid(step_size: float) -> GridConstructor:
     """torchdiffeq's grid for a `step_size`: t[0] + k * step_size, ending exactly at t[-1] (the
     last step may be shorter); output times between grid points are interpolated (`interp`).
@@ -162,11 +174,7 @@ def tableau_stepper(func: Func, tableau: ButcherTableau, perturb: bool, dtype: t
              ) -> tuple[Tensor, Tensor]:  # fmt: skip
         stage_func = func
         if perturb:
-            f0 = func(nudge(t0, t1, dtype), y0)
-            before_end = nudge(t1, t0, dtype)
-
-            def stage_func(t: float, y: Tensor) -> Tensor:
-                return func(before_end if t == t1 else t, y)
+            f0, stage_func = perturbed(func, t0, y0, t1, dtype)
         elif f0 is None:
             f0 = func(t0, y0)
         return rk_step(stage_func, tableau, t0, y0, h, f0, t1)[0], f0

@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from pyode.solver.errors import ODESolverError, StepFailure
-from pyode.solver.fixed_grid import Stepper, nudge
+from pyode.solver.fixed_grid import Stepper, perturbed
 from pyode.solver.host_sync import to_float
 from pyode.solver.implicit_tableaus import ImplicitTableau
 from pyode.solver.initial_step import Norm
@@ -121,11 +121,7 @@ def implicit_stepper(
                 ) -> tuple[Tensor, Tensor]:  # fmt: skip
         stage_func = func
         if perturb:
-            f0 = func(nudge(t0, t1, dtype), y0)
-            before_end = nudge(t1, t0, dtype)
-
-            def stage_func(t: float, y: Tensor) -> Tensor:
-                return func(before_end if t == t1 else t, y)
+            f0, stage_func = perturbed(func, t0, y0, t1, dtype)
         elif f0 is None:  # the previous step's end derivative (FSAL), else a fresh one
             f0 = last[0][1] if last and last[0][0] is y0 else func(t0, y0)
         try:
