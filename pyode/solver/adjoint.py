@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 from torch import Tensor
+from torch._utils import _flatten_dense_tensors as flatten_dense_tensors
 from torch.autograd.function import once_differentiable
 
 from pyode.solver.adaptive import Step
@@ -107,7 +108,7 @@ class AugmentedDynamics:
         self.with_t = with_t
         self.dtype = like.dtype
         self.device = like.device
-        self.tail = sum(p.numel() for p in self.params) + int(with_t)
+        self.sizes = (self.n, self.n, sum(p.numel() for p in self.params) + int(with_t))
         self.nfe = 0
         # Nothing depends on the parameter and time gradients (they are quadratures): the
         # implicit methods' Newton iterations solve for [z, a] only (newton.py).
@@ -118,34 +119,34 @@ class AugmentedDynamics:
         return z_flat.view(self.shape)
 
     def _z_rate(self, fz: Tensor) -> Tensor:
-        return fz.reshape(-1)
+        return fz
 
     def __call__(self, t: float, aug: Tensor) -> Tensor:
         self.nfe += 1
-        n = self.n
-        z_flat, neg_a, _ = aug.split_with_sizes((n, n, self.tail))
+        # Everything but f itself runs without grad mode: views and the cotangent then carry
+        # no autograd bookkeeping (the vector-Jacobian product does not need grad mode).
+        z_flat, a, _ = aug.split_with_sizes(self.sizes)
+        z = self._z(t, z_flat).detach().requires_grad_(True)
+        t_in = torch.full((), t, dtype=self.dtype, device=self.device)
+        inputs = (z, *self.params)
+        if self.with_t:
+            t_in.requires_grad_(True)
+            inputs = (*inputs, t_in)
         with torch.enable_grad():
-            z = self._z(t, z_flat).detach().requires_grad_(True)
-            t_in = torch.full((), t, dtype=self.dtype, device=self.device)
-            inputs = (z, *self.params)
-            if self.with_t:
-                t_in.requires_grad_(True)
-                inputs = (*inputs, t_in)
             fz = self.func(t_in, z)
-            check_output(fz, self.shape, self.dtype)
-            # A field with no graph (e.g. y' = cos t) depends on nothing: all its vjps are zero.
-            if fz.requires_grad:
-                vjps = vjp(fz, inputs, neg_a.view(self.shape).neg())
-            else:
-                vjps = (None,) * len(inputs)
+        check_output(fz, self.shape, self.dtype)
+        # A field with no graph (e.g. y' = cos t) depends on nothing: all its vjps are zero.
+        if fz.requires_grad:
+            vjps = vjp(fz, inputs, a.neg().view(self.shape))
+        else:
+            vjps = (None,) * len(inputs)
         return self._join(fz, vjps, inputs)
 
     def traced(self, t: float, aug: Tensor) -> Tensor:
         """The same derivative with a graph back to aug (for the implicit methods' Jacobian,
         which needs the derivative of the vector-Jacobian product itself)."""
         self.nfe += 1
-        n = self.n
-        z_flat, neg_a, _ = aug.split_with_sizes((n, n, self.tail))
+        z_flat, a, _ = aug.split_with_sizes(self.sizes)
         z = self._z(t, z_flat)
         t_in = torch.full((), t, dtype=self.dtype, device=self.device)
         inputs = (z, *self.params)
@@ -155,17 +156,16 @@ class AugmentedDynamics:
         check_output(fz, self.shape, self.dtype)
         vjps: tuple[Tensor | None, ...] = (None,) * len(inputs)
         if fz.requires_grad:
-            vjps = torch.autograd.grad(fz, inputs, neg_a.view(self.shape).neg(),
+            vjps = torch.autograd.grad(fz, inputs, a.view(self.shape).neg(),
                                        create_graph=True, allow_unused=True)  # fmt: skip
         return self._join(fz, vjps, inputs)
 
     def _join(self, fz: Tensor, vjps: Sequence[Tensor | None], inputs: Sequence[Tensor]
               ) -> Tensor:  # fmt: skip
-        parts = [self._z_rate(fz)]
-        for v, x in zip(vjps, inputs):
-            parts.append(torch.zeros(x.numel(), dtype=self.dtype, device=self.device)
-                         if v is None else v.reshape(-1))  # fmt: skip
-        return torch.cat(parts)
+        """[z rate, vjps] as one flat vector (zeros for an input f does not depend on)."""
+        parts = [self._z_rate(fz), *(torch.zeros_like(x) if v is None else v
+                                     for v, x in zip(vjps, inputs))]  # fmt: skip
+        return flatten_dense_tensors(parts)
 
 
 @dataclass(frozen=True)
