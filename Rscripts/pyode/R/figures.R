@@ -299,9 +299,13 @@ plot_nfe_training <- function(runs, max_points = 2000) {
     dplyr::arrange(.data$dataset, .data$model, .data$iteration) |>
     thin_runs(max_points)
   points$run <- run_group(points)
+  # Counts are integers and equal across runs for long stretches: over iterations each model's
+  # line is drawn a fraction of an evaluation apart, so no run hides another.
+  models <- levels(factor(points$model))
+  points$nudge <- 0.3 * (match(as.character(points$model), models) - (length(models) + 1) / 2)
   long <- dplyr::bind_rows(
     dplyr::transmute(points, .data$dataset, .data$model, .data$run,
-      panel = panel_levels[1], x = .data$iteration, y = .data$nfe_forward
+      panel = panel_levels[1], x = .data$iteration, y = .data$nfe_forward + .data$nudge
     ),
     dplyr::transmute(points, .data$dataset, .data$model, .data$run,
       panel = panel_levels[2], x = .data$nfe_forward, y = .data$nfe_backward
@@ -309,17 +313,27 @@ plot_nfe_training <- function(runs, max_points = 2000) {
   ) |>
     dplyr::filter(!is.na(.data$y)) |>
     dplyr::mutate(panel = factor(.data$panel, levels = panel_levels))
-  ggplot2::ggplot(long, ggplot2::aes(.data$x, .data$y, colour = .data$model)) +
+  aesthetics <- ggplot2::aes(.data$x, .data$y, colour = .data$model, shape = .data$model)
+  ggplot2::ggplot(long, aesthetics) +
     identity_line_in(panel_levels[2], panel_levels) +
-    ggplot2::geom_point(size = 0.6, alpha = 0.5) +
+    ggplot2::geom_step(
+      data = long[long$panel == panel_levels[1], ], ggplot2::aes(group = .data$run),
+      linewidth = 0.3
+    ) +
+    ggplot2::geom_point(data = long[long$panel == panel_levels[2], ], size = 1.4) +
     ggplot2::facet_grid(ggplot2::vars(.data$dataset), ggplot2::vars(.data$panel),
       scales = "free"
     ) +
     scale_colour_model(prepared$info) +
+    scale_shape_model(prepared$info) +
     ggplot2::expand_limits(y = 0) +
     ggplot2::labs(
       x = NULL, y = "function evaluations",
-      caption = "each point one training iteration; dotted: backward as many as forward"
+      caption = paste(
+        "left: each run's count per iteration, models drawn 0.3 evaluations apart;",
+        "right: each marker one or more iterations; dotted: backward as many as forward",
+        sep = "\n"
+      )
     ) +
     theme_pyode()
 }

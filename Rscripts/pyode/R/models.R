@@ -77,6 +77,15 @@ scale_colour_model <- function(info, ...) {
   )
 }
 
+# Open markers, one per model: runs drawn over each other with equal counts stay visible.
+scale_shape_model <- function(info, ...) {
+  shapes <- c(1, 3, 4, 2, 5, 6, 0, 8)
+  ggplot2::scale_shape_manual(
+    values = stats::setNames(rep_len(shapes, nrow(info)), info$model),
+    labels = stats::setNames(info$label, info$model), breaks = info$model, ...
+  )
+}
+
 scale_fill_model <- function(info, ...) {
   ggplot2::scale_fill_manual(
     values = stats::setNames(info$colour, info$model),

@@ -123,7 +123,12 @@ test_that("plot_nfe_training draws the adaptive runs, plot_memory_nfe the contin
   expect_equal(nrow(forward), 12)
   scatter <- plot$data[plot$data$panel == "backward NFE against forward NFE", ]
   expect_equal(sort(unique(scatter$x)), c(14, 20))
-  ggplot2::ggplot_build(plot)
+  # Each model its own marker, so runs with the same counts do not hide one another.
+  built <- ggplot2::ggplot_build(plot)$data[[3]] # the markers
+  expect_equal(nrow(unique(built[c("colour", "shape")])), 2)
+  expect_equal(length(unique(built$shape)), 2)
+  # Over iterations, equal counts of two models are drawn apart (by 0.3 evaluations).
+  expect_equal(sort(unique(round(forward$y %% 1, 6))), c(0.15, 0.85))
   root <- withr_tempdir()
   write_run(root, "mnist", "mlp", "MLP", 0, FALSE, "MNIST")
   expect_error(plot_nfe_training(read_runs(root)), "no continuous-depth runs")
