@@ -18,6 +18,8 @@ def test_stiff_bench_writes_csv(tmp_path, capsys) -> None:
     assert set(frame["solver"]) == {"pyode kvaerno5", "scipy Radau", "scipy BDF"}
     assert (frame["median_seconds"] > 0).all() and (frame["nfe"] > 0).all()
     assert (frame["error"] < 1e-3).all()
+    # Newton work beside scipy's njev / nlu.
+    assert (frame["jacobians"] > 0).all() and (frame["factorizations"] > 0).all()
     printed = capsys.readouterr().out
     assert "Van der Pol target" in printed and "on [0, 50] instead of the target's" in printed
 

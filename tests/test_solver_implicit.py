@@ -123,17 +123,54 @@ def test_stiff_linear_problem_takes_few_implicit_steps() -> None:
 def test_jacobian_is_reused_while_newton_converges_fast() -> None:
     """A linear problem: Newton converges at once, so one Jacobian serves the whole solve."""
     config = make_config("kvaerno5", 1e-8, 1e-8, None)
-    control = config.controller()
+    stats = SolverStats()
+    counter = StepCounter(stats)
+    control = config.controller(counter=counter)
     f = stiff_linear()
 
     def dyn(t: float, y: torch.Tensor) -> torch.Tensor:
         return f(torch.tensor(t, dtype=F64), y)
 
     y0 = torch.tensor([1.0], dtype=F64)
-    stats = SolverStats()
-    integrate_adaptive(dyn, y0, dyn(0.0, y0), [0.0, 2.0], control, StepCounter(stats))
+    integrate_adaptive(dyn, y0, dyn(0.0, y0), [0.0, 2.0], control, counter)
     assert stats.n_accepted > 10
-    assert control.stepper.newton.n_jacobians == 1
+    assert stats.n_jacobians == 1
+
+
+def test_newton_work_is_counted_and_reused() -> None:
+    """The stats count Jacobians and factorisations: over Van der Pol mu = 1000's cycles one
+    Jacobian serves several factorisations and a factorisation several steps (the step size is
+    kept while it would grow by less than 20 %), and the backward solve counts its own."""
+    y0 = torch.tensor([2.0, 0.0], dtype=F64)
+    t = torch.tensor([0.0, 3000.0], dtype=F64)
+    stats = SolverStats()
+    odeint(vdp(1000.0), y0, t, method="kvaerno5", rtol=1e-6, atol=1e-6, adjoint=False,
+           stats=stats)  # fmt: skip
+    steps = stats.n_accepted + stats.n_rejected
+    assert 0 < stats.n_jacobians < stats.n_factorizations < steps
+    assert stats.n_jacobians_backward == stats.n_factorizations_backward == 0
+    # The adjoint's backward solve (the same implicit method) counts into the backward fields.
+    mu = torch.tensor(50.0, dtype=F64, requires_grad=True)
+    back = SolverStats()
+    ys = odeint(lambda t, y: torch.stack([y[1], mu * (1 - y[0] ** 2) * y[1] - y[0]]), y0,
+                torch.tensor([0.0, 10.0], dtype=F64), method="kvaerno5", rtol=1e-6, atol=1e-6,
+                adjoint=True, adjoint_params=(mu,), stats=back)  # fmt: skip
+    ys[-1].sum().backward()
+    assert back.n_jacobians > 0 and back.n_jacobians_backward > 0
+    assert 0 < back.n_factorizations_backward < back.n_accepted_backward + back.n_rejected_backward
+    # Matrix-free Newton factorises nothing; an explicit method takes no Jacobian.
+    krylov, explicit = SolverStats(), SolverStats()
+    odeint(vdp(10.0), y0, t[:1].new_tensor([0.0, 5.0]), method="kvaerno5", adjoint=False,
+           options={"jacobian": "krylov"}, stats=krylov)  # fmt: skip
+    assert krylov.n_jacobians > 0 and krylov.n_factorizations == 0
+    odeint(vdp(10.0), y0, t[:1].new_tensor([0.0, 5.0]), method="dopri5", adjoint=False,
+           stats=explicit)  # fmt: skip
+    assert explicit.n_jacobians == explicit.n_factorizations == 0
+    # implicit_euler on a fixed grid counts too.
+    grid = SolverStats()
+    odeint(vdp(10.0), y0, t[:1].new_tensor([0.0, 1.0]), method="implicit_euler", adjoint=False,
+           options={"n_steps": 20}, stats=grid)  # fmt: skip
+    assert grid.n_jacobians > 0 and grid.n_factorizations > 0
 
 
 def test_robertson_matches_scipy_radau() -> None:

@@ -29,8 +29,9 @@ from pyode.atomic import write_csv
 from pyode.solver import ODESolverError, SolverStats, odeint
 from pyode.threads import set_torch_threads
 
-COLUMNS = ["case", "solver", "median_seconds", "steps", "rejected", "nfe", "error",
-           "ratio_radau", "ratio_bdf"]  # fmt: skip
+# jacobians / factorizations: pyode's SolverStats, scipy's njev / nlu.
+COLUMNS = ["case", "solver", "median_seconds", "steps", "rejected", "nfe", "jacobians",
+           "factorizations", "error", "ratio_radau", "ratio_bdf"]  # fmt: skip
 MAX_STEPS_TARGET = 5000  # kvaerno5's accepted steps on Van der Pol (the target)
 ERROR_TARGET = 1e-3
 DOPRI5_STEPS = 20_000
@@ -104,7 +105,8 @@ def run_pyode(problem: Problem, method: str = "kvaerno5", **options: Any) -> dic
                 adjoint=False, options=options or None, stats=stats)  # fmt: skip
     seconds = time.perf_counter() - start
     return {"seconds": seconds, "y": ys[-1].numpy(), "steps": stats.n_accepted,
-            "rejected": stats.n_rejected, "nfe": stats.nfe_forward}  # fmt: skip
+            "rejected": stats.n_rejected, "nfe": stats.nfe_forward,
+            "jacobians": stats.n_jacobians, "factorizations": stats.n_factorizations}  # fmt: skip
 
 
 def run_scipy(problem: Problem, method: str) -> dict[str, Any]:
@@ -115,7 +117,7 @@ def run_scipy(problem: Problem, method: str) -> dict[str, Any]:
     if not sol.success:
         raise RuntimeError(f"scipy {method} failed on {problem.name}: {sol.message}")
     return {"seconds": seconds, "y": sol.y[:, -1], "steps": sol.t.size - 1, "rejected": None,
-            "nfe": sol.nfev}  # fmt: skip
+            "nfe": sol.nfev, "jacobians": sol.njev, "factorizations": sol.nlu}  # fmt: skip
 
 
 SOLVERS: dict[str, Callable[[Problem], dict[str, Any]]] = {
@@ -147,6 +149,8 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                 "steps": out["steps"],
                 "rejected": out["rejected"],
                 "nfe": out["nfe"],
+                "jacobians": out["jacobians"],
+                "factorizations": out["factorizations"],
                 "error": _error(out["y"], ref, problem.relative_error),
                 "ratio_radau": medians[name] / medians["scipy Radau"],
                 "ratio_bdf": medians[name] / medians["scipy BDF"],

@@ -82,15 +82,17 @@ class SolverConfig:
     on_failure: str = "raise"  # odeint's on_failure (pyode.solver.partial); backward: "raise"
     newton: NewtonOptions | None = None
 
-    def stepper(self, func: Func, dtype: torch.dtype, norm: Norm | None = None) -> Stepper:
-        """A fresh fixed-grid stepper (the Adams and implicit ones keep state for one solve)."""
+    def stepper(self, func: Func, dtype: torch.dtype, norm: Norm | None = None,
+                counter: StepCounter | None = None) -> Stepper:  # fmt: skip
+        """A fresh fixed-grid stepper (the Adams and implicit ones keep state for one solve;
+        an implicit one counts its Newton work into `counter`)."""
         assert self.fixed is not None
         if self.adams is not None:
             return adams_stepper(func, self.adams, self.fixed.perturb, self.rtol, self.atol, dtype)
         if isinstance(self.tableau, ImplicitTableau):
             assert self.newton is not None
             return implicit_stepper(func, self.tableau, self.newton, self.fixed.perturb, dtype,
-                                    norm or RMS_NORM, self.rtol, self.atol)  # fmt: skip
+                                    norm or RMS_NORM, self.rtol, self.atol, counter)  # fmt: skip
         assert self.tableau is not None
         return tableau_stepper(func, self.tableau, self.fixed.perturb, dtype)
 
@@ -126,8 +128,8 @@ class SolverConfig:
                     record.append((t0, y))
 
             outputs = integrate_fixed(
-                func, y0, times, self.stepper(func, y0.dtype, norm), f0, counter.stats, self.fixed,
-                name=self.method, callback=callback, backward=counter.backward,
+                func, y0, times, self.stepper(func, y0.dtype, norm, counter), f0, counter.stats,
+                self.fixed, name=self.method, callback=callback, backward=counter.backward,
                 on_failure=self.on_failure,
             )  # fmt: skip
             if record is not None:
@@ -141,18 +143,20 @@ class SolverConfig:
             assert self.adaptive is not None
             step_t = tuple(sorted({*self.adaptive.step_t, *times[1:-1]}))
             config = replace(self, adaptive=replace(self.adaptive, step_t=step_t))
-        return integrate_adaptive(func, y0, f0, times, config.controller(norm), counter,
+        return integrate_adaptive(func, y0, f0, times, config.controller(norm, counter), counter,
                                   carry=carry, record=record,
                                   on_failure=self.on_failure)  # fmt: skip
 
-    def controller(self, norm: Norm | None = None) -> AdaptiveController:
-        """The step-size controller of one adaptive solve measuring errors with `norm`."""
+    def controller(self, norm: Norm | None = None, counter: StepCounter | None = None
+                   ) -> AdaptiveController:  # fmt: skip
+        """The step-size controller of one adaptive solve measuring errors with `norm` (an
+        implicit method counts its Newton work into `counter`)."""
         assert self.tableau is not None and self.adaptive is not None
         norm = norm or RMS_NORM
         stepper = None
         if isinstance(self.tableau, ImplicitTableau):
             assert self.newton is not None
-            stepper = ImplicitStep(self.tableau, self.newton, norm, self.rtol, self.atol)
+            stepper = ImplicitStep(self.tableau, self.newton, norm, self.rtol, self.atol, counter)
         return AdaptiveController(self.tableau, self.adaptive, self.rtol, self.atol, norm,
                                   self.time_dtype, stepper)  # fmt: skip
 

@@ -28,6 +28,7 @@ from pyode.solver.initial_step import Norm
 from pyode.solver.newton import Newton, NewtonOptions, Scale
 from pyode.solver.norms import RMS_NORM, Tolerance, scaled_error
 from pyode.solver.rk_step import Func, combine
+from pyode.solver.stats import StepCounter
 
 
 class ImplicitStep:
@@ -40,9 +41,10 @@ class ImplicitStep:
         norm: Norm,
         rtol: Tolerance,
         atol: Tolerance,
+        counter: StepCounter | None = None,
     ) -> None:
         self.tableau = tableau
-        self.newton = Newton(options)
+        self.newton = Newton(options, counter)
         self.norm, self.rtol, self.atol = norm, rtol, atol
 
     def __call__(
@@ -110,11 +112,12 @@ def implicit_stepper(
     norm: Norm,
     rtol: Tolerance,
     atol: Tolerance,
+    counter: StepCounter | None = None,
 ) -> Stepper:
     """A fixed-grid step (implicit_euler); its Newton iterations converge to rtol/atol. A
     failure with a J taken at the step's start raises ODESolverError (the grid is fixed, so
     the step cannot shrink)."""
-    step = ImplicitStep(tableau, options, norm, rtol, atol)
+    step = ImplicitStep(tableau, options, norm, rtol, atol, counter)
     last: list[tuple[Tensor, Tensor]] = []  # the previous step's (y1, its derivative)
 
     def advance(t0: float, y0: Tensor, h: float, t1: float, f0: Tensor | None

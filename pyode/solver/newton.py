@@ -43,6 +43,7 @@ from torch import Tensor
 from pyode.solver.errors import StepFailure
 from pyode.solver.host_sync import to_float, to_floats
 from pyode.solver.rk_step import Func
+from pyode.solver.stats import SolverStats, StepCounter
 
 JACOBIANS = ("dense", "krylov")
 # A stage counts as solved when its predicted remaining error is below KAPPA times the local
@@ -79,6 +80,7 @@ class NewtonMatrix:
         self.t, self.y, self.coupled = t, y, coupled
         self.m = len(range(y.numel())[coupled])
         self.hg: float | None = None
+        self.factorizations = 0
 
     def solve(self, r: Tensor, hg: float) -> Tensor:
         raise NotImplementedError
@@ -117,6 +119,7 @@ class DenseMatrix(NewtonMatrix):
         if hg != self.hg:
             eye = torch.eye(self.m, dtype=self.jac.dtype, device=self.jac.device)
             self.lu = torch.linalg.lu_factor(eye - hg * self.jac)
+            self.factorizations += 1
             # A small system is solved fastest as a product with its inverse (one kernel
             # instead of two triangular solves); the LU gives it.
             self.inverse = torch.linalg.lu_solve(*self.lu, eye) if self.m <= SMALL else None
@@ -223,12 +226,13 @@ class Newton:
     """The Newton state of one solve: the current Jacobian, whether it is due for renewal,
     and the last contraction estimate (which starts the next stage's convergence test)."""
 
-    def __init__(self, options: NewtonOptions) -> None:
+    def __init__(self, options: NewtonOptions, counter: StepCounter | None = None) -> None:
         self.options = options
         self.matrix: NewtonMatrix | None = None
         self.refresh = True
         self.eta = 1.0
-        self.n_jacobians = 0
+        # The solve's counter receives the Jacobians and factorisations (its stats).
+        self.counter = counter or StepCounter(SolverStats())
 
     def prepare(self, func: Func, t: float, y: Tensor) -> None:
         """Take J at (t, y) when it is due (first step, slow convergence, a failure)."""
@@ -236,7 +240,7 @@ class Newton:
             return
         coupled = getattr(func, "coupled", slice(None))
         self.matrix = MATRICES[self.options.jacobian](func, t, y, coupled)
-        self.n_jacobians += 1
+        self.counter.newton_work(jacobians=1)
         self.refresh = False
 
     def is_at(self, t: float, y: Tensor) -> bool:
@@ -258,10 +262,10 @@ class Newton:
         for it in range(self.options.max_iters):
             residual = torch.add(base, func(t, y_stage), alpha=hg).sub_(y_stage).reshape(-1)
             if whole:
-                delta = self.matrix.solve(residual, hg).view_as(y_stage)
+                delta = self._solve(residual, hg).view_as(y_stage)
             else:  # the uncoupled components follow from f (their J columns are zero)
                 delta = residual.clone()
-                delta[coupled] = self.matrix.solve(residual[coupled], hg)
+                delta[coupled] = self._solve(residual[coupled], hg)
                 delta = delta.view_as(y_stage)
             y_stage = y_stage + delta
             size = scale(delta.detach())
@@ -280,3 +284,11 @@ class Newton:
             prev = size
         self.eta = 1.0
         raise StepFailure("Newton iterations did not converge")
+
+    def _solve(self, r: Tensor, hg: float) -> Tensor:
+        assert self.matrix is not None
+        done = self.matrix.factorizations
+        x = self.matrix.solve(r, hg)
+        if self.matrix.factorizations > done:
+            self.counter.newton_work(factorizations=self.matrix.factorizations - done)
+        return x

@@ -27,6 +27,10 @@ class SolverStats:
     "max_num_steps", "step_underflow", "non_finite") and the time it reached; `status` and
     `t_reached` are then those of the first row that failed (if none did: "success" and the last
     output time, NaN where the rows' last times differ).
+
+    The implicit methods' Newton work: `n_jacobians` Jacobians taken, `n_factorizations` LU
+    factorisations of I - h*gamma*J made (a factorisation serves every stage and step with the
+    same h; the `jacobian="krylov"` option factorises nothing); zero for explicit methods.
     """
 
     nfe_forward: int = 0
@@ -35,6 +39,10 @@ class SolverStats:
     n_rejected: int = 0
     n_accepted_backward: int = 0
     n_rejected_backward: int = 0
+    n_jacobians: int = 0
+    n_factorizations: int = 0
+    n_jacobians_backward: int = 0
+    n_factorizations_backward: int = 0
     status: str = "success"
     t_reached: float = math.nan
     n_accepted_per_sample: list[int] = field(default_factory=list)
@@ -70,6 +78,15 @@ class StepCounter:
         else:
             self.stats.n_accepted += 1
         self.callbacks.accept(t, y, dt)
+
+    def newton_work(self, jacobians: int = 0, factorizations: int = 0) -> None:
+        """An implicit method's Newton iterations took Jacobians or factorised I - h*gamma*J."""
+        if self.backward:
+            self.stats.n_jacobians_backward += jacobians
+            self.stats.n_factorizations_backward += factorizations
+        else:
+            self.stats.n_jacobians += jacobians
+            self.stats.n_factorizations += factorizations
 
     def rejected(self, t: float, y: Tensor, dt: float) -> None:
         if self.backward:
