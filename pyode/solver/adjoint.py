@@ -109,6 +109,7 @@ class AugmentedDynamics:
         self.dtype = like.dtype
         self.device = like.device
         self.sizes = (self.n, self.n, sum(p.numel() for p in self.params) + int(with_t))
+        self.strides = torch.empty(like.shape, device="meta").stride()
         self.nfe = 0
         # Nothing depends on the parameter and time gradients (they are quadratures): the
         # implicit methods' Newton iterations solve for [z, a] only (newton.py).
@@ -118,15 +119,29 @@ class AugmentedDynamics:
         """The forward state at t: here the augmented state's own z, solved backwards."""
         return z_flat.view(self.shape)
 
+    def _z_leaf(self, t: float, z: Tensor) -> Tensor:
+        """The forward state at t as a leaf that requires grad, given aug's z block (a view
+        of an augmented state that does not require grad)."""
+        return z.requires_grad_(True)
+
     def _z_rate(self, fz: Tensor) -> Tensor:
         return fz
+
+    def _blocks(self, aug: Tensor) -> tuple[Tensor, Tensor]:
+        """The z and a blocks of the flat augmented state in the state's shape: one view each
+        (the evaluation's cost is mostly per tensor created, the state being small or not)."""
+        if aug.requires_grad or not aug.is_contiguous():
+            aug = aug.detach().contiguous()
+        at = aug.storage_offset()
+        return (aug.as_strided(self.shape, self.strides, at),
+                aug.as_strided(self.shape, self.strides, at + self.n))  # fmt: skip
 
     def __call__(self, t: float, aug: Tensor) -> Tensor:
         self.nfe += 1
         # Everything but f itself runs without grad mode: views and the cotangent then carry
         # no autograd bookkeeping (the vector-Jacobian product does not need grad mode).
-        z_flat, a, _ = aug.split_with_sizes(self.sizes)
-        z = self._z(t, z_flat).detach().requires_grad_(True)
+        z, a = self._blocks(aug)
+        z = self._z_leaf(t, z)
         t_in = torch.full((), t, dtype=self.dtype, device=self.device)
         inputs = (z, *self.params)
         if self.with_t:
@@ -136,10 +151,7 @@ class AugmentedDynamics:
             fz = self.func(t_in, z)
         check_output(fz, self.shape, self.dtype)
         # A field with no graph (e.g. y' = cos t) depends on nothing: all its vjps are zero.
-        if fz.requires_grad:
-            vjps = vjp(fz, inputs, a.neg().view(self.shape))
-        else:
-            vjps = (None,) * len(inputs)
+        vjps = vjp(fz, inputs, a.neg()) if fz.requires_grad else (None,) * len(inputs)
         return self._join(fz, vjps, inputs)
 
     def traced(self, t: float, aug: Tensor) -> Tensor:
@@ -163,9 +175,9 @@ class AugmentedDynamics:
     def _join(self, fz: Tensor, vjps: Sequence[Tensor | None], inputs: Sequence[Tensor]
               ) -> Tensor:  # fmt: skip
         """[z rate, vjps] as one flat vector (zeros for an input f does not depend on)."""
-        parts = [self._z_rate(fz), *(torch.zeros_like(x) if v is None else v
-                                     for v, x in zip(vjps, inputs))]  # fmt: skip
-        return flatten_dense_tensors(parts)
+        if any(v is None for v in vjps):
+            vjps = [torch.zeros_like(x) if v is None else v for v, x in zip(vjps, inputs)]
+        return flatten_dense_tensors([self._z_rate(fz), *vjps])
 
 
 @dataclass(frozen=True)
@@ -210,6 +222,9 @@ class InterpolatedDynamics(AugmentedDynamics):
 
     def _z(self, t: float, z_flat: Tensor) -> Tensor:
         return self.trajectory(t).detach().view(self.shape).requires_grad_(True)
+
+    def _z_leaf(self, t: float, z: Tensor) -> Tensor:
+        return self._z(t, z)
 
     def _z_rate(self, fz: Tensor) -> Tensor:
         return torch.zeros(self.n, dtype=self.dtype, device=self.device)
