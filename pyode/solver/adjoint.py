@@ -128,8 +128,8 @@ class AugmentedDynamics:
         return fz
 
     def _blocks(self, aug: Tensor) -> tuple[Tensor, Tensor]:
-        """The z and a blocks of the flat augmented state in the state's shape: one view each
-        (the evaluation's cost is mostly per tensor created, the state being small or not)."""
+        """The z and a blocks of the flat augmented state in the state's shape, one view each:
+        for a small state, an evaluation's overhead is mostly per tensor it creates."""
         if aug.requires_grad or not aug.is_contiguous():
             aug = aug.detach().contiguous()
         at = aug.storage_offset()
