@@ -48,8 +48,8 @@ class BlockRMSNorm:
 
     def __init__(self, blocks: Sequence[tuple[int, int]]) -> None:
         self.blocks = [(int(a), int(b)) for a, b in blocks if b > a]
-        ordered = sorted(self.blocks)
-        self._disjoint = all(b <= a2 for (_, b), (a2, _) in itertools.pairwise(ordered))
+        self._ordered = sorted(self.blocks)
+        self._disjoint = all(b <= a2 for (_, b), (a2, _) in itertools.pairwise(self._ordered))
         self._segments: dict[tuple[int, torch.device], tuple[Tensor, Tensor]] = {}
 
     def __call__(
@@ -71,7 +71,7 @@ class BlockRMSNorm:
         key = (sq.numel(), sq.device)
         if key not in self._segments:
             lengths, picked, at = [], [], 0
-            for a, b in sorted(self.blocks):
+            for a, b in self._ordered:
                 if a > at:
                     lengths.append(a - at)
                 picked.append(len(lengths))
